@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects: unit tests touch no server; integration and e2e tests share one set of real servers
+// (Kafka, etcd, kube-apiserver, ...) that test/env/global-setup.ts starts once per run.
+const realServers = {
+  globalSetup: ['test/env/global-setup.ts'],
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
+  // The two cores are shared with a JVM broker and a control plane: run files one after another.
+  fileParallelism: false,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['service/test/unit/**/*.test.ts', 'operator/test/unit/**/*.test.ts', 'test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: [
+            'service/test/integration/**/*.test.ts',
+            'operator/test/integration/**/*.test.ts',
+            'test/integration/**/*.test.ts',
+          ],
+          ...realServers,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          ...realServers,
+        },
+      },
+    ],
+  },
+});
