@@ -16,7 +16,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['service/test/unit/**/*.test.ts', 'operator/test/unit/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['{common,service,operator}/test/unit/**/*.test.ts', 'test/unit/**/*.test.ts'],
         },
       },
       {

@@ -1,0 +1,21 @@
+export { KmaintError, isRetriable } from './errors.ts';
+export { fail, ok, type Parsed } from './result.ts';
+export { formatDuration, parseDuration } from './duration.ts';
+export {
+  MAINTENANCE_MODES,
+  SWITCH_OFF,
+  encodeSwitchValue,
+  parseSwitchValue,
+  switchKey,
+  type MaintenanceMode,
+  type SwitchValue,
+} from './switch.ts';
+export {
+  MEMBER_STATES,
+  encodeMemberReport,
+  memberKey,
+  membersPrefix,
+  parseMemberReport,
+  type MemberReport,
+  type MemberState,
+} from './members.ts';

@@ -1,0 +1,93 @@
+import { fail, ok, type Parsed } from './result.ts';
+
+export const MAINTENANCE_MODES = ['drain', 'pause'] as const;
+/** drain: leave the consumer group (the seed's behaviour); pause: stay in it, stop fetching. */
+export type MaintenanceMode = (typeof MAINTENANCE_MODES)[number];
+
+/** The value of the switch key /maintenance/<target> (DESIGN.md, "etcd keys"). */
+export interface SwitchValue {
+  enabled: boolean;
+  mode: MaintenanceMode;
+  reason?: string;
+  /** "<namespace>/<name>" of the MaintenanceWindow that turned it on, when the operator wrote it. */
+  window?: string;
+  drainTimeoutSeconds?: number;
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'on', 'yes']);
+const FALSE_WORDS = new Set(['false', '0', 'off', 'no']);
+
+export const SWITCH_OFF: SwitchValue = Object.freeze({ enabled: false, mode: 'drain' });
+
+/** The switch key of a target: a full key as given, or /maintenance/<name>. */
+export function switchKey(target: { name?: string; key?: string }): string {
+  if (target.key !== undefined && target.key !== '') return target.key;
+  if (target.name !== undefined && target.name !== '') return `/maintenance/${target.name}`;
+  throw new TypeError('a target needs a name or a key');
+}
+
+/**
+ * Reads a switch value as the seed writes it (true/false, 1/0, on/off, yes/no, any case) or as the
+ * operator writes it (a JSON object). A missing key (undefined/null) means off. Anything else is an error
+ * to report, never a guess: the caller keeps its current state.
+ */
+export function parseSwitchValue(raw: string | null | undefined): Parsed<SwitchValue> {
+  if (raw === null || raw === undefined) return ok(SWITCH_OFF);
+  const text = raw.trim();
+  const word = text.toLowerCase();
+  if (TRUE_WORDS.has(word)) return ok({ enabled: true, mode: 'drain' });
+  if (FALSE_WORDS.has(word)) return ok(SWITCH_OFF);
+  if (!text.startsWith('{'))
+    return fail(`switch value ${quote(raw)} is neither true/false/1/0/on/off/yes/no nor a JSON object`);
+
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return fail(`switch value ${quote(raw)} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return fail('switch value must be a JSON object');
+  const o = doc as Record<string, unknown>;
+  if (typeof o.enabled !== 'boolean') return fail('switch value field "enabled" must be a boolean');
+  const value: SwitchValue = { enabled: o.enabled, mode: 'drain' };
+  if (o.mode !== undefined) {
+    if (!MAINTENANCE_MODES.includes(o.mode as MaintenanceMode)) {
+      return fail(
+        `switch value field "mode" must be one of ${MAINTENANCE_MODES.join(', ')}, got ${JSON.stringify(o.mode)}`,
+      );
+    }
+    value.mode = o.mode as MaintenanceMode;
+  }
+  if (o.reason !== undefined && o.reason !== null) {
+    if (typeof o.reason !== 'string') return fail('switch value field "reason" must be a string');
+    value.reason = o.reason;
+  }
+  if (o.window !== undefined && o.window !== null) {
+    if (typeof o.window !== 'string') return fail('switch value field "window" must be a string');
+    value.window = o.window;
+  }
+  if (o.drainTimeoutSeconds !== undefined && o.drainTimeoutSeconds !== null) {
+    const t = o.drainTimeoutSeconds;
+    if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) {
+      return fail('switch value field "drainTimeoutSeconds" must be a positive number');
+    }
+    value.drainTimeoutSeconds = t;
+  }
+  return ok(value);
+}
+
+/** The JSON the operator writes; fields in a fixed order so equal values compare equal as strings. */
+export function encodeSwitchValue(value: SwitchValue): string {
+  return JSON.stringify({
+    enabled: value.enabled,
+    mode: value.mode,
+    reason: value.reason,
+    window: value.window,
+    drainTimeoutSeconds: value.drainTimeoutSeconds,
+  });
+}
+
+function quote(raw: string): string {
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { encodeMemberReport, memberKey, parseMemberReport, type MemberReport } from '../../src/index.ts';
+
+const report: MemberReport = {
+  id: 'kafka-service-7d9f-abc',
+  pod: 'kafka-service-7d9f-abc',
+  state: 'maintenance',
+  inFlight: 0,
+  drainedAt: '2026-12-01T02:00:03.120Z',
+  lastTransition: '2026-12-01T02:00:03.120Z',
+  lastError: null,
+  window: 'payments/broker-upgrade',
+};
+
+describe('member reports', () => {
+  it('live under <key>/members/<id>', () => {
+    expect(memberKey('/maintenance/kafka-service', 'pod-1')).toBe('/maintenance/kafka-service/members/pod-1');
+  });
+
+  it('read back what they encode', () => {
+    expect(parseMemberReport(encodeMemberReport(report))).toEqual({ ok: true, value: report });
+  });
+
+  it('default missing optional fields to null', () => {
+    const raw = JSON.stringify({ id: 'a', state: 'running', inFlight: 2, lastTransition: 'now' });
+    expect(parseMemberReport(raw)).toMatchObject({
+      ok: true,
+      value: { pod: null, drainedAt: null, lastError: null, window: null },
+    });
+  });
+
+  it.each([
+    ['not json', /not valid JSON/],
+    ['[]', /JSON object/],
+    [JSON.stringify({ ...report, id: '' }), /"id"/],
+    [JSON.stringify({ ...report, state: 'drained' }), /"state" must be one of/],
+    [JSON.stringify({ ...report, inFlight: -1 }), /"inFlight"/],
+    [JSON.stringify({ ...report, lastError: 3 }), /"lastError"/],
+  ])('refuse %j', (raw, reason) => {
+    const parsed = parseMemberReport(raw);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(reason);
+  });
+});
