@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+
+/** One consumed Kafka message as the handler sees it. Values and keys are raw bytes (null for tombstones). */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** Broker timestamp, ms since the epoch as a string (kafkajs' convention). */
+  timestamp: string;
+}
+
+/**
+ * The user's message handler. Resolve when the message is done; reject to have it retried (with
+ * exponential backoff) and finally dead-lettered. `signal` aborts when the drain timeout or the per-message
+ * MAX_PROCESSING_TIME runs out: stop work and reject; the message is then redelivered, never skipped.
+ */
+export type MessageHandler = (msg: ConsumedMessage, ctx: { signal: AbortSignal }) => Promise<void>;
+
+export interface ExampleHandlerOptions {
+  /** Simulated work per message (SIMULATED_WORK_TIME), interrupted by the signal. */
+  workTimeMs?: number;
+  /** Messages this returns true for fail (tests use it for poison messages). */
+  failWhen?: (msg: ConsumedMessage) => boolean;
+}
+
+/** The seed's handler: logs and counts each message, optionally pretending to work for a while. */
+export function exampleHandler(logger: Logger, options: ExampleHandlerOptions = {}): MessageHandler {
+  const { workTimeMs = 0, failWhen } = options;
+  return async (msg, { signal }) => {
+    if (workTimeMs > 0) await abortableDelay(workTimeMs, signal);
+    signal.throwIfAborted();
+    if (failWhen?.(msg)) throw new Error(`simulated failure for ${msg.topic}/${msg.partition}@${msg.offset}`);
+    logger.debug(
+      { topic: msg.topic, partition: msg.partition, offset: msg.offset, bytes: msg.value?.length ?? 0 },
+      'message processed',
+    );
+  };
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,78 @@
+import type { ConsumedMessage } from '../handler.ts';
+
+/** Where a produced message landed. */
+export interface SentMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  earliestOffset: string;
+  latestOffset: string;
+}
+
+export interface TopicInfo {
+  topic: string;
+  partitions: PartitionInfo[];
+}
+
+export interface OutgoingMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string>;
+}
+
+/**
+ * One fetched batch of one partition, handed to the processor. The client delivers the next batch of a
+ * partition only after the previous one's handler returned.
+ */
+export interface Batch {
+  topic: string;
+  partition: number;
+  messages: ConsumedMessage[];
+  /** The offset after the batch (covers filtered control records), as a decimal string. */
+  nextOffset: string;
+  /** Keeps the group membership alive; rejects when the group is rebalancing. */
+  heartbeat(): Promise<void>;
+  /** Commits `offset` (the next to consume) for this partition in the current group generation. */
+  commit(offset: string): Promise<void>;
+  /** Tells the client where to fetch this partition from next (the first unfinished offset). */
+  seekLocal(offset: string): void;
+}
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  fromBeginning: boolean;
+  onBatch: (batch: Batch) => Promise<void>;
+  onAssigned: (assigned: Record<string, number[]>) => void;
+  onHealth: (healthy: boolean, detail: string) => void;
+  onCommit: (topic: string, partition: number, offset: string) => void;
+}
+
+/** A joined consumer: pause/resume keep the membership; leave() ends it after the handlers return. */
+export interface ConsumerSession {
+  pause(): void;
+  resume(): void;
+  /** Stops fetching, waits for running batch handlers, leaves the group and disconnects. */
+  leave(): Promise<void>;
+}
+
+/** The small surface kmaint needs from a Kafka client, so a second client can be added later. */
+export interface KafkaClient {
+  connect(): Promise<void>;
+  consume(options: ConsumeOptions): Promise<ConsumerSession>;
+  produce(topic: string, message: OutgoingMessage): Promise<SentMessage>;
+  topicsInfo(topics: string[]): Promise<TopicInfo[]>;
+  /** Committed offset per partition of `topics` for `groupId` (null: none committed). */
+  committedOffsets(groupId: string, topics: string[]): Promise<Map<string, string | null>>;
+  close(): Promise<void>;
+}
+
+/** The map key of a topic-partition in offset maps. */
+export const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
