@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+# Both kmaint images from one file: `docker build --target service -t kmaint/service .` and
+# `docker build --target operator -t kmaint/operator .`. Each runtime image holds Node 24, the compiled
+# JavaScript of its package and the shared @kmaint/common workspace, and only production dependencies.
+# The base is pinned to the exact Node release the repo develops and tests on (package.json "node");
+# pin it by digest as well (NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:...) when your registry policy
+# asks for it.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+# --- build: all dependencies (TypeScript included) and the tsc output of every workspace -------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# Manifests first so the dependency layer is reused until a lockfile or package.json changes.
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY common/package.json common/
+COPY service/package.json service/tsconfig.build.json service/
+COPY operator/package.json operator/tsconfig.build.json operator/
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY common/ common/
+COPY service/src service/src
+COPY operator/src operator/src
+RUN npm run build --workspaces --if-present
+
+# --- production dependencies of one workspace, resolved from the same lockfile -----------------------
+FROM ${NODE_IMAGE} AS service-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY common/package.json common/
+COPY service/package.json service/
+COPY operator/package.json operator/
+RUN npm ci --omit=dev --workspace=@kmaint/service --no-audit --no-fund --ignore-scripts \
+  && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS operator-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY common/package.json common/
+COPY service/package.json service/
+COPY operator/package.json operator/
+RUN npm ci --omit=dev --workspace=@kmaint/operator --no-audit --no-fund --ignore-scripts \
+  && npm cache clean --force
+
+# --- runtime images --------------------------------------------------------------------------------
+# Files stay owned by root and the process runs as the image's unprivileged `node` user (uid 1000), so
+# the program cannot change its own code; nothing is written to the root filesystem at run time, so
+# the containers run with readOnlyRootFilesystem / `read_only: true`.
+FROM ${NODE_IMAGE} AS service
+ENV NODE_ENV=production
+WORKDIR /app
+# The workspace layout is kept (node_modules/@kmaint/common is a link to ../../common), so the
+# compiled code resolves @kmaint/common exactly as it does in the repo.
+COPY --from=service-deps /app/node_modules node_modules
+COPY --from=build /src/package.json ./
+COPY --from=build /src/common common
+COPY --from=build /src/service/package.json service/
+COPY --from=build /src/service/dist service/dist
+USER 1000:1000
+EXPOSE 8083
+# No curl in the slim image: Node's own fetch asks the liveness endpoint on the configured port.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8083)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "service/dist/main.js"]
+
+FROM ${NODE_IMAGE} AS operator
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=operator-deps /app/node_modules node_modules
+COPY --from=build /src/package.json ./
+COPY --from=build /src/common common
+COPY --from=build /src/operator/package.json operator/
+COPY --from=build /src/operator/dist operator/dist
+USER 1000:1000
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "operator/dist/main.js"]

@@ -1,0 +1,155 @@
+{{/* Object names are capped at 63 characters (DNS labels). */}}
+{{- define "kmaint.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kmaint.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kmaint
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* ---- operator ---- */}}
+{{- define "kmaint.operator.fullname" -}}
+{{- printf "%s-operator" (include "kmaint.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kmaint.operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kmaint.name" . }}-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kmaint.operator.labels" -}}
+{{ include "kmaint.labels" . }}
+{{ include "kmaint.operator.selectorLabels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "kmaint.operator.serviceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "kmaint.operator.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* ---- consumer ---- */}}
+{{- define "kmaint.consumer.selectorLabels" -}}
+app: {{ .Values.consumer.name }}
+app.kubernetes.io/name: {{ .Values.consumer.name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kmaint.consumer.labels" -}}
+{{ include "kmaint.labels" . }}
+{{ include "kmaint.consumer.selectorLabels" . }}
+app.kubernetes.io/component: consumer
+{{- end }}
+
+{{- define "kmaint.consumer.maintenanceKey" -}}
+{{- if .Values.consumer.maintenanceKey }}
+{{- .Values.consumer.maintenanceKey }}
+{{- else }}
+{{- printf "/maintenance/%s" (default .Values.consumer.name .Values.consumer.target) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The grace period has to cover the preStop sleep (it counts against the grace period) plus the whole
+drain plus the final commit and shutdown; a shorter explicit value would let the kubelet SIGKILL a
+consumer mid-drain, so it is refused.
+*/}}
+{{- define "kmaint.consumer.terminationGracePeriodSeconds" -}}
+{{- $c := .Values.consumer }}
+{{- $needed := add $c.preStop.sleepSeconds $c.drainTimeoutSeconds }}
+{{- if kindIs "invalid" $c.terminationGracePeriodSeconds }}
+{{- add $needed $c.terminationMarginSeconds }}
+{{- else if le (int $c.terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "consumer.terminationGracePeriodSeconds (%v) must exceed consumer.preStop.sleepSeconds + consumer.drainTimeoutSeconds (%v), or the kubelet kills the consumer before its drain ends" $c.terminationGracePeriodSeconds $needed) }}
+{{- else }}
+{{- $c.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/* ---- shared ---- */}}
+{{- define "kmaint.image" -}}
+{{- printf "%s:%s" .image.repository (default .chart.AppVersion .image.tag) }}
+{{- end }}
+
+{{/* etcd connection variables, identical for the operator and the consumer. */}}
+{{- define "kmaint.etcd.env" -}}
+- name: ETCD_ENDPOINTS
+  value: {{ join "," .Values.etcd.endpoints | quote }}
+{{- with .Values.etcd.tls }}
+{{- if .secretName }}
+- name: ETCD_CA_FILE
+  value: /etc/kmaint/etcd-tls/{{ .caKey }}
+{{- if .certKey }}
+- name: ETCD_CERT_FILE
+  value: /etc/kmaint/etcd-tls/{{ .certKey }}
+- name: ETCD_KEY_FILE
+  value: /etc/kmaint/etcd-tls/{{ .keyKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.etcd.auth }}
+{{- if .secretName }}
+- name: ETCD_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .usernameKey }}
+- name: ETCD_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .passwordKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.etcd.volumeMounts" -}}
+{{- if .Values.etcd.tls.secretName }}
+- name: etcd-tls
+  mountPath: /etc/kmaint/etcd-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.etcd.volumes" -}}
+{{- if .Values.etcd.tls.secretName }}
+- name: etcd-tls
+  secret:
+    secretName: {{ .Values.etcd.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.downwardEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- end }}
