@@ -1,0 +1,21 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+// The one place test/env reads the environment: versions and the cache folder, each overridable so the
+// suite can run against another Kafka (the seed ran 3.x) or a shared cache.
+export const envConfig = {
+  cacheDir: process.env['KMAINT_CACHE'] ?? join(homedir(), '.cache', 'kmaint'),
+  kafkaVersion: process.env['KMAINT_KAFKA_VERSION'] ?? '4.1.1',
+  k8sVersion: process.env['K8S_VERSION'] ?? '1.34.4',
+  etcdVersion: process.env['ETCD_VERSION'] ?? '3.6.4',
+  helmVersion: process.env['HELM_VERSION'] ?? '3.19.5',
+  /** Keep the per-run data and logs after teardown, for a post-mortem. */
+  keepData: process.env['KMAINT_KEEP_ENV'] === '1',
+  /** Skip the apt/maven/go install steps (they are cached anyway; this is for offline runs). */
+  skipInstall: process.env['KMAINT_SKIP_INSTALL'] === '1',
+};
+
+export function toolsBinDir(): string {
+  const { cacheDir, k8sVersion, etcdVersion, helmVersion } = envConfig;
+  return join(cacheDir, `bin-k8s${k8sVersion}-etcd${etcdVersion}-helm${helmVersion}`);
+}

@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { toolsBinDir } from './config.ts';
+import { EnvError } from './errors.ts';
+import { freePort } from './ports.ts';
+import { Supervised } from './supervisor.ts';
+
+/** The Go-built etcd 3.6 when the tools build has finished, else Debian's etcd-server. */
+export function etcdBinary(): string {
+  const candidates = [join(toolsBinDir(), 'etcd'), '/usr/bin/etcd'];
+  const found = candidates.find((path) => existsSync(path));
+  if (found === undefined) {
+    throw new EnvError(
+      'ENV_ETCD_MISSING',
+      `no etcd binary: looked at ${candidates.join(', ')} (run test/env/install.sh)`,
+    );
+  }
+  return found;
+}
+
+export interface EtcdOptions {
+  /** Folder for data and log of this member (per run). */
+  dir: string;
+  name?: string;
+  clientPort?: number;
+  peerPort?: number;
+}
+
+/** A single-member etcd; restart keeps its ports and data dir, so tests can prove recovery. */
+export class EtcdServer {
+  readonly endpoint: string;
+  readonly clientPort: number;
+  readonly binary: string;
+  readonly logFile: string;
+  readonly process: Supervised;
+
+  private constructor(clientPort: number, binary: string, logFile: string, proc: Supervised) {
+    this.clientPort = clientPort;
+    this.endpoint = `http://127.0.0.1:${clientPort}`;
+    this.binary = binary;
+    this.logFile = logFile;
+    this.process = proc;
+  }
+
+  static async start(opts: EtcdOptions): Promise<EtcdServer> {
+    const name = opts.name ?? 'etcd';
+    const clientPort = opts.clientPort ?? (await freePort());
+    const peerPort = opts.peerPort ?? (await freePort());
+    const binary = etcdBinary();
+    const dataDir = join(opts.dir, 'data');
+    mkdirSync(opts.dir, { recursive: true });
+    const peer = `http://127.0.0.1:${peerPort}`;
+    const client = `http://127.0.0.1:${clientPort}`;
+    const logFile = join(opts.dir, `${name}.log`);
+    const proc = new Supervised({
+      name,
+      command: binary,
+      args: [
+        `--name=${name}`,
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=${name}=${peer}`,
+        '--initial-cluster-state=new',
+        '--initial-cluster-token=kmaint-test',
+        '--log-level=warn',
+      ],
+      logFile,
+      readyTimeoutMs: 30_000,
+      ready: () => healthy(client),
+    });
+    await proc.start();
+    return new EtcdServer(clientPort, binary, logFile, proc);
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+
+  start(): Promise<void> {
+    return this.process.start();
+  }
+
+  restart(): Promise<void> {
+    return this.process.restart();
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+}
+
+async function healthy(client: string): Promise<boolean> {
+  const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
+  if (!res.ok) return false;
+  const body = (await res.json()) as { health?: string };
+  return body.health === 'true';
+}

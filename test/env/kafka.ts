@@ -1,0 +1,225 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { envConfig } from './config.ts';
+import { EnvError } from './errors.ts';
+import { freePort, isPortFree, portOpen } from './ports.ts';
+import { Supervised } from './supervisor.ts';
+
+const run = promisify(execFile);
+
+function pom(version: string): string {
+  const dep = (artifact: string) =>
+    `<dependency><groupId>org.apache.kafka</groupId><artifactId>${artifact}</artifactId><version>${version}</version></dependency>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kmaint.local</groupId>
+  <artifactId>kafka-jars</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>${dep('kafka_2.13')}${dep('kafka-tools')}</dependencies>
+</project>
+`;
+}
+
+/**
+ * The broker's jars from Maven Central, cached per version. Written to a private folder and renamed
+ * into place, so two runs fetching at once never see a half-filled libs folder.
+ */
+export async function ensureKafkaLibs(version = envConfig.kafkaVersion): Promise<string> {
+  const home = join(envConfig.cacheDir, `kafka-${version}`);
+  const libs = join(home, 'libs');
+  if (existsSync(join(libs, '.complete'))) return libs;
+  const work = join(home, `fetch-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, 'pom.xml'), pom(version));
+  try {
+    await run(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        join(work, 'pom.xml'),
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${join(work, 'libs')}`,
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new EnvError(
+      'ENV_KAFKA_FETCH',
+      `fetching Kafka ${version} jars failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+      {
+        retriable: true,
+        cause: err,
+      },
+    );
+  }
+  writeFileSync(join(work, 'libs', '.complete'), `${new Date().toISOString()}\n`);
+  try {
+    renameSync(join(work, 'libs'), libs);
+  } catch (err) {
+    if (!existsSync(join(libs, '.complete'))) throw err;
+  }
+  rmSync(work, { recursive: true, force: true });
+  return libs;
+}
+
+export interface KafkaOptions {
+  /** Folder for data, config and log of this broker (per run). */
+  dir: string;
+  libs: string;
+  port?: number;
+  heap?: string;
+}
+
+/** A single KRaft broker+controller; restart keeps its ports and data, as a rolling restart would. */
+export class KafkaServer {
+  readonly brokers: string;
+  readonly port: number;
+  readonly logFile: string;
+  readonly process: Supervised;
+
+  private constructor(port: number, logFile: string, proc: Supervised) {
+    this.port = port;
+    this.brokers = `127.0.0.1:${port}`;
+    this.logFile = logFile;
+    this.process = proc;
+  }
+
+  static async start(opts: KafkaOptions): Promise<KafkaServer> {
+    const port = opts.port ?? (await freePort());
+    const controllerPort = await freePort();
+    const dataDir = join(opts.dir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const props = join(opts.dir, 'server.properties');
+    writeFileSync(
+      props,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        'controller.listener.names=CONTROLLER',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'inter.broker.listener.name=PLAINTEXT',
+        `log.dirs=${dataDir}`,
+        'num.partitions=1',
+        'auto.create.topics.enable=true',
+        'group.initial.rebalance.delay.ms=0',
+        'offsets.topic.replication.factor=1',
+        // Fewer than the default 50 partitions: the first group in a run then starts much faster.
+        'offsets.topic.num.partitions=5',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'share.coordinator.state.topic.replication.factor=1',
+        'share.coordinator.state.topic.min.isr=1',
+        'default.replication.factor=1',
+        'min.insync.replicas=1',
+        '',
+      ].join('\n'),
+    );
+    const log4j2 = join(opts.dir, 'log4j2.properties');
+    writeFileSync(
+      log4j2,
+      'appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n' +
+        'appender.out.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=INFO\nrootLogger.appenderRef.out.ref=OUT\n' +
+        'logger.kafka.name=org.apache.kafka\nlogger.kafka.level=WARN\n',
+    );
+    const log4j1 = join(opts.dir, 'log4j.properties');
+    writeFileSync(
+      log4j1,
+      'log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n' +
+        'log4j.appender.out.layout=org.apache.log4j.PatternLayout\nlog4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n' +
+        'log4j.logger.org.apache.kafka=WARN\n',
+    );
+    const classpath = join(opts.libs, '*');
+    const jvm = [
+      `-Xmx${opts.heap ?? '512m'}`,
+      '-Xms128m',
+      '-XX:+UseSerialGC',
+      `-Dlog4j2.configurationFile=${log4j2}`,
+      `-Dlog4j.configuration=file:${log4j1}`,
+      '-Djava.awt.headless=true',
+    ];
+    const logFile = join(opts.dir, 'kafka.log');
+    const { stdout } = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']);
+    const clusterId = stdout.trim().split('\n').pop() ?? '';
+    try {
+      await run('java', [
+        ...jvm,
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        props,
+      ]);
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new EnvError(
+        'ENV_KAFKA_FORMAT',
+        `formatting Kafka storage failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+      );
+    }
+    const brokers = `127.0.0.1:${port}`;
+    const proc = new Supervised({
+      name: 'kafka',
+      command: 'java',
+      args: [...jvm, '-cp', classpath, 'kafka.Kafka', props],
+      logFile,
+      readyTimeoutMs: 90_000,
+      stopTimeoutMs: 20_000,
+      ready: async () => (await portOpen(port)) && (await brokerAnswers(brokers)),
+    });
+    await proc.start();
+    return new KafkaServer(port, logFile, proc);
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+
+  start(): Promise<void> {
+    return this.process.start();
+  }
+
+  restart(): Promise<void> {
+    return this.process.restart();
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+}
+
+async function brokerAnswers(brokers: string): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'kmaint-env-probe',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 2000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null && cluster.controller >= 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The seed's broker port when it is free (for `npm run stack`), else any free port. */
+export async function preferredKafkaPort(seedPort = 9092): Promise<number> {
+  return (await isPortFree(seedPort)) ? seedPort : freePort();
+}
