@@ -1,0 +1,458 @@
+import { accessSync, constants } from 'node:fs';
+import { hostname } from 'node:os';
+import { fail, formatDuration, KmaintError, ok, parseDuration, type Parsed } from '@kmaint/common';
+
+/**
+ * The service's whole configuration: one schema of environment variables (the seed's names and defaults
+ * first), validated once at start. This is the only module that reads process.env.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Variable<T> {
+  name: string;
+  /** The default as a person would write it; parsed like any value, so help text and behaviour agree. */
+  default: string | ((env: Env) => string | undefined) | undefined;
+  /** How --help describes the default when it is computed. */
+  defaultText?: string;
+  help: string;
+  parse: (raw: string, env: Env) => Parsed<T>;
+}
+
+const variable = <T>(spec: Variable<T>): Variable<T> => spec;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+function oneOf<const T extends string>(choices: readonly T[]) {
+  return (raw: string): Parsed<T> => {
+    const value = raw.trim().toLowerCase();
+    return (choices as readonly string[]).includes(value)
+      ? ok(value as T)
+      : fail(`must be one of ${choices.join(', ')}, got "${raw}"`);
+  };
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): Parsed<number> => {
+    const text = raw.trim();
+    if (!/^-?\d+$/.test(text)) return fail(`must be a whole number, got "${raw}"`);
+    const n = Number(text);
+    if (n < min || n > max) return fail(`must be between ${min} and ${max}, got ${n}`);
+    return ok(n);
+  };
+}
+
+function duration(opts: { allowZero: boolean }) {
+  return (raw: string): Parsed<number> => {
+    const parsed = parseDuration(raw);
+    if (!parsed.ok) return parsed;
+    if (parsed.value === 0 && !opts.allowZero) return fail(`must be longer than 0, got "${raw}"`);
+    return parsed;
+  };
+}
+
+function boolean(raw: string): Parsed<boolean> {
+  const word = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(word)) return ok(true);
+  if (['false', '0', 'no', 'off'].includes(word)) return ok(false);
+  return fail(`must be true or false, got "${raw}"`);
+}
+
+function text(raw: string): Parsed<string> {
+  return ok(raw.trim());
+}
+
+/** A comma-separated list; empty items (a trailing comma) are ignored, an empty list is an error. */
+function list<T>(item: (raw: string) => Parsed<T>) {
+  return (raw: string): Parsed<T[]> => {
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (items.length === 0) return fail('must name at least one item');
+    const values: T[] = [];
+    for (const raw of items) {
+      const parsed = item(raw);
+      if (!parsed.ok) return parsed;
+      if (!values.includes(parsed.value)) values.push(parsed.value);
+    }
+    return ok(values);
+  };
+}
+
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
+
+function port(raw: string, item: string): Parsed<number> {
+  if (!/^\d+$/.test(raw)) return fail(`"${item}" has no valid port`);
+  const n = Number(raw);
+  return n >= 1 && n <= 65535 ? ok(n) : fail(`"${item}" has port ${n}, outside 1-65535`);
+}
+
+function hostPort(raw: string): Parsed<string> {
+  const at = raw.lastIndexOf(':');
+  const host = at > 0 ? raw.slice(0, at) : '';
+  if (!HOST.test(host)) return fail(`"${raw}" is not host:port`);
+  const p = port(raw.slice(at + 1), raw);
+  return p.ok ? ok(`${host}:${p.value}`) : p;
+}
+
+const ETCD_DEFAULT_PORT = 2379;
+
+/**
+ * An etcd endpoint as the seed writes it (host:port) or as a URL. The result is always a URL with a port,
+ * which is what the etcd client wants; the scheme of a bare host:port follows whether TLS is configured.
+ */
+function etcdEndpoint(raw: string, env: Env): Parsed<string> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return fail(`"${raw}" is not a valid URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return fail(`"${raw}" must use http:// or https://`);
+    }
+    if (url.pathname !== '/' || url.search !== '' || url.username !== '') {
+      return fail(`"${raw}" must be a bare scheme://host:port, without path, query or credentials`);
+    }
+    return ok(`${url.protocol}//${url.hostname}:${url.port === '' ? ETCD_DEFAULT_PORT : url.port}`);
+  }
+  const parsed = hostPort(raw);
+  if (!parsed.ok) return fail(`"${raw}" is neither host:port nor an http(s):// URL`);
+  const tls = nonEmpty(env['ETCD_CA_FILE']) !== undefined || nonEmpty(env['ETCD_CERT_FILE']) !== undefined;
+  return ok(`${tls ? 'https' : 'http'}://${parsed.value}`);
+}
+
+function topic(raw: string): Parsed<string> {
+  if (raw.length > 249 || !/^[A-Za-z0-9._-]+$/.test(raw) || raw === '.' || raw === '..') {
+    return fail(`"${raw}" is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
+  }
+  return ok(raw);
+}
+
+function readableFile(raw: string): Parsed<string> {
+  const path = raw.trim();
+  try {
+    accessSync(path, constants.R_OK);
+    return ok(path);
+  } catch {
+    return fail(`cannot read file "${path}"`);
+  }
+}
+
+function etcdKey(raw: string): Parsed<string> {
+  const key = raw.trim();
+  if (!key.startsWith('/') || key.endsWith('/') || key.length < 2) {
+    return fail(`must be an etcd key like /maintenance/kafka-service, got "${raw}"`);
+  }
+  return ok(key);
+}
+
+function identifier(raw: string): Parsed<string> {
+  const value = raw.trim();
+  return /^[A-Za-z0-9._-]{1,253}$/.test(value)
+    ? ok(value)
+    : fail(`must be 1-253 letters, digits, ".", "_" or "-", got "${raw}"`);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/** Variables in the order --help lists them: the seed's four first. */
+const schema = {
+  kafkaBrokers: variable({
+    name: 'KAFKA_BROKERS',
+    default: 'kafka:29092',
+    help: 'Kafka bootstrap brokers, comma-separated host:port',
+    parse: list(hostPort),
+  }),
+  kafkaTopics: variable({
+    name: 'KAFKA_TOPICS',
+    default: 'test-topic,user-events,system-logs',
+    help: 'Topics to consume (and the only ones POST /messages/send accepts), comma-separated',
+    parse: list(topic),
+  }),
+  consumerGroup: variable({
+    name: 'KAFKA_CONSUMER_GROUP',
+    default: 'gomaint-consumer-group',
+    help: 'Kafka consumer group id',
+    parse: identifier,
+  }),
+  etcdEndpoints: variable({
+    name: 'ETCD_ENDPOINTS',
+    default: 'etcd:2379',
+    help: 'etcd endpoints, comma-separated host:port or http(s):// URLs',
+    parse: (raw, env) => list((item) => etcdEndpoint(item, env))(raw),
+  }),
+  httpPort: variable({
+    name: 'HTTP_PORT',
+    default: '8083',
+    help: 'Port of the HTTP API, /metrics and the probes (0: any free port)',
+    parse: integer(0, 65535),
+  }),
+  maintenanceKey: variable({
+    name: 'MAINTENANCE_KEY',
+    default: '/maintenance/kafka-service',
+    help: 'etcd key of the maintenance switch; members report under <key>/members/',
+    parse: etcdKey,
+  }),
+  podName: variable({
+    name: 'POD_NAME',
+    default: undefined,
+    help: 'Pod name (Kubernetes downward API)',
+    parse: text,
+  }),
+  podNamespace: variable({
+    name: 'POD_NAMESPACE',
+    default: undefined,
+    help: 'Pod namespace (Kubernetes downward API)',
+    parse: text,
+  }),
+  memberId: variable({
+    name: 'MEMBER_ID',
+    default: (env) => nonEmpty(env['POD_NAME']) ?? hostname(),
+    defaultText: 'POD_NAME, else the host name',
+    help: 'This instance’s id in its etcd member report',
+    parse: identifier,
+  }),
+  clientId: variable({
+    name: 'KAFKA_CLIENT_ID',
+    default: 'kmaint-service',
+    help: 'Kafka client id',
+    parse: identifier,
+  }),
+  batchSize: variable({
+    name: 'KAFKA_BATCH_SIZE',
+    default: '100',
+    help: 'Most messages taken from one fetched batch before the next fetch',
+    parse: integer(1, 100_000),
+  }),
+  sessionTimeoutMs: variable({
+    name: 'KAFKA_SESSION_TIMEOUT',
+    default: '30s',
+    help: 'Consumer group session timeout',
+    parse: duration({ allowZero: false }),
+  }),
+  heartbeatIntervalMs: variable({
+    name: 'KAFKA_HEARTBEAT_INTERVAL',
+    default: '3s',
+    help: 'Consumer group heartbeat interval (less than the session timeout)',
+    parse: duration({ allowZero: false }),
+  }),
+  drainTimeoutMs: variable({
+    name: 'DRAIN_TIMEOUT',
+    default: '45s',
+    help: 'Longest wait for in-flight messages in a drain before they are aborted (redelivered later)',
+    parse: duration({ allowZero: false }),
+  }),
+  maxProcessingTimeMs: variable({
+    name: 'MAX_PROCESSING_TIME',
+    default: '30s',
+    help: 'Longest time one message may be processed before the attempt counts as failed',
+    parse: duration({ allowZero: false }),
+  }),
+  offsetInitial: variable({
+    name: 'KAFKA_OFFSET_INITIAL',
+    default: 'oldest',
+    help: 'Where a group without committed offsets starts: oldest or newest',
+    parse: oneOf(['oldest', 'newest']),
+  }),
+  enableAutoCommit: variable({
+    name: 'KAFKA_ENABLE_AUTO_COMMIT',
+    default: 'false',
+    help: 'Commit on an interval instead of after each finished message (still never past unfinished ones)',
+    parse: boolean,
+  }),
+  autoCommitIntervalMs: variable({
+    name: 'KAFKA_AUTO_COMMIT_INTERVAL',
+    default: '5s',
+    help: 'Interval of auto-commits',
+    parse: duration({ allowZero: false }),
+  }),
+  retryBackoffMs: variable({
+    name: 'RETRY_BACKOFF',
+    default: '100ms',
+    help: 'First backoff between attempts of a failing message; doubles each retry',
+    parse: duration({ allowZero: true }),
+  }),
+  maxRetries: variable({
+    name: 'MAX_RETRIES',
+    default: '3',
+    help: 'Retries of a failing message before it goes to the dead-letter topic',
+    parse: integer(0, 1000),
+  }),
+  maxWorkers: variable({
+    name: 'MAX_WORKERS',
+    default: '5',
+    help: 'Messages processed at once',
+    parse: integer(1, 1000),
+  }),
+  dlqTopicSuffix: variable({
+    name: 'DLQ_TOPIC_SUFFIX',
+    default: '.dlq',
+    help: 'Dead-letter topic of a topic: its name plus this suffix',
+    parse: (raw) =>
+      /^[A-Za-z0-9._-]{1,40}$/.test(raw.trim())
+        ? ok(raw.trim())
+        : fail(`must be 1-40 letters, digits, ".", "_" or "-", got "${raw}"`),
+  }),
+  etcdUnavailable: variable({
+    name: 'ETCD_UNAVAILABLE',
+    default: 'keep',
+    help: 'While etcd cannot be reached: keep the last known state, or enter maintenance',
+    parse: oneOf(['keep', 'maintenance']),
+  }),
+  etcdCaFile: variable({
+    name: 'ETCD_CA_FILE',
+    default: undefined,
+    help: 'CA bundle to verify etcd’s certificate (turns host:port endpoints into https)',
+    parse: readableFile,
+  }),
+  etcdCertFile: variable({
+    name: 'ETCD_CERT_FILE',
+    default: undefined,
+    help: 'Client certificate for etcd (with ETCD_KEY_FILE)',
+    parse: readableFile,
+  }),
+  etcdKeyFile: variable({
+    name: 'ETCD_KEY_FILE',
+    default: undefined,
+    help: 'Client key for etcd (with ETCD_CERT_FILE)',
+    parse: readableFile,
+  }),
+  etcdUsername: variable({
+    name: 'ETCD_USERNAME',
+    default: undefined,
+    help: 'etcd user (with ETCD_PASSWORD)',
+    parse: text,
+  }),
+  etcdPassword: variable({
+    name: 'ETCD_PASSWORD',
+    default: undefined,
+    help: 'etcd password (with ETCD_USERNAME)',
+    parse: (raw) => ok(raw),
+  }),
+  shutdownGracePeriodMs: variable({
+    name: 'SHUTDOWN_GRACE_PERIOD',
+    default: '25s',
+    help: 'On SIGTERM/SIGINT: drain, commit and exit within this time (keep it under the pod’s terminationGracePeriodSeconds)',
+    parse: duration({ allowZero: false }),
+  }),
+  logLevel: variable({
+    name: 'LOG_LEVEL',
+    default: 'info',
+    help: `Log level: ${LOG_LEVELS.join(', ')}`,
+    parse: oneOf(LOG_LEVELS),
+  }),
+  simulatedWorkTimeMs: variable({
+    name: 'SIMULATED_WORK_TIME',
+    default: '0ms',
+    help: 'The example handler waits this long per message, to make drains visible',
+    parse: duration({ allowZero: true }),
+  }),
+};
+
+type Schema = typeof schema;
+type ValueOf<V> = V extends Variable<infer T> ? T : never;
+type HasDefault<V> = V extends { default: undefined } ? false : true;
+
+export type ServiceConfig = {
+  readonly [K in keyof Schema]: HasDefault<Schema[K]> extends true
+    ? ValueOf<Schema[K]>
+    : ValueOf<Schema[K]> | undefined;
+};
+
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Every problem of the environment at once, so one restart fixes them all. */
+export class ConfigError extends KmaintError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      'CONFIG_INVALID',
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** Reads and validates the configuration; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const problems: ConfigProblem[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(schema) as [string, Variable<unknown>][]) {
+    const given = nonEmpty(env[spec.name]);
+    const raw = given ?? (typeof spec.default === 'function' ? spec.default(env) : spec.default);
+    if (raw === undefined) {
+      config[key] = undefined;
+      continue;
+    }
+    const parsed = spec.parse(raw, env);
+    if (parsed.ok) config[key] = parsed.value;
+    else problems.push({ variable: spec.name, message: parsed.error });
+  }
+  problems.push(...crossChecks(config as ServiceConfig, problems));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config) as ServiceConfig;
+}
+
+/** Rules between variables; skipped for a variable that is already wrong on its own. */
+function crossChecks(config: ServiceConfig, already: readonly ConfigProblem[]): ConfigProblem[] {
+  const bad = new Set(already.map((p) => p.variable));
+  const problems: ConfigProblem[] = [];
+  const both = (a: keyof Schema, b: keyof Schema) => {
+    const [va, vb] = [schema[a].name, schema[b].name];
+    if (bad.has(va) || bad.has(vb)) return;
+    if ((config[a] === undefined) !== (config[b] === undefined)) {
+      const missing = config[a] === undefined ? va : vb;
+      problems.push({ variable: missing, message: `must be set together with ${missing === va ? vb : va}` });
+    }
+  };
+  both('etcdCertFile', 'etcdKeyFile');
+  both('etcdUsername', 'etcdPassword');
+  if (
+    !bad.has('KAFKA_HEARTBEAT_INTERVAL') &&
+    !bad.has('KAFKA_SESSION_TIMEOUT') &&
+    config.heartbeatIntervalMs >= config.sessionTimeoutMs
+  ) {
+    problems.push({
+      variable: 'KAFKA_HEARTBEAT_INTERVAL',
+      message: `must be shorter than KAFKA_SESSION_TIMEOUT (${formatDuration(config.sessionTimeoutMs)})`,
+    });
+  }
+  return problems;
+}
+
+/** The --help text: every variable with its default, generated from the schema so it cannot drift. */
+export function helpText(): string {
+  const rows = describeVariables().map((v) => ({ ...v, def: v.default ?? '(unset)' }));
+  const nameWidth = Math.max(...rows.map((r) => r.name.length));
+  const defWidth = Math.max(...rows.map((r) => r.def.length));
+  return [
+    'kmaint-service: a Kafka consumer that drains, commits and leaves its group while an etcd key says so.',
+    '',
+    'Usage: node service/src/main.ts   (configured only through environment variables)',
+    '',
+    `${'VARIABLE'.padEnd(nameWidth)}  ${'DEFAULT'.padEnd(defWidth)}  DESCRIPTION`,
+    ...rows.map((r) => `${r.name.padEnd(nameWidth)}  ${r.def.padEnd(defWidth)}  ${r.help}`),
+    '',
+    'Durations are Go-style (250ms, 45s, 1m30s) or plain milliseconds. Empty values count as unset.',
+    '',
+  ].join('\n');
+}
+
+/** Each variable's name, default (as text) and description: for the README table and tests. */
+export function describeVariables(): { name: string; default: string | undefined; help: string }[] {
+  return Object.values(schema).map((spec: Variable<unknown>) => ({
+    name: spec.name,
+    default: spec.defaultText ?? (typeof spec.default === 'string' ? spec.default : undefined),
+    help: spec.help,
+  }));
+}

@@ -1,0 +1,20 @@
+import type { ApiStatus, ServicePort } from './port.ts';
+
+/** What the route plugins share: the service behind the API and the static facts of this instance. */
+export interface RouteContext {
+  service: ServicePort;
+  topics: readonly string[];
+  consumerGroup: string;
+  memberId: string;
+  maintenanceKey: string;
+}
+
+/** The API serves traffic only while consuming; every other state is some phase of maintenance. */
+export const inMaintenance = (status: ApiStatus): boolean => status.state !== 'running';
+
+export function maintenanceMessage(status: ApiStatus): string {
+  const why = status.shuttingDown
+    ? 'the service is shutting down'
+    : `maintenance${status.desired.reason ? ` (${status.desired.reason})` : ''}`;
+  return `unavailable during ${why}: state ${status.state} since ${status.since}`;
+}

@@ -1,0 +1,86 @@
+import { KmaintError } from '@kmaint/common';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { RouteContext } from '../context.ts';
+import { inMaintenance, maintenanceMessage } from '../context.ts';
+import { RETRY_AFTER_SECONDS } from '../errors.ts';
+import type { ApiSendRequest, ApiStatus } from '../port.ts';
+import {
+  errorRef,
+  errorResponses,
+  sendBody,
+  sendResponse,
+  statsResponse,
+  statsUnavailableResponse,
+  unavailable,
+} from '../schemas.ts';
+
+/** POST /messages/send and GET /messages/stats, the seed's message endpoints. */
+export function messageRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.post<{ Body: ApiSendRequest }>(
+      '/messages/send',
+      {
+        schema: {
+          tags: ['messages'],
+          summary: 'Produce a message to one of the configured topics',
+          body: sendBody,
+          response: {
+            200: sendResponse,
+            ...errorResponses,
+            413: { description: 'The body is larger than the limit', ...errorRef },
+            415: { description: 'The body is not application/json', ...errorRef },
+            503: unavailable,
+          },
+        },
+        // Before the body is read: in maintenance nothing is produced, whatever was sent.
+        onRequest: async (_request, reply) => {
+          const status = ctx.service.status();
+          if (inMaintenance(status)) return maintenanceReply(reply, status);
+        },
+      },
+      async (request) => {
+        const { topic } = request.body;
+        if (!ctx.topics.includes(topic)) {
+          throw new KmaintError(
+            'UNKNOWN_TOPIC',
+            `topic "${topic}" is not served by this service; use one of: ${ctx.topics.join(', ')}`,
+          );
+        }
+        const sent = await ctx.service.send(request.body);
+        return { status: 'sent', ...sent };
+      },
+    );
+
+    app.get(
+      '/messages/stats',
+      {
+        schema: {
+          tags: ['messages'],
+          summary: 'Counters, per-partition committed/end offsets and lag, the last 10 errors',
+          response: { 200: statsResponse, 500: errorResponses[500], 503: statsUnavailableResponse },
+        },
+      },
+      async (_request, reply) => {
+        const status = ctx.service.status();
+        const kafka = await ctx.service.stats();
+        const body = {
+          kafka,
+          maintenance: { active: inMaintenance(status), state: status.state },
+          timestamp: new Date().toISOString(),
+        };
+        if (!inMaintenance(status)) return body;
+        return reply
+          .code(503)
+          .header('retry-after', String(RETRY_AFTER_SECONDS))
+          .send({ error: { code: 'MAINTENANCE', message: maintenanceMessage(status) }, ...body });
+      },
+    );
+  };
+}
+
+export function maintenanceReply(reply: FastifyReply, status: ApiStatus): FastifyReply {
+  return reply
+    .code(503)
+    .header('retry-after', String(RETRY_AFTER_SECONDS))
+    .send({ error: { code: 'MAINTENANCE', message: maintenanceMessage(status) } });
+}
