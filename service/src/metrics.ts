@@ -1,0 +1,194 @@
+import type { EventEmitter } from 'node:events';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineEvents, EngineSnapshot, EngineStats } from './engine.ts';
+
+/** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
+export interface MetricsSource {
+  readonly events: EventEmitter<EngineEvents>;
+  snapshot(): Pick<EngineSnapshot, 'state' | 'desired' | 'inFlight' | 'components'>;
+  stats(): Promise<Pick<EngineStats, 'partitions'>>;
+}
+
+export interface MetricsOptions {
+  /** Longest a scrape waits for Kafka's end offsets before serving the last known lag. */
+  lagTimeoutMs?: number;
+}
+
+const STATES = ['running', 'draining', 'maintenance', 'resuming'] as const;
+
+// prom-client's defaults include gauges named *_total, which Prometheus' naming rules (and `promtool check
+// metrics`) reserve for counters; the same numbers are there per type without the suffix.
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const MESSAGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+
+/**
+ * The service's Prometheus registry: default process metrics plus the engine's state and counters. Event
+ * driven where Prometheus wants counters, read from the engine at scrape time where it wants the present.
+ */
+export function createMetrics(source: MetricsSource, options: MetricsOptions = {}): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  const registers = [registry];
+
+  new Gauge({
+    name: 'kmaint_maintenance_state',
+    help: 'Current maintenance state: 1 for the state the service is in, 0 for the others.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const current = source.snapshot().state;
+      for (const state of STATES) this.set({ state }, state === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kmaint_maintenance_desired',
+    help: 'Whether the etcd switch asks for maintenance (1) or not (0).',
+    registers,
+    collect() {
+      this.set(source.snapshot().desired.maintenance ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kmaint_component_up',
+    help: 'Whether a dependency (kafka, etcd) is reachable and healthy (1) or not (0).',
+    labelNames: ['component'],
+    registers,
+    collect() {
+      const { components } = source.snapshot();
+      this.set({ component: 'kafka' }, components.kafka.healthy ? 1 : 0);
+      this.set({ component: 'etcd' }, components.etcd.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kmaint_messages_in_flight',
+    help: 'Messages handed to the handler and not finished yet.',
+    registers,
+    collect() {
+      this.set(source.snapshot().inFlight);
+    },
+  });
+
+  const transitions = new Counter({
+    name: 'kmaint_maintenance_transitions_total',
+    help: 'State transitions of the maintenance state machine.',
+    labelNames: ['from', 'to'],
+    registers,
+  });
+  const transitionDuration = new Histogram({
+    name: 'kmaint_maintenance_transition_duration_seconds',
+    help: 'Time spent in the state a transition leaves (from draining: the drain; from resuming: the rejoin).',
+    labelNames: ['from', 'to'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const drainDuration = new Histogram({
+    name: 'kmaint_drain_duration_seconds',
+    help: 'Duration of drains, from the switch turning on until the in-flight messages finished or were aborted.',
+    labelNames: ['mode', 'timed_out'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const drainAborted = new Counter({
+    name: 'kmaint_drain_aborted_messages_total',
+    help: 'In-flight messages aborted at a drain timeout (they are redelivered after resume).',
+    registers,
+  });
+
+  const outcomes = {
+    received: counter('kmaint_messages_received_total', 'Messages received from Kafka.'),
+    processed: counter('kmaint_messages_processed_total', 'Messages the handler finished successfully.'),
+    failed: counter('kmaint_messages_failed_total', 'Failed handler attempts.'),
+    retried: counter('kmaint_messages_retried_total', 'Handler attempts repeated after a failure.'),
+    deadLettered: counter('kmaint_messages_dead_lettered_total', 'Messages sent to the dead-letter topic.'),
+    aborted: counter(
+      'kmaint_messages_aborted_total',
+      'Handler attempts aborted by a drain timeout or shutdown.',
+    ),
+  };
+  function counter(name: string, help: string): Counter<'topic'> {
+    return new Counter({ name, help, labelNames: ['topic'], registers });
+  }
+  const processingDuration = new Histogram({
+    name: 'kmaint_message_processing_duration_seconds',
+    help: 'Handler time of one attempt, by topic and outcome.',
+    labelNames: ['topic', 'outcome'],
+    buckets: MESSAGE_BUCKETS,
+    registers,
+  });
+  const commits = new Counter({
+    name: 'kmaint_offset_commits_total',
+    help: 'Offset commits that reached the broker, per topic.',
+    labelNames: ['topic'],
+    registers,
+  });
+  const rebalances = new Counter({
+    name: 'kmaint_consumer_rebalances_total',
+    help: 'Partition assignments received from the consumer group.',
+    registers,
+  });
+  const watchRestarts = new Counter({
+    name: 'kmaint_etcd_watch_restarts_total',
+    help: 'Restarts of the etcd switch watch (disconnect, compaction, error).',
+    registers,
+  });
+  const unparseable = new Counter({
+    name: 'kmaint_switch_unparseable_total',
+    help: 'Switch values that were neither on/off words nor valid JSON (the state was kept).',
+    registers,
+  });
+
+  const lagTimeoutMs = options.lagTimeoutMs ?? 2_000;
+  new Gauge({
+    name: 'kmaint_consumer_lag',
+    help: 'Messages between the group committed offset and the end of the partition.',
+    labelNames: ['topic', 'partition'],
+    registers,
+    async collect() {
+      const stats = await withTimeout(source.stats(), lagTimeoutMs);
+      // Unreachable Kafka: keep the last known lag rather than pretend it is zero.
+      if (stats === undefined) return;
+      this.reset();
+      for (const p of stats.partitions) this.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+    },
+  });
+
+  const { events } = source;
+  events.on('transition', ({ from, to, durationMs }) => {
+    transitions.inc({ from, to });
+    transitionDuration.observe({ from, to }, durationMs / 1000);
+  });
+  events.on('drained', ({ mode, durationMs, leftInFlight, timedOut }) => {
+    drainDuration.observe({ mode, timed_out: String(timedOut) }, durationMs / 1000);
+    if (leftInFlight > 0) drainAborted.inc(leftInFlight);
+  });
+  events.on('message', ({ outcome, topic, durationMs }) => {
+    outcomes[outcome].inc({ topic });
+    if (outcome !== 'received' && outcome !== 'retried') {
+      processingDuration.observe({ topic, outcome }, durationMs / 1000);
+    }
+  });
+  events.on('commit', ({ topic }) => commits.inc({ topic }));
+  events.on('rebalance', () => rebalances.inc());
+  events.on('watchRestart', () => watchRestarts.inc());
+  events.on('invalidSwitch', () => unparseable.inc());
+  return registry;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([promise.catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
