@@ -16,9 +16,9 @@
 {{- end }}
 {{- end }}
 
+{{/* Labels of every object; the selector labels (name, instance) are added per component. */}}
 {{- define "kmaint.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: kmaint
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
@@ -72,18 +72,30 @@ app.kubernetes.io/component: consumer
 {{- end }}
 {{- end }}
 
+{{/* SHUTDOWN_GRACE_PERIOD in seconds: the service's whole budget after SIGTERM. */}}
+{{- define "kmaint.consumer.shutdownGracePeriodSeconds" -}}
+{{- $c := .Values.consumer }}
+{{- if kindIs "invalid" $c.shutdownGracePeriodSeconds }}
+{{- add $c.drainTimeoutSeconds 10 }}
+{{- else if lt (int $c.shutdownGracePeriodSeconds) (int $c.drainTimeoutSeconds) }}
+{{- fail (printf "consumer.shutdownGracePeriodSeconds (%v) must be at least consumer.drainTimeoutSeconds (%v), or a SIGTERM cuts the drain short" $c.shutdownGracePeriodSeconds $c.drainTimeoutSeconds) }}
+{{- else }}
+{{- $c.shutdownGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
 {{/*
-The grace period has to cover the preStop sleep (it counts against the grace period) plus the whole
-drain plus the final commit and shutdown; a shorter explicit value would let the kubelet SIGKILL a
+The grace period counts from the deletion, so it has to cover the preStop sleep plus the service's
+shutdown (drain, commit, leave, close); a shorter explicit value would let the kubelet SIGKILL a
 consumer mid-drain, so it is refused.
 */}}
 {{- define "kmaint.consumer.terminationGracePeriodSeconds" -}}
 {{- $c := .Values.consumer }}
-{{- $needed := add $c.preStop.sleepSeconds $c.drainTimeoutSeconds }}
+{{- $needed := add $c.preStop.sleepSeconds (include "kmaint.consumer.shutdownGracePeriodSeconds" . | int) }}
 {{- if kindIs "invalid" $c.terminationGracePeriodSeconds }}
 {{- add $needed $c.terminationMarginSeconds }}
 {{- else if le (int $c.terminationGracePeriodSeconds) (int $needed) }}
-{{- fail (printf "consumer.terminationGracePeriodSeconds (%v) must exceed consumer.preStop.sleepSeconds + consumer.drainTimeoutSeconds (%v), or the kubelet kills the consumer before its drain ends" $c.terminationGracePeriodSeconds $needed) }}
+{{- fail (printf "consumer.terminationGracePeriodSeconds (%v) must exceed consumer.preStop.sleepSeconds + the shutdown grace period (%v), or the kubelet kills the consumer before its drain ends" $c.terminationGracePeriodSeconds $needed) }}
 {{- else }}
 {{- $c.terminationGracePeriodSeconds }}
 {{- end }}
@@ -139,7 +151,8 @@ consumer mid-drain, so it is refused.
 - name: etcd-tls
   secret:
     secretName: {{ .Values.etcd.tls.secretName }}
-    defaultMode: 0440
+    # 0440 (written in decimal: YAML 1.1 and 1.2 read a leading 0 differently).
+    defaultMode: 288
 {{- end }}
 {{- end }}
 
