@@ -1,0 +1,68 @@
+import { encodeSwitchValue, parseSwitchValue, SWITCH_OFF, type SwitchValue } from '@kmaint/common';
+import type { MaintenanceMode } from '@kmaint/common';
+
+/** What the key decision needs to know about one window. */
+export interface WindowActivity {
+  ref: string;
+  key: string;
+  /** Inside its schedule, not suspended, not being deleted. */
+  active: boolean;
+  mode: MaintenanceMode;
+  reason: string | null;
+  drainTimeoutMs: number;
+  windowStartMs: number | null;
+}
+
+const MODE_STRENGTH: Record<MaintenanceMode, number> = { drain: 1, pause: 0 };
+
+/**
+ * The value each managed key should hold: on while any window for it is active, else off. When several
+ * are active one speaks for the key, chosen so the answer does not depend on the order windows arrive
+ * in: drain beats pause (the stronger promise), then the earliest opened, then the name.
+ */
+export function desiredSwitches(windows: readonly WindowActivity[]): Map<string, SwitchValue> {
+  const speaker = new Map<string, WindowActivity | null>();
+  for (const w of windows) {
+    const current = speaker.get(w.key) ?? null;
+    if (!w.active) {
+      if (!speaker.has(w.key)) speaker.set(w.key, null);
+      continue;
+    }
+    if (current === null || outranks(w, current)) speaker.set(w.key, w);
+  }
+  const out = new Map<string, SwitchValue>();
+  for (const [key, w] of speaker) out.set(key, w === null ? SWITCH_OFF : switchOn(w));
+  return out;
+}
+
+function outranks(a: WindowActivity, b: WindowActivity): boolean {
+  if (MODE_STRENGTH[a.mode] !== MODE_STRENGTH[b.mode]) return MODE_STRENGTH[a.mode] > MODE_STRENGTH[b.mode];
+  const sa = a.windowStartMs ?? Number.MAX_SAFE_INTEGER;
+  const sb = b.windowStartMs ?? Number.MAX_SAFE_INTEGER;
+  if (sa !== sb) return sa < sb;
+  return a.ref < b.ref;
+}
+
+function switchOn(w: WindowActivity): SwitchValue {
+  const value: SwitchValue = {
+    enabled: true,
+    mode: w.mode,
+    window: w.ref,
+    drainTimeoutSeconds: Math.max(1, Math.ceil(w.drainTimeoutMs / 1000)),
+  };
+  if (w.reason !== null) value.reason = w.reason;
+  return value;
+}
+
+/**
+ * Whether the key must be written: never for an "off" that is already off (a missing key, a plain
+ * `false` or our own JSON all mean off to the consumers), always when the exact value differs otherwise.
+ * Skipping equal writes is what keeps a restarted operator from flapping the key.
+ */
+export function needsWrite(currentRaw: string | null, desired: SwitchValue): boolean {
+  if (!desired.enabled) {
+    const current = parseSwitchValue(currentRaw);
+    return !current.ok || current.value.enabled;
+  }
+  return currentRaw !== encodeSwitchValue(desired);
+}

@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { encodeSwitchValue, parseSwitchValue, SWITCH_OFF } from '@kmaint/common';
+import { describe, expect, it } from 'vitest';
+import { desiredSwitches, needsWrite, type WindowActivity } from '../../src/core/desired.ts';
+
+const win = (over: Partial<WindowActivity>): WindowActivity => ({
+  ref: 'ns/a',
+  key: '/maintenance/k',
+  active: true,
+  mode: 'drain',
+  reason: null,
+  drainTimeoutMs: 45_000,
+  windowStartMs: 0,
+  ...over,
+});
+
+describe('desiredSwitches', () => {
+  it('writes the DESIGN.md JSON for an active window', () => {
+    const out = desiredSwitches([win({ ref: 'apps/kafka-upgrade', reason: 'broker upgrade' })]);
+    expect(encodeSwitchValue(out.get('/maintenance/k') ?? SWITCH_OFF)).toBe(
+      '{"enabled":true,"mode":"drain","reason":"broker upgrade","window":"apps/kafka-upgrade","drainTimeoutSeconds":45}',
+    );
+  });
+
+  it('keeps a key on while any window for it is active, off when none is', () => {
+    const out = desiredSwitches([
+      win({ ref: 'ns/a', active: false }),
+      win({ ref: 'ns/b', active: true }),
+      win({ ref: 'ns/c', key: '/other', active: false }),
+    ]);
+    expect(out.get('/maintenance/k')?.window).toBe('ns/b');
+    expect(out.get('/other')).toEqual(SWITCH_OFF);
+  });
+
+  it('drain outranks pause, then the earliest opened window speaks', () => {
+    const out = desiredSwitches([
+      win({ ref: 'ns/p', mode: 'pause', windowStartMs: 0 }),
+      win({ ref: 'ns/late', windowStartMs: 20 }),
+      win({ ref: 'ns/early', windowStartMs: 10 }),
+    ]);
+    expect(out.get('/maintenance/k')).toMatchObject({ mode: 'drain', window: 'ns/early' });
+  });
+
+  const activityArb = fc.record({
+    ref: fc.constantFrom('a/x', 'a/y', 'b/x', 'b/z'),
+    key: fc.constantFrom('/maintenance/one', '/maintenance/two', '/k'),
+    active: fc.boolean(),
+    mode: fc.constantFrom('drain' as const, 'pause' as const),
+    reason: fc.option(fc.string(), { nil: null }),
+    drainTimeoutMs: fc.integer({ min: 1, max: 3_600_000 }),
+    windowStartMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
+  });
+  const windowsArb = fc.uniqueArray(activityArb, { selector: (w) => w.ref, maxLength: 4 });
+
+  it('property: a key is on exactly when an active window targets it, and names one of them', () => {
+    fc.assert(
+      fc.property(windowsArb, (ws) => {
+        const out = desiredSwitches(ws);
+        expect(new Set(out.keys())).toEqual(new Set(ws.map((w) => w.key)));
+        for (const [key, value] of out) {
+          const active = ws.filter((w) => w.key === key && w.active);
+          expect(value.enabled).toBe(active.length > 0);
+          if (value.enabled) expect(active.map((w) => w.ref)).toContain(value.window);
+        }
+      }),
+    );
+  });
+
+  it('property: the answer does not depend on the order windows arrive in', () => {
+    fc.assert(
+      fc.property(
+        windowsArb.chain((ws) =>
+          fc.tuple(fc.constant(ws), fc.shuffledSubarray(ws, { minLength: ws.length })),
+        ),
+        ([ws, shuffled]) => {
+          const a = desiredSwitches(ws);
+          const b = desiredSwitches(shuffled);
+          expect([...b].sort()).toEqual([...a].sort());
+        },
+      ),
+    );
+  });
+
+  it('property: what is written parses back to the desired value', () => {
+    fc.assert(
+      fc.property(windowsArb, (ws) => {
+        for (const value of desiredSwitches(ws).values()) {
+          expect(parseSwitchValue(encodeSwitchValue(value))).toEqual({ ok: true, value });
+        }
+      }),
+    );
+  });
+});
+
+describe('needsWrite', () => {
+  const on = { enabled: true, mode: 'drain' as const, window: 'ns/a', drainTimeoutSeconds: 45 };
+  it('skips an off that is already off, in any spelling, or a missing key', () => {
+    for (const raw of [
+      null,
+      'false',
+      'OFF',
+      '0',
+      encodeSwitchValue(SWITCH_OFF),
+      '{"enabled":false,"mode":"pause"}',
+    ]) {
+      expect(needsWrite(raw, SWITCH_OFF)).toBe(false);
+    }
+  });
+  it('writes off over an on or an unreadable value', () => {
+    expect(needsWrite('true', SWITCH_OFF)).toBe(true);
+    expect(needsWrite('garbage', SWITCH_OFF)).toBe(true);
+  });
+  it('writes on unless the exact value is there', () => {
+    expect(needsWrite(encodeSwitchValue(on), on)).toBe(false);
+    expect(needsWrite('true', on)).toBe(true);
+    expect(needsWrite(encodeSwitchValue({ ...on, reason: 'x' }), on)).toBe(true);
+  });
+});
