@@ -294,7 +294,7 @@ const schema = {
     name: 'DLQ_TOPIC_SUFFIX',
     default: '.dlq',
     help: 'Dead-letter topic of a topic: its name plus this suffix',
-    parse: (raw) =>
+    parse: (raw): Parsed<string> =>
       /^[A-Za-z0-9._-]{1,40}$/.test(raw.trim())
         ? ok(raw.trim())
         : fail(`must be 1-40 letters, digits, ".", "_" or "-", got "${raw}"`),
@@ -333,7 +333,7 @@ const schema = {
     name: 'ETCD_PASSWORD',
     default: undefined,
     help: 'etcd password (with ETCD_USERNAME)',
-    parse: (raw) => ok(raw),
+    parse: (raw: string) => ok(raw),
   }),
   shutdownGracePeriodMs: variable({
     name: 'SHUTDOWN_GRACE_PERIOD',

@@ -9,8 +9,12 @@ export interface RouteContext {
   maintenanceKey: string;
 }
 
-/** The API serves traffic only while consuming; every other state is some phase of maintenance. */
-export const inMaintenance = (status: ApiStatus): boolean => status.state !== 'running';
+/**
+ * The API serves traffic only while consuming: every other state is some phase of maintenance, and once a
+ * shutdown has begun the instance is on its way out even before the engine leaves `running`.
+ */
+export const inMaintenance = (status: ApiStatus): boolean =>
+  status.state !== 'running' || status.shuttingDown;
 
 export function maintenanceMessage(status: ApiStatus): string {
   const why = status.shuttingDown

@@ -50,6 +50,12 @@ describe('health and probes', () => {
     });
   });
 
+  it('/readyz turns 503 as soon as a shutdown begins, before the engine leaves running', async () => {
+    service.shuttingDown = true;
+    expect((await app.inject('/readyz')).statusCode).toBe(503);
+    expect((await app.inject('/health')).statusCode).toBe(200);
+  });
+
   it('says degraded when a component is unhealthy', async () => {
     service.kafkaHealthy = false;
     expect((await app.inject('/health')).json().status).toBe('degraded');

@@ -1,0 +1,78 @@
+import { KmaintError } from '@kmaint/common';
+import type { Engine } from '../engine.ts';
+import type { ApiStats, ServicePort } from './port.ts';
+
+export interface AdapterOptions {
+  /** The configured DRAIN_TIMEOUT, used when the switch does not set its own. */
+  drainTimeoutMs: number;
+  /** Whether main.ts has begun shutting down (the engine reports the end of it, not the start). */
+  shuttingDown: () => boolean;
+}
+
+/** The engine seen through the HTTP layer's port. */
+export function engineServicePort(engine: Engine, options: AdapterOptions): ServicePort {
+  return {
+    status() {
+      const s = engine.snapshot();
+      return {
+        state: s.state,
+        since: s.since,
+        desired: {
+          maintenance: s.desired.maintenance,
+          mode: s.desired.mode,
+          reason: s.desired.reason,
+          window: s.desired.window,
+        },
+        inFlight: s.inFlight,
+        drainTimeoutMs: s.desired.drainTimeoutMs ?? options.drainTimeoutMs,
+        lastDrain: s.lastDrain,
+        components: s.components,
+        invalidSwitch: s.invalidSwitch,
+        shuttingDown: options.shuttingDown() || s.stopped,
+      };
+    },
+
+    async stats(): Promise<ApiStats> {
+      try {
+        const { rebalances: _rebalances, ...stats } = await engine.stats();
+        return stats;
+      } catch {
+        // Kafka cannot be asked for offsets: the counters are local and still worth showing.
+        const { rebalances: _rebalances, ...counters } = engine.counters();
+        return { ...counters, partitions: [] };
+      }
+    },
+
+    async send({ topic, message, key, headers }) {
+      try {
+        return await engine.send(topic, message, key, headers);
+      } catch (err) {
+        throw asSendError(err);
+      }
+    },
+
+    async topicsInfo() {
+      const topics = await engine.topicsInfo();
+      return topics.map(({ topic, partitions }) => ({ name: topic, partitions }));
+    },
+  };
+}
+
+/** Kafka client errors carry `type` and `retriable`; keep what a client of the API can act on. */
+function asSendError(err: unknown): KmaintError {
+  if (err instanceof KmaintError) return err;
+  const e = err as { type?: unknown; retriable?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') {
+    return new KmaintError('MESSAGE_TOO_LARGE', `Kafka refused the message as too large: ${message}`, {
+      cause: err,
+    });
+  }
+  if (e.retriable === false) {
+    return new KmaintError('KAFKA_SEND_FAILED', `Kafka refused the message: ${message}`, { cause: err });
+  }
+  return new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not accept the message: ${message}`, {
+    retriable: true,
+    cause: err,
+  });
+}

@@ -1,0 +1,185 @@
+import { ConfigError, helpText, loadConfig, type ServiceConfig } from './config.ts';
+import { createEngine, type Engine, type EngineOptions } from './engine.ts';
+import { exampleHandler } from './handler.ts';
+import { buildApp } from './http/app.ts';
+import { engineServicePort } from './http/engine-adapter.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+
+/**
+ * The one place that wires configuration, engine and HTTP together and owns the process: signals, exit
+ * codes, crashes.
+ */
+
+const EXIT_CONFIG = 2;
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+function engineOptions(config: ServiceConfig): EngineOptions {
+  return {
+    kafka: {
+      brokers: config.kafkaBrokers,
+      clientId: config.clientId,
+      topics: config.kafkaTopics,
+      groupId: config.consumerGroup,
+      batchSize: config.batchSize,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      offsetInitial: config.offsetInitial,
+      enableAutoCommit: config.enableAutoCommit,
+      autoCommitIntervalMs: config.autoCommitIntervalMs,
+    },
+    processing: {
+      maxWorkers: config.maxWorkers,
+      maxProcessingTimeMs: config.maxProcessingTimeMs,
+      retryBackoffMs: config.retryBackoffMs,
+      maxRetries: config.maxRetries,
+      dlqTopicSuffix: config.dlqTopicSuffix,
+    },
+    drainTimeoutMs: config.drainTimeoutMs,
+    etcd: {
+      endpoints: config.etcdEndpoints,
+      caFile: config.etcdCaFile,
+      certFile: config.etcdCertFile,
+      keyFile: config.etcdKeyFile,
+      username: config.etcdUsername,
+      password: config.etcdPassword,
+    },
+    switchKey: config.maintenanceKey,
+    etcdUnavailable: config.etcdUnavailable,
+    memberId: config.memberId,
+    pod: config.podName ?? null,
+  };
+}
+
+/**
+ * Part of the grace period kept for what follows the drain (commit, leaving the group, closing etcd and
+ * HTTP), so the drain itself cannot use up the time Kubernetes allows before SIGKILL.
+ */
+function shutdownDrainBudget(config: ServiceConfig): number {
+  const reserve = Math.min(5_000, config.shutdownGracePeriodMs / 4);
+  return Math.min(config.drainTimeoutMs, config.shutdownGracePeriodMs - reserve);
+}
+
+function exitOnCrash(logger: Logger): void {
+  // An unhandled rejection reaches here too (origin "unhandledRejection"): a consumer in an unknown state
+  // must end and be restarted, not linger half-working in its group.
+  process.on('uncaughtException', (err, origin) => {
+    logger.fatal({ err, origin }, 'unhandled error; exiting');
+    process.exit(1);
+  });
+}
+
+function handleSignals(
+  config: ServiceConfig,
+  logger: Logger,
+  engine: Engine,
+  close: () => Promise<void>,
+  onShutdown: () => void,
+): void {
+  let shuttingDown = false;
+  const onSignal = (signal: keyof typeof SIGNAL_NUMBERS): void => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(128 + SIGNAL_NUMBERS[signal]);
+    }
+    shuttingDown = true;
+    onShutdown();
+    const started = Date.now();
+    logger.info({ signal, gracePeriodMs: config.shutdownGracePeriodMs }, 'shutting down: draining first');
+    setTimeout(() => {
+      logger.error({ gracePeriodMs: config.shutdownGracePeriodMs }, 'shutdown exceeded the grace period');
+      process.exit(1);
+    }, config.shutdownGracePeriodMs).unref();
+    engine
+      .shutdown({ timeoutMs: shutdownDrainBudget(config) })
+      .then(close)
+      .then(() => {
+        logger.info({ durationMs: Date.now() - started }, 'shut down cleanly');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(helpText());
+    return;
+  }
+
+  let config: ServiceConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\nRun with --help to list every variable and its default.\n`);
+    process.exit(EXIT_CONFIG);
+  }
+
+  const logger = createLogger({ level: config.logLevel, memberId: config.memberId });
+  exitOnCrash(logger);
+  const engine = createEngine(engineOptions(config), {
+    logger,
+    handler: exampleHandler(logger.child({ component: 'handler' }), {
+      workTimeMs: config.simulatedWorkTimeMs,
+    }),
+  });
+  const registry = createMetrics(engine);
+  let shuttingDown = false;
+  const app = await buildApp({
+    service: engineServicePort(engine, {
+      drainTimeoutMs: config.drainTimeoutMs,
+      shuttingDown: () => shuttingDown,
+    }),
+    topics: config.kafkaTopics,
+    consumerGroup: config.consumerGroup,
+    memberId: config.memberId,
+    maintenanceKey: config.maintenanceKey,
+    metrics: registry,
+    logger,
+  });
+  // The HTTP server outlives the drain (Kubernetes removes the endpoint asynchronously): closed last.
+  handleSignals(
+    config,
+    logger,
+    engine,
+    () => app.close(),
+    () => (shuttingDown = true),
+  );
+
+  // Listen before starting the engine: /livez and /health answer while etcd or Kafka are still awaited.
+  const address = await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+  logger.info(
+    {
+      address,
+      brokers: config.kafkaBrokers,
+      topics: config.kafkaTopics,
+      group: config.consumerGroup,
+      etcd: config.etcdEndpoints,
+      key: config.maintenanceKey,
+    },
+    'kmaint service listening',
+  );
+  try {
+    await engine.start();
+  } catch (err) {
+    // A shutdown that begins during start may end it early; that is the shutdown's to report.
+    if (shuttingDown) return;
+    logger.fatal({ err }, 'the engine failed to start; exiting');
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  // Before the logger exists (or if wiring failed) there is only stderr.
+  process.stderr.write(
+    `kmaint-service failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
