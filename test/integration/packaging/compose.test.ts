@@ -1,0 +1,199 @@
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot, run, runOk } from './tools.ts';
+
+// docker-compose.yml checked by the real compose CLI (built from its Go module; it validates and
+// normalises the file without a Docker engine) and against the seed's Quick Start, which must work
+// word for word.
+
+/** The seed's commands and facts this file has to honour (seed/000_86861f60db466e0c.txt). */
+const seed = {
+  commands: [
+    'docker-compose up -d',
+    'curl http://localhost:8083/health',
+    'docker exec kafka-etcd etcdctl put /maintenance/kafka-service true',
+    'docker exec kafka-etcd etcdctl put /maintenance/kafka-service false',
+    'docker exec kafka-broker kafka-topics --bootstrap-server localhost:9092 --list',
+    'docker-compose logs kafka-service',
+    'docker-compose logs kafka',
+    'docker volume rm kafka-service_kafka_data kafka-service_kafka_etcd_data',
+  ],
+  ports: {
+    service: 8083,
+    kafkaUi: 8084,
+    kafkaExternal: 9092,
+    kafkaInternal: 29092,
+    etcdClient: 2401,
+    etcdPeer: 2402,
+  },
+  etcdKey: '/maintenance/kafka-service',
+  topics: 'test-topic,user-events,system-logs',
+  group: 'gomaint-consumer-group',
+  serviceDefaults: { KAFKA_BROKERS: 'kafka:29092', ETCD_ENDPOINTS: 'etcd:2379' },
+};
+
+/** Where the seed document sits beside a checkout (shared/ is laid next to the repo). */
+const seedCandidates = [
+  join(repoRoot, '..', 'shared', 'seed', '000_86861f60db466e0c.txt'),
+  '/work/shared/seed/000_86861f60db466e0c.txt',
+];
+
+interface PortMapping {
+  target: number;
+  published: string;
+  protocol: string;
+}
+interface ComposeService {
+  container_name?: string;
+  hostname?: string;
+  image?: string;
+  build?: { context: string; dockerfile: string; target?: string };
+  ports?: PortMapping[];
+  environment?: Record<string, string | null>;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  read_only?: boolean;
+  stop_grace_period?: string;
+  volumes?: { type: string; source: string; target: string }[];
+}
+interface ComposeModel {
+  name: string;
+  services: Record<string, ComposeService>;
+  volumes: Record<string, { name: string }>;
+}
+
+let compose = '';
+let model: ComposeModel;
+
+function service(name: string): ComposeService {
+  const found = model.services[name];
+  if (!found) throw new Error(`no service ${name} in docker-compose.yml`);
+  return found;
+}
+
+function published(s: ComposeService): Record<number, number> {
+  return Object.fromEntries((s.ports ?? []).map((p) => [Number(p.published), p.target]));
+}
+
+beforeAll(async () => {
+  // Cached under ~/.cache/kmaint after the first build (a few minutes on two busy cores).
+  const built = await runOk('bash', [join(repoRoot, 'test/env/build-compose.sh')], { timeoutMs: 900_000 });
+  compose = built.trim().split('\n').pop() ?? '';
+  model = JSON.parse(
+    await runOk(compose, ['-f', 'docker-compose.yml', 'config', '--format', 'json']),
+  ) as ComposeModel;
+}, 900_000);
+
+describe('docker-compose.yml', () => {
+  it('is accepted by `docker-compose config -q`', async () => {
+    const result = await run(compose, ['-f', 'docker-compose.yml', 'config', '-q']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('would be refused if it were wrong (the validator is real): an unknown key is named with its path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-compose-'));
+    try {
+      const broken = readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8').replace(
+        '    container_name: kafka-etcd\n',
+        '    container_name: kafka-etcd\n    containr_name: typo\n',
+      );
+      writeFileSync(join(dir, 'docker-compose.yml'), broken);
+      copyFileSync(join(repoRoot, 'Dockerfile'), join(dir, 'Dockerfile'));
+      const result = await run(compose, ['-f', join(dir, 'docker-compose.yml'), 'config', '-q']);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain("services.etcd additional properties 'containr_name' not allowed");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses the seed names: project, containers, services and volumes', () => {
+    expect(model.name).toBe('kafka-service');
+    expect(Object.keys(model.services).sort()).toEqual(['etcd', 'kafka', 'kafka-service', 'kafka-ui']);
+    expect(service('etcd').container_name).toBe('kafka-etcd');
+    expect(service('kafka').container_name).toBe('kafka-broker');
+    expect(service('kafka-service').container_name).toBe('kafka-service');
+    expect(
+      Object.values(model.volumes)
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual(['kafka-service_kafka_data', 'kafka-service_kafka_etcd_data']);
+  });
+
+  it('publishes the seed ports', () => {
+    const p = seed.ports;
+    expect(published(service('kafka-service'))).toEqual({ [p.service]: 8083 });
+    expect(published(service('kafka-ui'))).toEqual({ [p.kafkaUi]: 8080 });
+    expect(published(service('etcd'))).toEqual({ [p.etcdClient]: 2379, [p.etcdPeer]: 2380 });
+    expect(published(service('kafka'))).toEqual({ [p.kafkaExternal]: 9092, [p.kafkaInternal]: 29092 });
+  });
+
+  it('lets `docker exec kafka-etcd etcdctl put /maintenance/kafka-service true` switch the service', () => {
+    const etcd = service('etcd');
+    // etcdctl inside the container defaults to 127.0.0.1:2379, where this etcd listens.
+    expect(etcd.image).toMatch(/^quay\.io\/coreos\/etcd:v3\.5\.\d+$/);
+    expect(etcd.healthcheck?.test).toEqual(['CMD', 'etcdctl', 'endpoint', 'health']);
+    const command = (etcd as { command?: string[] }).command ?? [];
+    expect(command).toContain('--listen-client-urls=http://0.0.0.0:2379');
+    const env = service('kafka-service').environment ?? {};
+    expect(env['MAINTENANCE_KEY']).toBe(seed.etcdKey);
+    // The service reaches etcd and Kafka by service name, as the seed's defaults say.
+    expect(env['ETCD_ENDPOINTS']).toBe(seed.serviceDefaults.ETCD_ENDPOINTS);
+    expect(env['KAFKA_BROKERS']).toBe(seed.serviceDefaults.KAFKA_BROKERS);
+    expect(env['KAFKA_TOPICS']).toBe(seed.topics);
+    expect(env['KAFKA_CONSUMER_GROUP']).toBe(seed.group);
+    expect(env['HTTP_PORT']).toBe('8083');
+  });
+
+  it('runs Kafka in KRaft mode, advertising kafka:29092 to containers and localhost:9092 to the host', () => {
+    const kafka = service('kafka');
+    expect(kafka.image).toBe('confluentinc/cp-kafka:7.6.0');
+    expect(kafka.hostname).toBe('kafka');
+    const env = kafka.environment ?? {};
+    expect(env['KAFKA_PROCESS_ROLES']).toBe('broker,controller');
+    expect(env['KAFKA_ZOOKEEPER_CONNECT']).toBeUndefined();
+    expect(env['CLUSTER_ID']).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(env['KAFKA_ADVERTISED_LISTENERS']).toBe('PLAINTEXT://kafka:29092,PLAINTEXT_HOST://localhost:9092');
+    expect(env['KAFKA_CONTROLLER_QUORUM_VOTERS']).toBe('1@kafka:29093');
+    expect(env['KAFKA_AUTO_CREATE_TOPICS_ENABLE']).toBe('true');
+    expect(service('kafka-ui').environment?.['KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS']).toBe('kafka:29092');
+  });
+
+  it('starts in order behind health checks', () => {
+    for (const name of ['kafka', 'etcd', 'kafka-service']) {
+      expect(service(name).healthcheck?.test.length, name).toBeGreaterThan(1);
+    }
+    expect(service('kafka-service').depends_on).toEqual({
+      kafka: expect.objectContaining({ condition: 'service_healthy' }),
+      etcd: expect.objectContaining({ condition: 'service_healthy' }),
+    });
+    expect(service('kafka-ui').depends_on).toEqual({
+      kafka: expect.objectContaining({ condition: 'service_healthy' }),
+    });
+  });
+
+  it('builds the service from the Dockerfile and runs it read-only with time to drain on stop', () => {
+    const s = service('kafka-service');
+    expect(s.build).toMatchObject({ dockerfile: 'Dockerfile', target: 'service' });
+    expect(s.build?.context).toBe(repoRoot.replace(/\/$/, ''));
+    expect(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8')).toMatch(/^FROM \S+ AS service$/m);
+    expect(s.read_only).toBe(true);
+    // `docker stop` waits this long after SIGTERM: more than the 45 s drain.
+    expect(s.stop_grace_period).toBe('1m0s');
+  });
+
+  it('quotes the seed exactly (checked against the seed document when it is beside the repo)', () => {
+    const path = seedCandidates.find((p) => existsSync(p));
+    const text = path ? readFileSync(path, 'utf8') : undefined;
+    const lines = text?.split('\n').map((l) => l.trim()) ?? [];
+    for (const command of text ? seed.commands : []) expect(lines, command).toContain(command);
+    for (const [, port] of text ? Object.entries(seed.ports) : []) expect(text).toContain(String(port));
+    if (text)
+      expect(text).toContain(
+        `ETCD_ENDPOINTS\`: etcd endpoints (default: \`${seed.serviceDefaults.ETCD_ENDPOINTS}\`)`,
+      );
+  });
+});

