@@ -1,10 +1,33 @@
 import { EventEmitter } from 'node:events';
 import { KmaintError, type MaintenanceMode } from '@kmaint/common';
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
+import { backoffDelay } from './core/backoff.ts';
 import type { EngineEvents } from './core/events.ts';
+import {
+  OFF,
+  initial,
+  step,
+  type Effect,
+  type Input,
+  type Machine,
+  type Step,
+} from './core/state-machine.ts';
+import { emptyCounters, newErrorLog, type MessageCounters } from './core/stats.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from './core/types.ts';
 import type { MessageHandler } from './handler.ts';
-import type { KafkaClient, SentMessage, TopicInfo } from './kafka/client.ts';
+import {
+  tpKey,
+  type ConsumerSession,
+  type KafkaClient,
+  type SentMessage,
+  type TopicInfo,
+} from './kafka/client.ts';
+import { createKafkajsClient } from './kafka/kafkajs.ts';
+import { Processor } from './kafka/processor.ts';
+import { createEtcdClient } from './switch/etcd.ts';
+import { MemberReporter } from './switch/reporter.ts';
+import { SwitchWatcher } from './switch/watcher.ts';
 
 export type { EngineEvents } from './core/events.ts';
 export type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from './core/types.ts';
@@ -132,7 +155,373 @@ export interface Engine {
   topicsInfo(): Promise<TopicInfo[]>;
 }
 
-/** Builds the engine; nothing connects until start(). (Implementation landing next; surface is final.) */
-export function createEngine(_options: EngineOptions, _deps: EngineDeps): Engine {
-  throw new KmaintError('NOT_IMPLEMENTED', 'the drain engine is still being written');
+/** Builds the engine; nothing connects until start(). */
+export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
+  return new DrainEngine(options, deps);
+}
+
+const DEFAULT_MAX_WAIT_MS = 250;
+const JOIN_RETRY_BASE_MS = 500;
+
+class DrainEngine implements Engine {
+  readonly events = new EventEmitter<EngineEvents>();
+  readonly #opts: EngineOptions;
+  readonly #log: Logger;
+  readonly #kafka: KafkaClient;
+  readonly #processor: Processor;
+  #etcd: Etcd3 | null = null;
+  #watcher: SwitchWatcher | null = null;
+  #reporter: MemberReporter | null = null;
+  #session: ConsumerSession | null = null;
+
+  #machine: Machine;
+  #started = false;
+  #desired: Desired = OFF;
+  #since = new Date();
+  #lastDrain: DrainResult | null = null;
+  #drainedAt: string | null = null;
+  #invalid: EngineSnapshot['invalidSwitch'] = null;
+  #kafkaHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
+  #etcdHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
+  readonly #counters: MessageCounters = emptyCounters();
+  readonly #errors = newErrorLog();
+  readonly #stopped = Promise.withResolvers<undefined>();
+
+  constructor(options: EngineOptions, deps: EngineDeps) {
+    this.#opts = options;
+    this.#log = deps.logger;
+    const k = options.kafka;
+    const p = options.processing;
+    this.#kafka =
+      deps.kafka ??
+      createKafkajsClient({
+        brokers: k.brokers,
+        clientId: k.clientId,
+        sessionTimeoutMs: k.sessionTimeoutMs,
+        heartbeatIntervalMs: k.heartbeatIntervalMs,
+        maxWaitTimeMs: k.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS,
+        partitionsConsumedConcurrently: p.maxWorkers,
+        logger: deps.logger,
+      });
+    this.#processor = new Processor(
+      {
+        maxWorkers: p.maxWorkers,
+        maxProcessingTimeMs: p.maxProcessingTimeMs,
+        retryBackoffMs: p.retryBackoffMs,
+        maxRetries: p.maxRetries,
+        dlqTopicSuffix: p.dlqTopicSuffix,
+        orderBy: p.orderBy ?? 'partition',
+        commitEveryMessages: k.batchSize,
+        autoCommitIntervalMs: k.enableAutoCommit ? k.autoCommitIntervalMs : null,
+        heartbeatIntervalMs: k.heartbeatIntervalMs,
+      },
+      {
+        handler: deps.handler,
+        produce: (topic, message) => this.#kafka.produce(topic, message),
+        logger: deps.logger,
+        onMessage: (e) => this.#onMessage(e),
+        onError: (e) => this.#recordError(e),
+      },
+    );
+    // Until start() reads the switch the engine is on its way in, not consuming.
+    this.#machine = { ...initial(OFF).machine, pending: null };
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) throw new KmaintError('ALREADY_STARTED', 'the engine was already started');
+    this.#started = true;
+    await this.#kafka.connect();
+    this.#setKafkaHealth(true, 'connected');
+    this.#etcd = createEtcdClient(this.#opts.etcd);
+    this.#reporter = new MemberReporter(this.#etcd, this.#opts.switchKey, this.#opts.memberId, this.#log);
+    let initialized = false;
+    this.#watcher = new SwitchWatcher(
+      this.#etcd,
+      { key: this.#opts.switchKey, unavailable: this.#opts.etcdUnavailable, logger: this.#log },
+      {
+        desired: (d) => {
+          this.#setDesired(d);
+          if (initialized) this.#step({ type: 'desired', desired: d });
+        },
+        invalid: (raw, error) => {
+          this.#invalid = { raw, error, at: new Date().toISOString() };
+          this.events.emit('invalidSwitch', this.#invalid);
+        },
+        health: (healthy, detail) => this.#setEtcdHealth(healthy, detail),
+        restart: (reason) => this.events.emit('watchRestart', { reason }),
+      },
+    );
+    await this.#watcher.start();
+    initialized = true;
+    this.#log.info(
+      { key: this.#opts.switchKey, desired: this.#desired, group: this.#opts.kafka.groupId },
+      this.#desired.maintenance
+        ? 'starting in maintenance: not joining the group'
+        : 'starting: joining the group',
+    );
+    this.#apply(initial(this.#desired), this.#machine.state);
+  }
+
+  async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.#started) return;
+    this.#step({ type: 'shutdown', timeoutMs: options.timeoutMs ?? null });
+    await this.#stopped.promise;
+  }
+
+  snapshot(): EngineSnapshot {
+    const m = this.#machine;
+    const inMaintenance = m.state !== 'running' && m.state !== 'resuming';
+    return {
+      state: m.state,
+      desired: this.#desired,
+      mode: m.mode,
+      reason: inMaintenance ? this.#desired.reason : null,
+      window: inMaintenance ? this.#desired.window : null,
+      since: this.#since.toISOString(),
+      inFlight: this.#processor.inFlight,
+      lastDrain: this.#lastDrain,
+      drainedAt: this.#drainedAt,
+      components: { kafka: this.#kafkaHealth, etcd: this.#etcdHealth },
+      invalidSwitch: this.#invalid,
+      topics: [...this.#opts.kafka.topics],
+      stopped: m.stopped,
+    };
+  }
+
+  counters(): EngineCounters {
+    return { ...this.#counters, inFlight: this.#processor.inFlight, errors: this.#errors.toArray() };
+  }
+
+  async stats(): Promise<EngineStats> {
+    const { topics, groupId } = this.#opts.kafka;
+    const [info, committed] = await this.#kafkaCall(() =>
+      Promise.all([this.#kafka.topicsInfo(topics), this.#kafka.committedOffsets(groupId, topics)]),
+    );
+    const partitions: PartitionStats[] = info.flatMap((t) =>
+      t.partitions.map((p) => {
+        const committedOffset = committed.get(tpKey(t.topic, p.partition)) ?? null;
+        const from = BigInt(committedOffset ?? p.earliestOffset);
+        return {
+          topic: t.topic,
+          partition: p.partition,
+          committedOffset,
+          endOffset: p.latestOffset,
+          lag: Math.max(0, Number(BigInt(p.latestOffset) - from)),
+        };
+      }),
+    );
+    return { ...this.counters(), partitions };
+  }
+
+  send(topic: string, message: string, key?: string, headers?: Record<string, string>): Promise<SentMessage> {
+    return this.#kafkaCall(() => this.#kafka.produce(topic, { key: key ?? null, value: message, headers }));
+  }
+
+  topicsInfo(): Promise<TopicInfo[]> {
+    return this.#kafkaCall(() => this.#kafka.topicsInfo(this.#opts.kafka.topics));
+  }
+
+  // ---- the state machine's owner ----
+
+  #step(input: Input): void {
+    this.#apply(step(this.#machine, input), this.#machine.state);
+  }
+
+  #apply(next: Step, before: EngineState): void {
+    this.#machine = next.machine;
+    if (next.machine.state !== before) this.#transition(before, next.machine.state);
+    if (next.effect !== null) void this.#run(next.effect);
+  }
+
+  #transition(from: EngineState, to: EngineState): void {
+    const now = new Date();
+    const durationMs = now.getTime() - this.#since.getTime();
+    this.#since = now;
+    this.#log.info({ from, to, durationMs, desired: this.#desired }, `maintenance state ${from} → ${to}`);
+    this.events.emit('transition', { from, to, durationMs, at: now.toISOString() });
+    this.#report();
+  }
+
+  async #run(effect: Effect): Promise<void> {
+    try {
+      await this.#execute(effect);
+    } catch (err) {
+      this.#recordError({
+        at: new Date().toISOString(),
+        code: err instanceof KmaintError ? err.code : `${effect.type.toUpperCase()}_FAILED`,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      this.#log.error({ err, effect }, 'maintenance step failed; carrying on');
+    }
+    this.#step({ type: 'done' });
+    if (this.#machine.stopped) this.#stopped.resolve(undefined);
+  }
+
+  async #execute(effect: Effect): Promise<void> {
+    switch (effect.type) {
+      case 'drain':
+        return this.#drain(effect.mode, effect.timeoutMs ?? this.#opts.drainTimeoutMs);
+      case 'resume':
+        return effect.how === 'unpause' ? this.#unpause() : this.#join();
+      case 'leave':
+        return this.#leave();
+      case 'stop':
+        return this.#close();
+    }
+  }
+
+  async #drain(mode: MaintenanceMode, timeoutMs: number): Promise<void> {
+    const started = performance.now();
+    this.#processor.beginStop();
+    const session = this.#session;
+    // Leaving starts at once: kafkajs waits for the running batch handlers (which commit before they
+    // return) and for the fetch long-poll, so that wait overlaps the drain instead of following it.
+    let leaving: Promise<void> | null = null;
+    if (mode === 'drain') {
+      this.#session = null;
+      leaving = session?.leave() ?? null;
+    } else {
+      session?.pause();
+    }
+    const outcome = await this.#processor.drain(timeoutMs);
+    if (leaving !== null) await leaving;
+    const result: DrainResult = { mode, durationMs: performance.now() - started, ...outcome };
+    this.#lastDrain = result;
+    this.#drainedAt = new Date().toISOString();
+    this.#log.info(result, outcome.timedOut ? 'drain timed out; the rest is redelivered later' : 'drained');
+    this.events.emit('drained', result);
+  }
+
+  async #unpause(): Promise<void> {
+    this.#processor.reopen();
+    this.#session?.resume();
+  }
+
+  async #leave(): Promise<void> {
+    const session = this.#session;
+    this.#session = null;
+    await session?.leave();
+  }
+
+  /** Joins the group; retries until it works or the switch (or shutdown) no longer wants it. */
+  async #join(): Promise<void> {
+    this.#processor.reopen();
+    const { groupId, topics, offsetInitial } = this.#opts.kafka;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#session = await this.#kafka.consume({
+          groupId,
+          topics,
+          fromBeginning: offsetInitial === 'oldest',
+          onBatch: (batch) => this.#processor.handleBatch(batch),
+          onAssigned: (assigned) => {
+            this.#counters.rebalances += 1;
+            this.#log.info({ assigned }, 'partitions assigned');
+            this.events.emit('rebalance', { assigned });
+          },
+          onHealth: (healthy, detail) => this.#setKafkaHealth(healthy, detail),
+          onCommit: (topic, partition, offset) => {
+            this.#counters.commits += 1;
+            this.events.emit('commit', { topic, partition, offset });
+          },
+        });
+        return;
+      } catch (err) {
+        this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));
+        this.#recordError({
+          at: new Date().toISOString(),
+          code: 'KAFKA_JOIN_FAILED',
+          message: err instanceof Error ? err.message : String(err),
+        });
+        if (this.#machine.desired.maintenance || this.#machine.shuttingDown) return;
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, JOIN_RETRY_BASE_MS, 10_000)));
+      }
+    }
+  }
+
+  async #close(): Promise<void> {
+    await this.#watcher?.close();
+    await this.#reporter?.close();
+    this.#etcd?.close();
+    await this.#kafka.close();
+  }
+
+  // ---- bookkeeping ----
+
+  #setDesired(d: Desired): void {
+    if (JSON.stringify(d) === JSON.stringify(this.#desired)) return;
+    this.#desired = d;
+    this.events.emit('desired', d);
+  }
+
+  #onMessage(e: EngineEvents['message'][0]): void {
+    const c = this.#counters;
+    switch (e.outcome) {
+      case 'received':
+        c.received += 1;
+        break;
+      case 'processed':
+        c.processed += 1;
+        break;
+      case 'failed':
+        c.failed += 1;
+        break;
+      case 'retried':
+        c.retried += 1;
+        break;
+      case 'deadLettered':
+        c.deadLettered += 1;
+        break;
+      case 'aborted':
+        break;
+    }
+    this.events.emit('message', e);
+  }
+
+  #recordError(e: RecordedError): void {
+    this.#errors.push(e);
+    this.events.emit('errorRecorded', e);
+  }
+
+  #setKafkaHealth(healthy: boolean, detail: string): void {
+    const changed = healthy !== this.#kafkaHealth.healthy;
+    this.#kafkaHealth = { healthy, detail };
+    if (changed) this.events.emit('kafkaHealth', this.#kafkaHealth);
+  }
+
+  #setEtcdHealth(healthy: boolean, detail: string): void {
+    const changed = healthy !== this.#etcdHealth.healthy;
+    this.#etcdHealth = { healthy, detail };
+    if (changed) {
+      this.#log[healthy ? 'info' : 'warn']({ detail }, healthy ? 'etcd reachable' : 'etcd unreachable');
+      this.events.emit('etcdHealth', this.#etcdHealth);
+      if (healthy) this.#report();
+    }
+  }
+
+  async #kafkaCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      if (!this.#kafkaHealth.healthy && this.#machine.state !== 'running')
+        this.#setKafkaHealth(true, 'reachable');
+      return result;
+    } catch (err) {
+      this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  #report(): void {
+    const last = this.#errors.toArray().at(-1);
+    this.#reporter?.update({
+      id: this.#opts.memberId,
+      pod: this.#opts.pod,
+      state: this.#machine.state,
+      inFlight: this.#processor.inFlight,
+      drainedAt: this.#drainedAt,
+      lastTransition: this.#since.toISOString(),
+      lastError: last === undefined ? null : `${last.at} ${last.code}: ${last.message}`,
+      window: this.#machine.state === 'running' ? null : this.#desired.window,
+    });
+  }
 }

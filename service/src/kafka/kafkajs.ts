@@ -1,0 +1,229 @@
+import { KmaintError } from '@kmaint/common';
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, LogEntry, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { ConsumedMessage } from '../handler.ts';
+import {
+  tpKey,
+  type Batch,
+  type ConsumeOptions,
+  type ConsumerSession,
+  type KafkaClient,
+  type OutgoingMessage,
+} from './client.ts';
+
+const { Kafka, Partitioners, logLevel } = kafkajs;
+
+export interface KafkajsClientOptions {
+  brokers: string[];
+  clientId: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
+  maxWaitTimeMs: number;
+  /** Partitions whose batches are handled at the same time (the worker pool bounds the messages). */
+  partitionsConsumedConcurrently: number;
+  logger: Logger;
+}
+
+/** kafkajs behind kmaint's KafkaClient: one producer and one admin for the process, a consumer per session. */
+export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient {
+  const log = options.logger.child({ component: 'kafkajs' });
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.INFO,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...extra } = entry.log;
+      const fields = { namespace: entry.namespace, ...extra };
+      // kafkajs is chatty at INFO (every join and stop); those are the engine's to tell at info.
+      if (entry.level === logLevel.ERROR) log.error(fields, message);
+      else if (entry.level === logLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    },
+  });
+  let producer: Producer | null = null;
+  let admin: Admin | null = null;
+
+  const ready = (): { producer: Producer; admin: Admin } => {
+    if (producer === null || admin === null) {
+      throw new KmaintError('KAFKA_NOT_CONNECTED', 'the Kafka client is not connected yet', {
+        retriable: true,
+      });
+    }
+    return { producer, admin };
+  };
+
+  return {
+    async connect() {
+      const p = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: true,
+      });
+      const a = kafka.admin();
+      await Promise.all([p.connect(), a.connect()]);
+      producer = p;
+      admin = a;
+    },
+
+    async consume(opts: ConsumeOptions): Promise<ConsumerSession> {
+      const consumer = kafka.consumer({
+        groupId: opts.groupId,
+        sessionTimeout: options.sessionTimeoutMs,
+        heartbeatInterval: options.heartbeatIntervalMs,
+        maxWaitTimeInMs: options.maxWaitTimeMs,
+        allowAutoTopicCreation: false,
+      });
+      const { GROUP_JOIN, CRASH, FETCH } = consumer.events;
+      consumer.on(GROUP_JOIN, (e) => {
+        const assigned: Record<string, number[]> = {};
+        for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
+          assigned[topic] = partitions;
+        opts.onAssigned(assigned);
+        opts.onHealth(true, `member of ${opts.groupId}`);
+      });
+      consumer.on(CRASH, (e) => {
+        opts.onHealth(
+          false,
+          `consumer crashed: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`,
+        );
+      });
+      consumer.on(FETCH, () => opts.onHealth(true, `member of ${opts.groupId}`));
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+          eachBatch: (payload) => opts.onBatch(toBatch(payload, opts)),
+        });
+      } catch (err) {
+        await consumer.disconnect().catch(() => undefined);
+        throw new KmaintError(
+          'KAFKA_CONSUME_FAILED',
+          `could not join group ${opts.groupId}: ${message(err)}`,
+          {
+            retriable: true,
+            cause: err,
+          },
+        );
+      }
+      return session(consumer, opts.topics);
+    },
+
+    async produce(topic: string, msg: OutgoingMessage) {
+      const [meta] = await ready().producer.send({
+        topic,
+        messages: [{ key: msg.key ?? null, value: msg.value, headers: msg.headers }],
+      });
+      if (meta === undefined)
+        throw new KmaintError('KAFKA_PRODUCE_FAILED', `no acknowledgement from ${topic}`);
+      return {
+        topic: meta.topicName,
+        partition: meta.partition,
+        offset: meta.baseOffset ?? meta.offset ?? '-1',
+      };
+    },
+
+    async topicsInfo(topics: string[]) {
+      const { admin: a } = ready();
+      const meta = await a.fetchTopicMetadata({ topics });
+      return Promise.all(
+        meta.topics.map(async (t) => {
+          const offsets = await a.fetchTopicOffsets(t.name);
+          const byPartition = new Map(offsets.map((o) => [o.partition, o]));
+          return {
+            topic: t.name,
+            partitions: t.partitions
+              .map((p) => ({
+                partition: p.partitionId,
+                leader: p.leader,
+                replicas: p.replicas,
+                isr: p.isr,
+                earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
+                latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
+              }))
+              .sort((x, y) => x.partition - y.partition),
+          };
+        }),
+      );
+    },
+
+    async committedOffsets(groupId: string, topics: string[]) {
+      const result = await ready().admin.fetchOffsets({ groupId, topics });
+      const out = new Map<string, string | null>();
+      for (const t of result) {
+        for (const p of t.partitions)
+          out.set(tpKey(t.topic, p.partition), BigInt(p.offset) < 0n ? null : p.offset);
+      }
+      return out;
+    },
+
+    async close() {
+      const p = producer;
+      const a = admin;
+      producer = null;
+      admin = null;
+      await Promise.all([p?.disconnect(), a?.disconnect()]);
+    },
+  };
+}
+
+function session(consumer: Consumer, topics: string[]): ConsumerSession {
+  const all = topics.map((topic) => ({ topic }));
+  return {
+    pause: () => consumer.pause(all),
+    resume: () => consumer.resume(all),
+    // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),
+    // leaves the group, then closes the connections.
+    leave: () => consumer.disconnect(),
+  };
+}
+
+function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
+  const { batch } = payload;
+  const { topic, partition } = batch;
+  return {
+    topic,
+    partition,
+    messages: batch.messages.map((m) => toMessage(topic, partition, m)),
+    nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
+    heartbeat: () => payload.heartbeat(),
+    async commit(offset: string) {
+      // Straight to the group coordinator in this generation: unlike consumer.commitOffsets(), this path
+      // still works while consumer.stop() waits for the batch handlers.
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      opts.onCommit(topic, partition, offset);
+    },
+    seekLocal(offset: string) {
+      payload.resolveOffset((BigInt(offset) - 1n).toString());
+    },
+  };
+}
+
+function toMessage(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: headersToStrings(m.headers),
+    timestamp: m.timestamp,
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const last = Array.isArray(value) ? value.at(-1) : value;
+    if (last !== undefined) out[name] = last.toString();
+  }
+  return out;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,145 @@
+import { parseSwitchValue, type SwitchValue } from '@kmaint/common';
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../core/backoff.ts';
+import type { Desired } from '../core/types.ts';
+import { abortableDelay } from '../handler.ts';
+
+export interface SwitchWatcherOptions {
+  key: string;
+  /** While etcd cannot be read: keep the last known state, or ask for maintenance. */
+  unavailable: 'keep' | 'maintenance';
+  logger: Logger;
+  /** First delay between attempts to reach etcd again; doubles up to 5 s. */
+  retryBaseMs?: number;
+}
+
+export interface SwitchCallbacks {
+  desired: (desired: Desired) => void;
+  invalid: (raw: string, error: string) => void;
+  health: (healthy: boolean, detail: string) => void;
+  restart: (reason: string) => void;
+}
+
+export const toDesired = (v: SwitchValue): Desired => ({
+  maintenance: v.enabled,
+  mode: v.mode,
+  reason: v.reason ?? null,
+  window: v.window ?? null,
+  drainTimeoutMs: v.drainTimeoutSeconds === undefined ? null : v.drainTimeoutSeconds * 1000,
+});
+
+const ETCD_DOWN: Desired = {
+  maintenance: true,
+  mode: 'drain',
+  reason: 'etcd unavailable (ETCD_UNAVAILABLE=maintenance)',
+  window: null,
+  drainTimeoutMs: null,
+};
+
+/**
+ * Follows the switch key: reads it, then watches from that read's revision + 1; on a disconnect, a
+ * compaction or any watch error it starts over with a fresh read, so no toggle is missed and none is
+ * applied out of order (the revision only moves forward).
+ */
+export class SwitchWatcher {
+  readonly #client: Etcd3;
+  readonly #opts: SwitchWatcherOptions;
+  readonly #on: SwitchCallbacks;
+  readonly #closed = new AbortController();
+  #lastRevision = -1n;
+  #loop: Promise<void> | null = null;
+
+  constructor(client: Etcd3, options: SwitchWatcherOptions, callbacks: SwitchCallbacks) {
+    this.#client = client;
+    this.#opts = options;
+    this.#on = callbacks;
+  }
+
+  /**
+   * Reads the key once and starts following it. Resolves after that first read, or after it failed (the
+   * etcd-unavailable policy then applies and the watcher keeps trying in the background).
+   */
+  start(): Promise<void> {
+    const first = Promise.withResolvers<undefined>();
+    this.#loop = this.#run(() => first.resolve(undefined));
+    return first.promise;
+  }
+
+  async close(): Promise<void> {
+    this.#closed.abort();
+    await this.#loop;
+  }
+
+  async #run(firstAttemptDone: () => void): Promise<void> {
+    let failures = 0;
+    let reason = 'start';
+    while (!this.#closed.signal.aborted) {
+      try {
+        const res = await this.#client.get(this.#opts.key).exec();
+        const kv = res.kvs[0];
+        // A read is the latest word, whatever was applied before (even the etcd-down policy's maintenance).
+        this.#apply(kv?.value.toString() ?? null, BigInt(res.header.revision), true);
+        this.#on.health(true, `watching ${this.#opts.key}`);
+        failures = 0;
+        firstAttemptDone();
+        reason = await this.#watch(BigInt(res.header.revision) + 1n);
+      } catch (err) {
+        failures += 1;
+        reason = `etcd read failed: ${err instanceof Error ? err.message : String(err)}`;
+        this.#on.health(false, reason);
+        if (this.#opts.unavailable === 'maintenance') this.#on.desired(ETCD_DOWN);
+        firstAttemptDone();
+        this.#opts.logger.warn({ key: this.#opts.key, failures, err }, 'cannot read the maintenance switch');
+        await abortableDelay(
+          backoffDelay(failures, this.#opts.retryBaseMs ?? 200, 5_000),
+          this.#closed.signal,
+        ).catch(() => undefined);
+      }
+      if (!this.#closed.signal.aborted) {
+        this.#on.restart(reason);
+        this.#opts.logger.info({ key: this.#opts.key, reason }, 're-reading the maintenance switch');
+      }
+    }
+  }
+
+  /** Watches until the stream breaks or the watcher closes; returns why it ended. */
+  async #watch(fromRevision: bigint): Promise<string> {
+    const watcher: Watcher = this.#client
+      .watch()
+      .key(this.#opts.key)
+      .startRevision(fromRevision.toString())
+      .watcher();
+    const ended = Promise.withResolvers<string>();
+    watcher.on('put', (kv: IKeyValue) => this.#apply(kv.value.toString(), BigInt(kv.mod_revision)));
+    watcher.on('delete', (kv: IKeyValue) => this.#apply(null, BigInt(kv.mod_revision)));
+    watcher.on('disconnected', (err: Error) => {
+      this.#on.health(false, `watch disconnected: ${err.message}`);
+      ended.resolve(`watch disconnected: ${err.message}`);
+    });
+    watcher.on('error', (err: Error) => ended.resolve(`watch error: ${err.message}`));
+    const onClose = (): void => ended.resolve('closed');
+    this.#closed.signal.addEventListener('abort', onClose, { once: true });
+    const why = await ended.promise;
+    this.#closed.signal.removeEventListener('abort', onClose);
+    watcher.removeAllListeners();
+    // cancel() can wait on a dead stream; the next read does not need it to have finished.
+    void watcher.cancel().catch(() => undefined);
+    return why;
+  }
+
+  #apply(raw: string | null, revision: bigint, fromRead = false): void {
+    if (!fromRead && revision <= this.#lastRevision) return;
+    if (revision > this.#lastRevision) this.#lastRevision = revision;
+    const parsed = parseSwitchValue(raw);
+    if (!parsed.ok) {
+      this.#opts.logger.error(
+        { key: this.#opts.key, raw, error: parsed.error },
+        'unparseable switch value ignored',
+      );
+      this.#on.invalid(raw ?? '', parsed.error);
+      return;
+    }
+    this.#on.desired(toDesired(parsed.value));
+  }
+}
