@@ -1,0 +1,186 @@
+import { encodeSwitchValue, type SwitchValue } from '@kmaint/common';
+import { Etcd3 } from 'etcd3';
+import kafkajs, { type Admin, type Producer } from 'kafkajs';
+import { pino, type Logger } from 'pino';
+import { inject } from 'vitest';
+import { createEngine, type Engine, type EngineOptions } from '../../../src/engine.ts';
+import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
+import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
+
+export { uniqueName, waitFor };
+
+const { Kafka, logLevel } = kafkajs;
+
+export const brokers = (): string[] => [inject('kafkaBrokers')];
+export const etcdEndpoints = (): string[] => [inject('etcdEndpoints')];
+
+export function testLogger(): Logger {
+  return pino({ level: process.env.KMAINT_TEST_LOG ?? 'warn' });
+}
+
+/** Shared admin, producer and etcd clients of a test file. */
+export interface Tools {
+  admin: Admin;
+  producer: Producer;
+  etcd: Etcd3;
+  close(): Promise<void>;
+}
+
+export async function tools(): Promise<Tools> {
+  const kafka = new Kafka({
+    clientId: uniqueName('test-tools'),
+    brokers: brokers(),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await Promise.all([admin.connect(), producer.connect()]);
+  const etcd = new Etcd3({ hosts: etcdEndpoints() });
+  return {
+    admin,
+    producer,
+    etcd,
+    async close() {
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+      etcd.close();
+    },
+  };
+}
+
+export async function createTopic(t: Tools, topic: string, partitions: number): Promise<void> {
+  await t.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+}
+
+/** Produces `count` messages with values "<prefix>-<i>", round-robin over partitions, in chunks. */
+export async function produce(
+  t: Tools,
+  topic: string,
+  count: number,
+  options: { prefix?: string; partitions?: number; key?: (i: number) => string } = {},
+): Promise<void> {
+  const { prefix = 'm', partitions = 1 } = options;
+  const chunk = 500;
+  for (let start = 0; start < count; start += chunk) {
+    const messages = [];
+    for (let i = start; i < Math.min(count, start + chunk); i++) {
+      messages.push({
+        key: options.key?.(i) ?? null,
+        value: `${prefix}-${i}`,
+        partition: options.key ? undefined : i % partitions,
+      });
+    }
+    await t.producer.send({ topic, messages });
+  }
+}
+
+export async function setSwitch(t: Tools, key: string, value: string | SwitchValue): Promise<void> {
+  await t.etcd.put(key).value(typeof value === 'string' ? value : encodeSwitchValue(value));
+}
+
+/** Committed offsets of a group (partition → offset, -1 when none). */
+export async function committed(t: Tools, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const [res] = await t.admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((res?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+}
+
+export async function endOffsets(t: Tools, topic: string): Promise<Map<number, bigint>> {
+  const res = await t.admin.fetchTopicOffsets(topic);
+  return new Map(res.map((p) => [p.partition, BigInt(p.high)]));
+}
+
+/** True once every partition's committed offset equals its end offset. */
+export async function fullyCommitted(t: Tools, groupId: string, topic: string): Promise<boolean> {
+  const [c, e] = await Promise.all([committed(t, groupId, topic), endOffsets(t, topic)]);
+  return [...e].every(([p, end]) => c.get(p) === end);
+}
+
+export async function groupMembers(
+  t: Tools,
+  groupId: string,
+): Promise<{ state: string; clientIds: string[] }> {
+  const { groups } = await t.admin.describeGroups([groupId]);
+  const g = groups[0];
+  return { state: g?.state ?? 'Unknown', clientIds: (g?.members ?? []).map((m) => m.clientId) };
+}
+
+/** Records every processed message: how often each (partition, offset) was seen. */
+export class Recorder {
+  readonly seen = new Map<string, number>();
+  readonly values = new Map<string, number>();
+  processedTotal = 0;
+
+  record(m: ConsumedMessage): void {
+    const k = `${m.topic}/${m.partition}/${m.offset}`;
+    this.seen.set(k, (this.seen.get(k) ?? 0) + 1);
+    const v = m.value?.toString() ?? '';
+    this.values.set(v, (this.values.get(v) ?? 0) + 1);
+    this.processedTotal += 1;
+  }
+
+  get distinct(): number {
+    return this.seen.size;
+  }
+
+  get duplicates(): number {
+    return this.processedTotal - this.seen.size;
+  }
+
+  /** A handler that records after its (optional) work, honouring the abort signal. */
+  handler(
+    work: (m: ConsumedMessage, signal: AbortSignal) => Promise<void> = async () => undefined,
+  ): MessageHandler {
+    return async (m, { signal }) => {
+      await work(m, signal);
+      signal.throwIfAborted();
+      this.record(m);
+    };
+  }
+}
+
+export interface EngineSetup {
+  topic: string;
+  groupId: string;
+  key: string;
+  memberId?: string;
+  handler: MessageHandler;
+  overrides?: Partial<Omit<EngineOptions, 'kafka' | 'processing'>> & {
+    kafka?: Partial<EngineOptions['kafka']>;
+    processing?: Partial<EngineOptions['processing']>;
+  };
+}
+
+export function makeEngine(s: EngineSetup): Engine {
+  const o = s.overrides ?? {};
+  const options: EngineOptions = {
+    kafka: {
+      brokers: brokers(),
+      clientId: s.memberId ?? uniqueName('engine'),
+      topics: [s.topic],
+      groupId: s.groupId,
+      batchSize: 100,
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1_000,
+      offsetInitial: 'oldest',
+      enableAutoCommit: false,
+      autoCommitIntervalMs: 5_000,
+      ...o.kafka,
+    },
+    processing: {
+      maxWorkers: 5,
+      maxProcessingTimeMs: 30_000,
+      retryBackoffMs: 20,
+      maxRetries: 3,
+      dlqTopicSuffix: '.dlq',
+      ...o.processing,
+    },
+    drainTimeoutMs: o.drainTimeoutMs ?? 30_000,
+    etcd: { endpoints: etcdEndpoints(), ...o.etcd },
+    switchKey: s.key,
+    etcdUnavailable: o.etcdUnavailable ?? 'keep',
+    memberId: s.memberId ?? uniqueName('member'),
+    pod: null,
+  };
+  return createEngine(options, { logger: testLogger(), handler: s.handler });
+}
+
+export const stateIs = (engine: Engine, state: string) => (): boolean => engine.snapshot().state === state;
