@@ -1,0 +1,194 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { ConsumedMessage, MessageHandler } from '../../src/handler.ts';
+import type { Batch, OutgoingMessage } from '../../src/kafka/client.ts';
+import { Processor, type ProcessorOptions } from '../../src/kafka/processor.ts';
+
+const logger = pino({ level: 'silent' });
+
+function message(offset: number, key: string | null = null): ConsumedMessage {
+  return {
+    topic: 't',
+    partition: 0,
+    offset: String(offset),
+    key: key === null ? null : Buffer.from(key),
+    value: Buffer.from(`v${offset}`),
+    headers: { origin: 'test' },
+    timestamp: '0',
+  };
+}
+
+interface FakeBatch extends Batch {
+  commits: string[];
+  sought: string[];
+}
+
+function batch(
+  messages: ConsumedMessage[],
+  heartbeat: () => Promise<void> = async () => undefined,
+): FakeBatch {
+  const commits: string[] = [];
+  const sought: string[] = [];
+  return {
+    topic: 't',
+    partition: 0,
+    messages,
+    nextOffset: String(Number(messages.at(-1)?.offset ?? -1) + 1),
+    heartbeat,
+    commit: async (o) => void commits.push(o),
+    seekLocal: (o) => void sought.push(o),
+    commits,
+    sought,
+  };
+}
+
+/** Polls a condition between event-loop turns, failing after 2 s. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+const base: ProcessorOptions = {
+  maxWorkers: 4,
+  maxProcessingTimeMs: 10_000,
+  retryBackoffMs: 1,
+  maxRetries: 2,
+  dlqTopicSuffix: '.dlq',
+  orderBy: 'key',
+  commitEveryMessages: 1,
+  autoCommitIntervalMs: null,
+  heartbeatIntervalMs: 50,
+};
+
+function processor(
+  handler: MessageHandler,
+  produce = async (_t: string, _m: OutgoingMessage) => ({ topic: 'x', partition: 0, offset: '0' }),
+  options: Partial<ProcessorOptions> = {},
+) {
+  const outcomes: string[] = [];
+  const p = new Processor(
+    { ...base, ...options },
+    {
+      handler,
+      produce,
+      logger,
+      onMessage: (e) => outcomes.push(`${e.outcome}@${e.offset}`),
+      onError: () => undefined,
+    },
+  );
+  return { p, outcomes };
+}
+
+describe('Processor', () => {
+  it('never commits past an unfinished message when later keys finish first', async () => {
+    const gates = new Map([[0, gate()]]);
+    const { p, outcomes } = processor(async (m) => {
+      await gates.get(Number(m.offset))?.wait;
+    });
+    const b = batch([message(0, 'a'), message(1, 'b'), message(2, 'c')]);
+    const run = p.handleBatch(b);
+    await until(() => outcomes.includes('processed@1') && outcomes.includes('processed@2'));
+    expect(b.commits).toEqual([]);
+    gates.get(0)?.open();
+    await run;
+    expect(b.commits.at(-1)).toBe('3');
+    expect(b.commits.every((c) => c === '3')).toBe(true);
+  });
+
+  it('a message that keeps failing is retried, dead-lettered with headers, and then committed past', async () => {
+    const sent: { topic: string; message: OutgoingMessage }[] = [];
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '1') throw new Error('poison');
+      },
+      async (topic, msg) => {
+        sent.push({ topic, message: msg });
+        return { topic, partition: 0, offset: '0' };
+      },
+    );
+    const b = batch([message(0), message(1), message(2)]);
+    await p.handleBatch(b);
+    expect(outcomes.filter((o) => o === 'retried@1')).toHaveLength(2);
+    expect(outcomes).toContain('failed@1');
+    expect(outcomes).toContain('deadLettered@1');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.topic).toBe('t.dlq');
+    expect(sent[0]?.message.headers).toMatchObject({
+      origin: 'test',
+      'kmaint-dlq-reason': 'poison',
+      'kmaint-original-topic': 't',
+      'kmaint-original-partition': '0',
+      'kmaint-original-offset': '1',
+      'kmaint-attempts': '3',
+    });
+    expect(b.commits.at(-1)).toBe('3');
+  });
+
+  it('when the dead-letter topic refuses, commits stop before the failed message', async () => {
+    const { p } = processor(
+      async (m) => {
+        if (m.offset === '1') throw new Error('poison');
+      },
+      async () => {
+        throw new Error('dlq down');
+      },
+    );
+    const b = batch([message(0), message(1), message(2)]);
+    await p.handleBatch(b);
+    expect(b.commits.at(-1)).toBe('1');
+    expect(b.sought.at(-1)).toBe('1');
+  });
+
+  it('a drain timeout aborts in-flight handlers and leaves them uncommitted', async () => {
+    const { p, outcomes } = processor(async (m, { signal }) => {
+      if (m.offset === '1')
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    const b = batch([message(0, 'a'), message(1, 'b'), message(2, 'c')]);
+    const run = p.handleBatch(b);
+    await until(() => outcomes.includes('processed@2') && p.inFlight === 1);
+    const outcome = await p.drain(30);
+    await run;
+    expect(outcome).toEqual({ timedOut: true, leftInFlight: 1 });
+    expect(outcomes).toContain('aborted@1');
+    expect(b.commits.at(-1)).toBe('1');
+  });
+
+  it('a rejected heartbeat (rebalance) stops the batch, commits what finished and rethrows', async () => {
+    const g = gate();
+    const { p } = processor(
+      async (m) => {
+        if (m.offset === '0') await g.wait;
+      },
+      undefined,
+      { orderBy: 'partition' },
+    );
+    const rebalance = new Error('rebalancing');
+    const b = batch([message(0), message(1), message(2)], async () => {
+      g.open();
+      throw rebalance;
+    });
+    await expect(p.handleBatch(b)).rejects.toBe(rebalance);
+    expect(b.commits).toEqual(['1']);
+  });
+
+  it('takes no batches while stopped and again after reopen', async () => {
+    const seen: string[] = [];
+    const { p } = processor(async (m) => void seen.push(m.offset));
+    p.beginStop();
+    await p.handleBatch(batch([message(0)]));
+    expect(seen).toEqual([]);
+    p.reopen();
+    await p.handleBatch(batch([message(0)]));
+    expect(seen).toEqual(['0']);
+  });
+});
