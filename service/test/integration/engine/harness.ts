@@ -117,6 +117,30 @@ export class Recorder {
     this.processedTotal += 1;
   }
 
+  /** Per partition of `topic`: the first offset never processed (all below it were). */
+  firstGap(topic: string, partitions: number): Map<number, bigint> {
+    const out = new Map<number, bigint>();
+    for (let p = 0; p < partitions; p++) {
+      let o = 0n;
+      while (this.seen.has(`${topic}/${p}/${o}`)) o += 1n;
+      out.set(p, o);
+    }
+    return out;
+  }
+
+  /** Per partition of `topic`: one past the highest offset processed. */
+  highest(topic: string, partitions: number): Map<number, bigint> {
+    const out = new Map<number, bigint>();
+    for (let p = 0; p < partitions; p++) out.set(p, 0n);
+    for (const k of this.seen.keys()) {
+      const [t, p, o] = k.split('/');
+      if (t !== topic) continue;
+      const next = BigInt(o as string) + 1n;
+      if (next > (out.get(Number(p)) ?? 0n)) out.set(Number(p), next);
+    }
+    return out;
+  }
+
   get distinct(): number {
     return this.seen.size;
   }
