@@ -52,8 +52,15 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
     },
 
     async topicsInfo() {
+      // In the configured order, partitions ascending: the broker answers in no particular order.
+      const order = engine.snapshot().topics;
       const topics = await engine.topicsInfo();
-      return topics.map(({ topic, partitions }) => ({ name: topic, partitions }));
+      return topics
+        .sort((a, b) => order.indexOf(a.topic) - order.indexOf(b.topic))
+        .map(({ topic, partitions }) => ({
+          name: topic,
+          partitions: [...partitions].sort((a, b) => a.partition - b.partition),
+        }));
     },
   };
 }
