@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 
 /** What the control channel can act on: a server that tests stop, start or restart mid-test. */
 export interface Controllable {
@@ -8,22 +8,16 @@ export interface Controllable {
   kill(): Promise<void>;
 }
 
-export type ControlAction = keyof Controllable;
-const actions: readonly ControlAction[] = ['stop', 'start', 'restart', 'kill'];
-
-export interface ControlHandlers {
-  servers: Record<string, Controllable>;
-  /** PUT /<name> with a JSON body, e.g. Prometheus scrape targets. */
-  puts?: Record<string, (body: unknown) => Promise<void>>;
-}
+type ControlAction = keyof Controllable;
+const actions: readonly string[] = ['stop', 'start', 'restart', 'kill'] satisfies ControlAction[];
 
 /**
  * Tests run in worker processes and cannot reach the server objects of the global setup, so the setup
- * serves this tiny loopback API: `POST /<server>/<action>` and `PUT /<name>` with JSON.
+ * serves this tiny loopback API: `POST /<server>/<action>`, answered once the action is done.
  * Actions on one server are serialised so two tests cannot interleave a stop and a start.
  */
 export async function startControlServer(
-  handlers: ControlHandlers,
+  servers: Record<string, Controllable>,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const queues = new Map<string, Promise<unknown>>();
   const serialised = (key: string, job: () => Promise<void>): Promise<void> => {
@@ -32,41 +26,23 @@ export async function startControlServer(
     return next;
   };
 
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
+    req.resume();
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const [, name = '', action = ''] = (req.url ?? '').split('?')[0]?.split('/') ?? [];
-    let job: (() => Promise<void>) | undefined;
-    if (req.method === 'POST' && (actions as readonly string[]).includes(action)) {
-      const target = handlers.servers[name];
-      if (target !== undefined) job = () => target[action as ControlAction]();
+    const target = servers[name];
+    if (req.method !== 'POST' || target === undefined || !actions.includes(action)) {
+      reply(404, { error: `unknown control ${req.method} ${req.url}` });
+      return;
     }
-    const put = handlers.puts?.[name];
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.method === 'PUT' && put !== undefined && action === '') {
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          reply(400, { error: 'body is not JSON' });
-          return;
-        }
-        job = () => put(body);
-      }
-      if (job === undefined) {
-        reply(404, { error: `unknown control ${req.method} ${req.url}` });
-        return;
-      }
-      const started = Date.now();
-      serialised(name, job).then(
-        () => reply(200, { ok: true, ms: Date.now() - started }),
-        (err: unknown) => reply(500, { error: err instanceof Error ? err.message : String(err) }),
-      );
-    });
+    const started = Date.now();
+    serialised(name, () => target[action as ControlAction]()).then(
+      () => reply(200, { ok: true, ms: Date.now() - started }),
+      (err: unknown) => reply(500, { error: err instanceof Error ? err.message : String(err) }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -1,11 +1,19 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envConfig } from './config.ts';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { envConfig, toolsBinDir } from './config.ts';
 import { startControlServer } from './control-server.ts';
-import { EtcdServer } from './etcd.ts';
+import { etcdBinary, EtcdServer } from './etcd.ts';
+import { EnvError } from './errors.ts';
 import { ensureKafkaLibs, KafkaServer } from './kafka.ts';
+import { KubeControlPlane } from './kube.ts';
 import { freePort, isPortFree } from './ports.ts';
+import { PrometheusServer, whichTool } from './prometheus.ts';
+
+const run = promisify(execFile);
 
 /** The values tests get through vitest's inject() (declared in global-setup.ts). */
 export interface ProvidedEnv {
@@ -16,6 +24,18 @@ export interface ProvidedEnv {
   kafkaLibs: string;
   /** `http://127.0.0.1:<port>` of the etcd the service talks to (not the apiserver's). */
   etcdEndpoints: string;
+  /** Path of a kubeconfig (admin token) for client-node, kubectl and helm. */
+  kubeconfig: string;
+  /** `https://127.0.0.1:<port>` of kube-apiserver. */
+  kubeServer: string;
+  /** Folder with kubectl, helm, kube-apiserver, kube-controller-manager, kube-scheduler and etcd. */
+  toolsBin: string;
+  /** `http://127.0.0.1:<port>` of Prometheus (1 s scrapes; targets via test/env/prometheus-targets.ts). */
+  prometheusUrl: string;
+  /** Folder of file_sd target files Prometheus watches. */
+  prometheusTargetsDir: string;
+  /** Path of promtool. */
+  promtool: string;
   /** Base URL of the control channel; use the helpers in test/env/control.ts. */
   envControlUrl: string;
   /** This run's folder of data dirs and server logs. */
@@ -25,13 +45,21 @@ export interface ProvidedEnv {
 export interface EnvironmentOptions {
   /** Take the seed's ports (Kafka 9092, etcd 2401/2402) when they are free: for `npm run stack`. */
   seedPorts?: boolean;
+  /** Start the Kubernetes control plane and Prometheus too (the tests need them; the stack does not). */
+  kube?: boolean;
   log?: (line: string) => void;
 }
 
 export interface Environment {
-  provided: ProvidedEnv;
+  provided: Partial<ProvidedEnv> &
+    Pick<
+      ProvidedEnv,
+      'kafkaBrokers' | 'kafkaVersion' | 'kafkaLibs' | 'etcdEndpoints' | 'envControlUrl' | 'envDir'
+    >;
   kafka: KafkaServer;
   etcd: EtcdServer;
+  kube: KubeControlPlane | undefined;
+  prometheus: PrometheusServer | undefined;
   /** Milliseconds each step took, for the report of cold and warm starts. */
   timings: Record<string, number>;
   stop(): Promise<void>;
@@ -48,12 +76,34 @@ async function seedOrFree(port: number, wanted: boolean): Promise<number> {
   return wanted && (await isPortFree(port)) ? port : freePort();
 }
 
+/** Runs install.sh (apt packages, Kafka jars, Go tools; all cached) and returns the tools folder. */
+async function ensureInstalled(log: (line: string) => void): Promise<string> {
+  if (envConfig.skipInstall) return toolsBinDir();
+  const script = fileURLToPath(new URL('./install.sh', import.meta.url));
+  try {
+    const { stdout } = await run('bash', [script], { maxBuffer: 64 * 1024 * 1024 });
+    return stdout.trim().split('\n').pop() ?? toolsBinDir();
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    log(`install.sh failed:\n${e.stderr ?? ''}`);
+    throw new EnvError(
+      'ENV_INSTALL',
+      `test/env/install.sh failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
 /**
- * Starts every server once, in parallel where they do not depend on each other. If one fails, the ones
- * already up are stopped and the error (with that server's log tail) is thrown; the run dir is kept.
+ * Installs what is missing, then starts every server once, in parallel. If one fails, the ones already
+ * up are stopped and the error (with that server's log tail) is thrown; the run's folder is kept.
  */
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const log = options.log ?? (() => undefined);
+  const seed = options.seedPorts === true;
+  const withKube = options.kube !== false;
   const dir = mkdtempSync(join(tmpdir(), 'kmaint-env-'));
   const timings: Record<string, number> = {};
   const stoppers: (() => Promise<void>)[] = [];
@@ -63,34 +113,54 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   };
   const started = Date.now();
   try {
-    const kafkaJob = (async () => {
-      const libs = await timed(timings, 'kafkaLibs', () => ensureKafkaLibs());
-      const port = await seedOrFree(9092, options.seedPorts === true);
-      mkdirSync(join(dir, 'kafka'));
-      const kafka = await timed(timings, 'kafka', () =>
-        KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
-      );
-      stoppers.push(() => kafka.stop());
-      return { kafka, libs };
-    })();
-    const etcdJob = (async () => {
-      const clientPort = await seedOrFree(2401, options.seedPorts === true);
-      const peerPort = await seedOrFree(2402, options.seedPorts === true);
-      const etcd = await timed(timings, 'etcd', () =>
-        EtcdServer.start({ dir: join(dir, 'etcd'), clientPort, peerPort }),
-      );
-      stoppers.push(() => etcd.stop());
-      return etcd;
-    })();
-    const [kafkaResult, etcdResult] = await Promise.allSettled([kafkaJob, etcdJob]);
-    const failures = [kafkaResult, etcdResult].filter((r) => r.status === 'rejected');
-    if (kafkaResult.status === 'rejected' || etcdResult.status === 'rejected') {
-      throw failures.length === 1 ? failures[0]?.reason : new AggregateError(failures.map((f) => f.reason));
-    }
-    const { kafka, libs } = kafkaResult.value;
-    const etcd = etcdResult.value;
+    const toolsBin = await timed(timings, 'install', () => ensureInstalled(log));
+    const jobs = {
+      kafka: (async () => {
+        const libs = await ensureKafkaLibs();
+        const port = await seedOrFree(9092, seed);
+        const kafka = await timed(timings, 'kafka', () =>
+          KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
+        );
+        stoppers.push(() => kafka.stop());
+        return { kafka, libs };
+      })(),
+      etcd: (async () => {
+        const clientPort = await seedOrFree(2401, seed);
+        const peerPort = await seedOrFree(2402, seed);
+        const binary = etcdBinary(toolsBin);
+        const etcd = await timed(timings, 'etcd', () =>
+          EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+        );
+        stoppers.push(() => etcd.stop());
+        return etcd;
+      })(),
+      kube: (async () => {
+        if (!withKube) return undefined;
+        const kube = await timed(timings, 'kube', () =>
+          KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+        );
+        stoppers.push(() => kube.stop());
+        return kube;
+      })(),
+      prometheus: (async () => {
+        if (!withKube) return undefined;
+        const prometheus = await timed(timings, 'prometheus', () =>
+          PrometheusServer.start({ dir: join(dir, 'prometheus') }),
+        );
+        stoppers.push(() => prometheus.stop());
+        return prometheus;
+      })(),
+    };
+    const settled = await Promise.allSettled(Object.values(jobs));
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0)
+      throw failures.length === 1 ? failures[0] : new AggregateError(failures, 'servers failed to start');
+    const { kafka, libs } = await jobs.kafka;
+    const etcd = await jobs.etcd;
+    const kube = await jobs.kube;
+    const prometheus = await jobs.prometheus;
 
-    const control = await startControlServer({ servers: { kafka, etcd } });
+    const control = await startControlServer({ kafka, etcd });
     stoppers.push(() => control.close());
     timings['total'] = Date.now() - started;
     log(
@@ -104,11 +174,19 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         kafkaVersion: envConfig.kafkaVersion,
         kafkaLibs: libs,
         etcdEndpoints: etcd.endpoint,
+        ...(kube && { kubeconfig: kube.kubeconfig, kubeServer: kube.server, toolsBin }),
+        ...(prometheus && {
+          prometheusUrl: prometheus.url,
+          prometheusTargetsDir: prometheus.targetsDir,
+          promtool: whichTool('promtool'),
+        }),
         envControlUrl: control.url,
         envDir: dir,
       },
       kafka,
       etcd,
+      kube,
+      prometheus,
       timings,
       stop: async () => {
         await stopAll();

@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { toolsBinDir } from './config.ts';
 import { EnvError } from './errors.ts';
 import { freePort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 
-/** The Go-built etcd 3.6 when the tools build has finished, else Debian's etcd-server. */
-export function etcdBinary(): string {
-  const candidates = [join(toolsBinDir(), 'etcd'), '/usr/bin/etcd'];
+/** The Go-built etcd 3.6 of the tools folder, else Debian's etcd-server if that is installed. */
+export function etcdBinary(toolsBin: string): string {
+  const candidates = [join(toolsBin, 'etcd'), '/usr/bin/etcd'];
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined) {
     throw new EnvError(
@@ -21,6 +20,7 @@ export function etcdBinary(): string {
 export interface EtcdOptions {
   /** Folder for data and log of this member (per run). */
   dir: string;
+  binary: string;
   name?: string;
   clientPort?: number;
   peerPort?: number;
@@ -46,7 +46,7 @@ export class EtcdServer {
     const name = opts.name ?? 'etcd';
     const clientPort = opts.clientPort ?? (await freePort());
     const peerPort = opts.peerPort ?? (await freePort());
-    const binary = etcdBinary();
+    const { binary } = opts;
     const dataDir = join(opts.dir, 'data');
     mkdirSync(opts.dir, { recursive: true });
     const peer = `http://127.0.0.1:${peerPort}`;

@@ -30,7 +30,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw err;
   }
   for (const key of Object.keys(env.provided) as (keyof ProvidedEnv)[]) {
-    project.provide(key, env.provided[key]);
+    const value = env.provided[key];
+    if (value !== undefined) project.provide(key, value);
   }
   return async () => {
     if (!release(holder, shared)) return;

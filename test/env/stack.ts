@@ -1,8 +1,10 @@
 // `npm run stack`: the local stack for trying kmaint by hand (Kafka, etcd on the seed's ports when they
-// are free), up until Ctrl-C. The same code as the tests' global setup, so what works here works there.
+// are free; with `-- --kube` also the Kubernetes control plane and Prometheus), up until Ctrl-C.
+// The same code as the tests' global setup, so what works here works there.
 import { startEnvironment } from './environment.ts';
 
-const env = await startEnvironment({ seedPorts: true, log: (line) => console.log(line) });
+const kube = process.argv.includes('--kube');
+const env = await startEnvironment({ seedPorts: true, kube, log: (line) => console.log(line) });
 const { kafkaBrokers, etcdEndpoints, envControlUrl, envDir } = env.provided;
 console.log(`
 kmaint local stack is up (Ctrl-C stops it and removes ${envDir}):
@@ -12,6 +14,11 @@ kmaint local stack is up (Ctrl-C stops it and removes ${envDir}):
   control        curl -X POST ${envControlUrl}/kafka/restart   (also etcd; stop, start, kill)
   logs           ${envDir}/*/*.log
 `);
+if (env.provided.kubeconfig !== undefined) {
+  console.log(`  kubectl        export KUBECONFIG=${env.provided.kubeconfig} PATH=${env.provided.toolsBin}:$PATH
+  Prometheus     ${env.provided.prometheusUrl}  (scrape targets: JSON files in ${env.provided.prometheusTargetsDir})
+`);
+}
 
 let stopping = false;
 const shutdown = async (signal: string) => {

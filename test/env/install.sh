@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the test environment runs, once: Debian packages when missing (as root), the Kafka
+# jars and the Go-built Kubernetes/etcd/helm tools, cached under ~/.cache/kmaint. Idempotent and
+# serialised with a lock, so .ci/run and the vitest global setup can both call it. Prints the tools dir.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CACHE=${KMAINT_CACHE:-$HOME/.cache/kmaint}
+mkdir -p "$CACHE"
+exec 9>"$CACHE/install.lock"
+flock 9
+
+need=()
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v openssl >/dev/null || need+=(openssl)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
+if ((${#need[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "install.sh: missing Debian packages ${need[*]}; run as root: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "install.sh: apt-get install ${need[*]}" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+fi
+command -v go >/dev/null || { echo "install.sh: Go (>= 1.24) is needed to build the Kubernetes tools" >&2; exit 1; }
+
+node_bin=node_modules/.bin/node
+[[ -x $node_bin ]] || { echo "install.sh: run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
+"$node_bin" test/env/fetch-kafka.ts >&2
+bash test/env/build-go-tools.sh
