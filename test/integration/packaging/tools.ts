@@ -136,3 +136,18 @@ export function findObject(objects: K8sObject[], kind: string, name?: string): K
   }
   return found;
 }
+
+/** hadolint and shellcheck, installed by test/env/install-linters.sh when missing. */
+export async function linters(): Promise<{ hadolint: string; shellcheck: string }> {
+  const out = await runOk('bash', [join(repoRoot, 'test/env/install-linters.sh')], { timeoutMs: 300_000 });
+  const paths = new Map(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => line.split('=', 2) as [string, string]),
+  );
+  const hadolint = paths.get('hadolint');
+  const shellcheck = paths.get('shellcheck');
+  if (!hadolint || !shellcheck) throw new Error(`install-linters.sh printed no paths: ${out}`);
+  return { hadolint, shellcheck };
+}
