@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -213,5 +213,17 @@ describe('--help', () => {
     }
     expect(help).toMatch(/^KAFKA_BROKERS +kafka:29092 /m);
     expect(help).toMatch(/^MEMBER_ID +POD_NAME, else the host name /m);
+  });
+});
+
+describe('README', () => {
+  it('documents every variable with the default the code uses', () => {
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    for (const v of describeVariables()) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${v.name}\` `));
+      expect(row, `README row for ${v.name}`).toBeDefined();
+      const cell = row?.split('|')[2]?.trim().replace(/^`|`$/g, '');
+      expect(cell, v.name).toBe(v.default ?? '—');
+    }
   });
 });
