@@ -29,7 +29,7 @@ export interface ScheduleContext {
  * Overlapping or touching cron occurrences form one window, so the key never flickers off between them.
  * The cap bounds the work for a cron that fires far more often than its duration.
  */
-const MAX_CHAINED_OCCURRENCES = 1_000;
+const MAX_CHAINED_OCCURRENCES = 200;
 
 /**
  * Where `nowMs` falls in the schedule. Fails only when cron-parser cannot walk the expression (it gives
@@ -159,9 +159,24 @@ const DST_SHIFTS_MS = [30 * 60_000, 60 * 60_000];
  * repeated hour, so the answer would depend on when the operator looked; skipping repeats makes every
  * wall-clock time open at most once, the way cron daemons treat it.
  */
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
 function repeatedWallTime(timeZone: string): (ms: number) => boolean {
   if (timeZone === 'UTC') return () => false;
-  const wall = new Intl.DateTimeFormat('en-CA', {
+  let wall = wallClocks.get(timeZone);
+  if (wall === undefined) {
+    wall = wallClockFormat(timeZone);
+    wallClocks.set(timeZone, wall);
+  }
+  const format = wall;
+  return (ms) => {
+    const here = format.format(ms);
+    return DST_SHIFTS_MS.some((shift) => format.format(ms - shift) === here);
+  };
+}
+
+function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-CA', {
     timeZone,
     hourCycle: 'h23',
     year: 'numeric',
@@ -171,8 +186,4 @@ function repeatedWallTime(timeZone: string): (ms: number) => boolean {
     minute: '2-digit',
     second: '2-digit',
   });
-  return (ms) => {
-    const here = wall.format(ms);
-    return DST_SHIFTS_MS.some((shift) => wall.format(ms - shift) === here);
-  };
 }

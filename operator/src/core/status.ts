@@ -64,6 +64,11 @@ export interface StatusResult {
   requeueAtMs: number | null;
 }
 
+/** The one rule for whether a window holds its key on: inside its schedule, not suspended, not deleting. */
+export function holdsKeyOn(w: Window, schedule: Parsed<ScheduleState>): boolean {
+  return schedule.ok && schedule.value.phase === 'open' && !w.suspend && !w.deleting;
+}
+
 /** Bounded so a large Deployment cannot bloat the object; the counts stay exact. */
 export const MAX_LISTED_PODS = 20;
 
@@ -78,7 +83,7 @@ export function computeStatus(input: StatusInput): StatusResult {
   const s = input.schedule.ok ? input.schedule.value : null;
   const at = iso(nowMs);
   const prev = new Map(input.previous.map((c) => [c.type, c]));
-  const active = s !== null && s.phase === 'open' && !w.suspend && !w.deleting;
+  const active = holdsKeyOn(w, input.schedule);
 
   const scheduled = scheduledCondition(input);
   const activeCond = activeCondition(input, active);

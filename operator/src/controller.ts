@@ -1,0 +1,327 @@
+import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
+import type { Logger } from 'pino';
+import type { Condition } from './core/conditions.ts';
+import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
+import { evaluateSchedule } from './core/schedule.ts';
+import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
+import { parseWindow, type Window } from './core/window.ts';
+import type { SwitchStore } from './etcd/switches.ts';
+import { WorkQueue } from './kube/queue.ts';
+import { FINALIZER, type WindowObject } from './kube/resources.ts';
+import type { WindowWriter } from './kube/windows.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface SourceHandlers {
+  windowChanged(obj: WindowObject): void;
+  windowDeleted(obj: WindowObject): void;
+  podChanged(namespace: string): void;
+}
+
+/** The caches the controller reads: filled by informers in production, by hand in unit tests. */
+export interface Sources {
+  windows(): readonly WindowObject[];
+  window(namespace: string, name: string): WindowObject | undefined;
+  pods(namespace: string): PodView[];
+  synced(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface ControllerDeps {
+  startSources(handlers: SourceHandlers): Promise<Sources>;
+  switches: SwitchStore;
+  writer: WindowWriter;
+  /** Checked right before each etcd write, so a deposed leader never writes. */
+  isLeader(): boolean;
+  metrics: Metrics;
+  log: Logger;
+  resyncPeriodMs: number;
+  /** How often an open, not yet drained window re-reads its members even without a watch event. */
+  drainPollMs?: number;
+  now?: () => number;
+}
+
+type Item = `w:${string}` | `k:${string}`;
+
+/**
+ * The level-triggered reconciler. Window items (`w:<ns>/<name>`) derive and patch a window's status and
+ * keep its finalizer; key items (`k:<key>`) derive the key's value from every window for it and write
+ * it when it differs. Both read current state only, so running one twice, late or after a restart does
+ * no harm.
+ */
+export class Controller {
+  private readonly deps: ControllerDeps;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private queue: WorkQueue<Item> | null = null;
+  private sources: Sources | null = null;
+  private worker: Promise<void> | null = null;
+  private resync: NodeJS.Timeout | null = null;
+  /** Keys some window targets (or did, until its key was turned off), with their member watch. */
+  private readonly keys = new Map<string, { cancel: (() => Promise<void>) | null }>();
+  /** The status this instance last wrote, newer than the cache until the informer catches up. */
+  private readonly written = new Map<string, WindowStatus>();
+  private readonly states = new Map<string, string>();
+
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
+    this.log = deps.log.child({ component: 'controller' });
+    this.now = deps.now ?? Date.now;
+  }
+
+  get running(): boolean {
+    return this.queue !== null;
+  }
+
+  synced(): boolean {
+    return this.sources?.synced() ?? false;
+  }
+
+  async start(): Promise<void> {
+    if (this.queue !== null) return;
+    const queue = new WorkQueue<Item>();
+    this.queue = queue;
+    this.written.clear();
+    this.sources = await this.deps.startSources({
+      windowChanged: (obj) => queue.add(windowItem(obj)),
+      windowDeleted: (obj) => {
+        queue.add(windowItem(obj));
+        const parsed = parseWindow(obj);
+        if (parsed.ok) queue.add(`k:${parsed.value.key}`);
+      },
+      podChanged: (namespace) => {
+        for (const obj of this.sources?.windows() ?? []) {
+          if (obj.metadata.namespace === namespace) queue.add(windowItem(obj));
+        }
+      },
+    });
+    this.worker = this.work(queue);
+    this.resync = setInterval(() => this.enqueueAll(), this.deps.resyncPeriodMs);
+    this.resync.unref();
+    this.enqueueAll();
+    this.log.info('controller started');
+  }
+
+  async stop(): Promise<void> {
+    const queue = this.queue;
+    if (queue === null) return;
+    this.queue = null;
+    if (this.resync !== null) clearInterval(this.resync);
+    queue.shutdown();
+    await this.worker;
+    await this.sources?.stop();
+    this.sources = null;
+    await Promise.all([...this.keys.values()].map((k) => k.cancel?.().catch(() => undefined)));
+    this.keys.clear();
+    this.log.info('controller stopped');
+  }
+
+  private enqueueAll(): void {
+    for (const obj of this.sources?.windows() ?? []) this.queue?.add(windowItem(obj));
+    for (const key of this.keys.keys()) this.queue?.add(`k:${key}`);
+  }
+
+  private async work(queue: WorkQueue<Item>): Promise<void> {
+    const { metrics } = this.deps;
+    for (let item = await queue.get(); item !== null; item = await queue.get()) {
+      const kind = item.startsWith('w:') ? 'window' : 'key';
+      const stopTimer = metrics.reconcileSeconds.startTimer({ kind });
+      try {
+        if (item.startsWith('w:')) await this.reconcileWindow(item, queue);
+        else await this.reconcileKey(item.slice(2), queue);
+        queue.forget(item);
+        metrics.reconciles.inc({ kind, result: 'ok' });
+      } catch (err) {
+        metrics.reconciles.inc({ kind, result: 'error' });
+        metrics.errors.inc({ code: err instanceof KmaintError ? err.code : 'UNEXPECTED' });
+        if (isRetriable(err)) {
+          const delay = queue.addRateLimited(item);
+          this.log.warn(
+            { item, err: (err as Error).message, retryInMs: delay },
+            'reconcile failed; will retry',
+          );
+        } else {
+          this.log.error({ item, err: (err as Error).message }, 'reconcile failed');
+        }
+      } finally {
+        stopTimer();
+        queue.done(item);
+        metrics.queueDepth.set(queue.depth);
+      }
+    }
+  }
+
+  private async reconcileWindow(item: Item, queue: WorkQueue<Item>): Promise<void> {
+    const [namespace, name] = item.slice(2).split('/') as [string, string];
+    const ref = `${namespace}/${name}`;
+    const obj = this.sources?.window(namespace, name);
+    if (obj === undefined) {
+      this.written.delete(ref);
+      this.setState(ref, null);
+      return;
+    }
+    const parsed = parseWindow(obj);
+    if (!parsed.ok) {
+      this.setState(ref, 'invalid');
+      throw new KmaintError('WINDOW_INVALID', `${ref}: ${parsed.error}`);
+    }
+    const w = parsed.value;
+    await this.trackKey(w.key);
+    const finalizers = obj.metadata.finalizers ?? [];
+    if (!w.deleting && !finalizers.includes(FINALIZER)) {
+      // The update this causes brings the window back through the queue.
+      await this.deps.writer.setFinalizers(obj, [...finalizers, FINALIZER]);
+      return;
+    }
+    const nowMs = this.now();
+    const schedule = this.schedule(w, nowMs);
+    const members = await this.deps.switches.readMembers(w.key);
+    const previous = this.written.get(ref)?.conditions ?? conditionsOf(obj);
+    const result = computeStatus({
+      window: w,
+      schedule,
+      pods: this.sources?.pods(namespace) ?? [],
+      members,
+      previous,
+      nowMs,
+    });
+    const current = this.written.get(ref) ?? obj.status;
+    if (canonical(current) !== canonical(result.status) && !w.deleting) {
+      await this.deps.writer.patchStatus(obj, result.status);
+      this.written.set(ref, result.status);
+    }
+    for (const event of result.events) {
+      await this.deps.writer.recordEvent(obj, event).catch((err: unknown) => {
+        // An event is a courtesy to the reader of `kubectl describe`; losing one must not block the key.
+        this.log.warn(
+          { window: ref, reason: event.reason, err: (err as Error).message },
+          'event not recorded',
+        );
+      });
+      this.log.info({ window: ref, reason: event.reason, type: event.type }, event.message);
+    }
+    this.setState(
+      ref,
+      w.deleting ? 'deleting' : w.suspend ? 'suspended' : schedule.ok ? schedule.value.phase : 'invalid',
+    );
+    queue.add(`k:${w.key}`);
+    if (result.requeueAtMs !== null) queue.addAfter(item, result.requeueAtMs - nowMs + 20);
+    if (result.active && result.status.pods.draining.length > 0)
+      queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
+  }
+
+  private async reconcileKey(key: string, queue: WorkQueue<Item>): Promise<void> {
+    const nowMs = this.now();
+    const mine: { obj: WindowObject; w: Window }[] = [];
+    for (const obj of this.sources?.windows() ?? []) {
+      const parsed = parseWindow(obj);
+      if (parsed.ok && parsed.value.key === key) mine.push({ obj, w: parsed.value });
+    }
+    if (mine.length === 0 && !this.keys.has(key)) return;
+    const activities: WindowActivity[] = mine.map(({ w }) => {
+      const schedule = this.schedule(w, nowMs);
+      return {
+        ref: w.ref,
+        key,
+        active: holdsKeyOn(w, schedule),
+        mode: w.mode,
+        reason: w.reason,
+        drainTimeoutMs: w.drainTimeoutMs,
+        windowStartMs: schedule.ok ? schedule.value.windowStartMs : null,
+      };
+    });
+    const desired = desiredSwitches(activities).get(key) ?? SWITCH_OFF;
+    const currentRaw = await this.deps.switches.read(key);
+    if (needsWrite(currentRaw, desired)) {
+      if (!this.deps.isLeader()) throw new KmaintError('NOT_LEADER', `not the leader: ${key} left as it is`);
+      const value = encodeSwitchValue(desired);
+      await this.deps.switches.write(key, value);
+      this.deps.metrics.keyWrites.inc({ value: desired.enabled ? 'on' : 'off' });
+      this.log.info(
+        { key, value, previous: currentRaw },
+        desired.enabled ? 'switch key on' : 'switch key off',
+      );
+    }
+    // Only once the key says what the remaining windows want may a deleted window go.
+    for (const { obj, w } of mine) {
+      const finalizers = obj.metadata.finalizers ?? [];
+      if (w.deleting && finalizers.includes(FINALIZER)) {
+        await this.deps.writer
+          .setFinalizers(
+            obj,
+            finalizers.filter((f) => f !== FINALIZER),
+          )
+          .catch((err: unknown) => {
+            if (!(err instanceof KmaintError && err.code === 'KUBE_NOT_FOUND')) throw err;
+          });
+        this.log.info({ window: w.ref, key }, 'finalizer removed');
+      }
+    }
+    if (mine.length === 0) await this.untrackKey(key);
+    else if (mine.some(({ w }) => w.deleting)) queue.addAfter(`k:${key}`, 1_000);
+  }
+
+  private schedule(w: Window, nowMs: number) {
+    return w.schedule.ok
+      ? evaluateSchedule(w.schedule.value, { createdMs: w.createdMs, maxDurationMs: w.maxDurationMs }, nowMs)
+      : w.schedule;
+  }
+
+  private async trackKey(key: string): Promise<void> {
+    if (this.keys.has(key)) return;
+    const entry: { cancel: (() => Promise<void>) | null } = { cancel: null };
+    this.keys.set(key, entry);
+    try {
+      entry.cancel = await this.deps.switches.watchMembers(key, () => {
+        for (const obj of this.sources?.windows() ?? []) {
+          const parsed = parseWindow(obj);
+          if (parsed.ok && parsed.value.key === key) this.queue?.add(windowItem(obj));
+        }
+      });
+    } catch (err) {
+      // Without a watch the drain poll and resync still pick members up; the next reconcile retries.
+      this.keys.delete(key);
+      throw err;
+    }
+  }
+
+  private async untrackKey(key: string): Promise<void> {
+    const entry = this.keys.get(key);
+    this.keys.delete(key);
+    await entry?.cancel?.().catch(() => undefined);
+  }
+
+  private setState(ref: string, state: string | null): void {
+    if (state === null) this.states.delete(ref);
+    else this.states.set(ref, state);
+    const counts: Record<string, number> = {
+      active: 0,
+      pending: 0,
+      ended: 0,
+      capped: 0,
+      suspended: 0,
+      invalid: 0,
+      deleting: 0,
+    };
+    for (const s of this.states.values())
+      counts[s === 'open' ? 'active' : s] = (counts[s === 'open' ? 'active' : s] ?? 0) + 1;
+    for (const [label, n] of Object.entries(counts)) this.deps.metrics.windows.set({ state: label }, n);
+  }
+}
+
+function windowItem(obj: WindowObject): Item {
+  return `w:${obj.metadata.namespace}/${obj.metadata.name}`;
+}
+
+function conditionsOf(obj: WindowObject): Condition[] {
+  const conditions = obj.status?.conditions;
+  return Array.isArray(conditions) ? (conditions as Condition[]) : [];
+}
+
+/** JSON with sorted keys, so a status read back from the API compares equal to the one computed. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}

@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type Watcher } from 'etcd3';
+import { KmaintError, membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
+import type { Logger } from 'pino';
+import type { OperatorConfig } from '../config.ts';
+
+/** What the reconciler needs from etcd: read and write switch keys, read and follow member reports. */
+export interface SwitchStore {
+  read(key: string): Promise<string | null>;
+  write(key: string, value: string): Promise<void>;
+  readMembers(key: string): Promise<MemberReport[]>;
+  /** Calls onChange on every change under the key's members prefix and after each reconnect. */
+  watchMembers(key: string, onChange: () => void): Promise<() => Promise<void>>;
+  close(): void;
+}
+
+/** Unary calls fail after this long instead of hanging while etcd is down; the queue retries them. */
+const CALL_DEADLINE_MS = 5_000;
+
+export function createEtcdClient(config: OperatorConfig['etcd']): Etcd3 {
+  const read = (path: string | null): Buffer | undefined => (path === null ? undefined : readFileSync(path));
+  return new Etcd3({
+    hosts: config.hosts,
+    credentials:
+      config.caFile === null && config.certFile === null
+        ? undefined
+        : {
+            rootCertificate: read(config.caFile) as Buffer,
+            certChain: read(config.certFile),
+            privateKey: read(config.keyFile),
+          },
+    auth:
+      config.username === null ? undefined : { username: config.username, password: config.password ?? '' },
+    dialTimeout: CALL_DEADLINE_MS,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+  });
+}
+
+export class EtcdSwitches implements SwitchStore {
+  private readonly client: Etcd3;
+  private readonly log: Logger;
+
+  constructor(client: Etcd3, log: Logger) {
+    this.client = client;
+    this.log = log;
+  }
+
+  async read(key: string): Promise<string | null> {
+    return this.call('ETCD_READ', `read ${key}`, () => this.client.get(key).string());
+  }
+
+  async write(key: string, value: string): Promise<void> {
+    await this.call('ETCD_WRITE', `write ${key}`, () => this.client.put(key).value(value).exec());
+  }
+
+  async readMembers(key: string): Promise<MemberReport[]> {
+    const raw = await this.call('ETCD_READ', `read members of ${key}`, () =>
+      this.client.getAll().prefix(membersPrefix(key)).strings(),
+    );
+    const reports: MemberReport[] = [];
+    for (const [k, v] of Object.entries(raw)) {
+      const parsed = parseMemberReport(v);
+      // One bad report must not hide the others; it is logged and that member counts as not drained.
+      if (parsed.ok) reports.push(parsed.value);
+      else this.log.warn({ key: k, error: parsed.error }, 'ignoring unreadable member report');
+    }
+    return reports;
+  }
+
+  async watchMembers(key: string, onChange: () => void): Promise<() => Promise<void>> {
+    const watcher: Watcher = await this.call('ETCD_WATCH', `watch members of ${key}`, () =>
+      this.client.watch().prefix(membersPrefix(key)).create(),
+    );
+    watcher.on('put', onChange);
+    watcher.on('delete', onChange);
+    // etcd3 re-creates the watch after a disconnect; what changed meanwhile is picked up by re-reading.
+    watcher.on('connected', onChange);
+    watcher.on('disconnected', (err) =>
+      this.log.warn({ key, err: err.message }, 'member watch disconnected'),
+    );
+    watcher.on('error', (err) => this.log.warn({ key, err: err.message }, 'member watch error'));
+    return () => watcher.cancel();
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async call<T>(code: string, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new KmaintError(code, `etcd: could not ${what}: ${(err as Error).message}`, {
+        retriable: true,
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A de-duplicating work queue with rate-limited retries, after client-go's workqueue: an item queued
+ * while it waits is queued once; an item queued while it is being processed runs again afterwards (never
+ * twice at once); failures come back after a per-item exponential delay; delayed adds keep the earliest.
+ */
+export interface QueueOptions {
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Injectable for tests. */
+  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+}
+
+export class WorkQueue<T extends string = string> {
+  private readonly queue: T[] = [];
+  private readonly waiting = new Set<T>();
+  private readonly processing = new Set<T>();
+  private readonly dirty = new Set<T>();
+  private readonly failures = new Map<T, number>();
+  private readonly timers = new Map<T, { due: number; cancel(): void }>();
+  private readonly wakers: (() => void)[] = [];
+  private shut = false;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly setTimer: NonNullable<QueueOptions['setTimer']>;
+
+  constructor(options: QueueOptions = {}) {
+    this.baseDelayMs = options.baseDelayMs ?? 200;
+    this.maxDelayMs = options.maxDelayMs ?? 60_000;
+    this.setTimer =
+      options.setTimer ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms);
+        t.unref();
+        return { cancel: () => clearTimeout(t) };
+      });
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  add(item: T): void {
+    if (this.shut) return;
+    if (this.processing.has(item)) {
+      this.dirty.add(item);
+      return;
+    }
+    if (this.waiting.has(item)) return;
+    this.waiting.add(item);
+    this.queue.push(item);
+    this.wakers.shift()?.();
+  }
+
+  /** Adds the item after `ms`, unless it is already due sooner. */
+  addAfter(item: T, ms: number): void {
+    if (this.shut) return;
+    if (ms <= 0) {
+      this.add(item);
+      return;
+    }
+    const due = Date.now() + ms;
+    const existing = this.timers.get(item);
+    if (existing !== undefined && existing.due <= due) return;
+    existing?.cancel();
+    const timer = this.setTimer(() => {
+      this.timers.delete(item);
+      this.add(item);
+    }, ms);
+    this.timers.set(item, { due, cancel: timer.cancel });
+  }
+
+  /** Retries a failed item after a delay that doubles with each consecutive failure. */
+  addRateLimited(item: T): number {
+    const n = this.failures.get(item) ?? 0;
+    this.failures.set(item, n + 1);
+    const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
+    this.addAfter(item, delay);
+    return delay;
+  }
+
+  /** The item succeeded: its next failure starts from the base delay again. */
+  forget(item: T): void {
+    this.failures.delete(item);
+  }
+
+  /** The next item to process, or null once the queue is shut down. Call done() when finished. */
+  async get(): Promise<T | null> {
+    while (this.queue.length === 0) {
+      if (this.shut) return null;
+      await new Promise<void>((resolve) => this.wakers.push(resolve));
+    }
+    const item = this.queue.shift() as T;
+    this.waiting.delete(item);
+    this.processing.add(item);
+    return item;
+  }
+
+  done(item: T): void {
+    this.processing.delete(item);
+    if (this.dirty.delete(item)) this.add(item);
+  }
+
+  shutdown(): void {
+    this.shut = true;
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+    for (const wake of this.wakers.splice(0)) wake();
+  }
+}

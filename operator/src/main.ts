@@ -1,0 +1,140 @@
+import type { Server } from 'node:http';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadConfig, type OperatorConfig } from './config.ts';
+import { Controller } from './controller.ts';
+import { createEtcdClient, EtcdSwitches } from './etcd/switches.ts';
+import { startHttpServer } from './http/server.ts';
+import { LeaderElector } from './kube/leader.ts';
+import { startKubeSources } from './kube/sources.ts';
+import { KubeWindowWriter } from './kube/windows.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface OperatorHandle {
+  controller: Controller;
+  server: Server;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Wires the operator: etcd, the apiserver, the controller, leader election and the HTTP endpoints. */
+export async function startOperator(config: OperatorConfig, log: Logger): Promise<OperatorHandle> {
+  const metrics = createMetrics();
+  const kc = new KubeConfig();
+  if (config.kubeconfig === null) kc.loadFromCluster();
+  else kc.loadFromFile(config.kubeconfig);
+
+  const etcd = createEtcdClient(config.etcd);
+  let elector: LeaderElector | null = null;
+  const isLeader = (): boolean => elector?.isLeader ?? true;
+  const controller = new Controller({
+    startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
+    switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' })),
+    writer: new KubeWindowWriter(kc, config.identity),
+    isLeader,
+    metrics,
+    log,
+    resyncPeriodMs: config.resyncPeriodMs,
+  });
+
+  // Leadership can flip while the controller is still starting: run starts and stops one after another.
+  let transitions = Promise.resolve();
+  const serially = (what: string, fn: () => Promise<void>): void => {
+    transitions = transitions
+      .then(fn)
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, what));
+  };
+
+  const server = await startHttpServer(
+    config.httpPort,
+    {
+      live: () => true,
+      ready: () => {
+        if (controller.running) {
+          return controller.synced()
+            ? { ok: true, detail: 'leader: caches synced' }
+            : { ok: false, detail: 'leader: caches not synced yet' };
+        }
+        return elector?.healthy
+          ? { ok: true, detail: 'standby: apiserver reachable' }
+          : { ok: false, detail: 'cannot reach the apiserver' };
+      },
+    },
+    metrics.registry,
+  );
+
+  if (config.leaderElection) {
+    elector = new LeaderElector(
+      kc.makeApiClient(CoordinationV1Api),
+      {
+        namespace: config.leaseNamespace,
+        name: config.leaseName,
+        identity: config.identity,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: Math.round((config.leaseDurationMs * 2) / 3),
+        retryPeriodMs: Math.max(500, Math.round(config.leaseDurationMs / 7)),
+      },
+      log,
+    );
+    elector.start({
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        serially('controller start failed', () => controller.start());
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        serially('controller stop failed', () => controller.stop());
+      },
+    });
+  } else {
+    metrics.leader.set(1);
+    await controller.start();
+  }
+  log.info({ port: config.httpPort, leaderElection: config.leaderElection }, 'operator started');
+
+  return {
+    controller,
+    server,
+    isLeader,
+    stop: async () => {
+      serially('controller stop failed', () => controller.stop());
+      await transitions;
+      await elector?.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      etcd.close();
+      log.info('operator stopped');
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: OperatorConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel, config.identity);
+  process.on('unhandledRejection', (err) =>
+    log.error({ err: (err as Error)?.message }, 'unhandled rejection'),
+  );
+  const operator = await startOperator(config, log);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    operator.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (import.meta.main) await main();

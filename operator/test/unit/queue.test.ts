@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { WorkQueue } from '../../src/kube/queue.ts';
+
+describe('WorkQueue', () => {
+  it('queues an item once however often it is added while waiting', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    expect(q.depth).toBe(2);
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+  });
+
+  it('runs an item added during processing again afterwards, never twice at once', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    const item = await q.get();
+    q.add('a');
+    expect(q.depth).toBe(0);
+    q.done(item as string);
+    expect(q.depth).toBe(1);
+  });
+
+  it('doubles the retry delay per failure and starts over after forget', () => {
+    const delays: number[] = [];
+    const q = new WorkQueue({
+      baseDelayMs: 100,
+      maxDelayMs: 1_000,
+      setTimer: (_fn, ms) => {
+        delays.push(ms);
+        return { cancel: () => undefined };
+      },
+    });
+    const seen = [1, 2, 3, 4, 5].map(() => q.addRateLimited('x'));
+    expect(seen).toEqual([100, 200, 400, 800, 1_000]);
+    q.forget('x');
+    expect(q.addRateLimited('y')).toBe(100);
+  });
+
+  it('keeps the earliest of two delayed adds', () => {
+    const timers: { ms: number; cancelled: boolean }[] = [];
+    const q = new WorkQueue({
+      setTimer: (_fn, ms) => {
+        const t = { ms, cancelled: false };
+        timers.push(t);
+        return { cancel: () => (t.cancelled = true) };
+      },
+    });
+    q.addAfter('x', 5_000);
+    q.addAfter('x', 10_000);
+    q.addAfter('x', 1_000);
+    expect(timers.map((t) => [t.ms, t.cancelled])).toEqual([
+      [5_000, true],
+      [1_000, false],
+    ]);
+  });
+
+  it('hands out null once shut down', async () => {
+    const q = new WorkQueue();
+    const pending = q.get();
+    q.shutdown();
+    expect(await pending).toBeNull();
+  });
+});
