@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine.ts';
+import { withTimeout } from './timeout.ts';
 
 /** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
 export interface MetricsSource {
@@ -104,8 +105,11 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   const outcomes = {
     received: counter('kmaint_messages_received_total', 'Messages received from Kafka.'),
     processed: counter('kmaint_messages_processed_total', 'Messages the handler finished successfully.'),
-    failed: counter('kmaint_messages_failed_total', 'Failed handler attempts.'),
-    retried: counter('kmaint_messages_retried_total', 'Handler attempts repeated after a failure.'),
+    failed: counter(
+      'kmaint_messages_failed_total',
+      'Messages that failed every attempt (then dead-lettered).',
+    ),
+    retried: counter('kmaint_messages_retried_total', 'Failed handler attempts that were retried.'),
     deadLettered: counter('kmaint_messages_dead_lettered_total', 'Messages sent to the dead-letter topic.'),
     aborted: counter(
       'kmaint_messages_aborted_total',
@@ -117,7 +121,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   }
   const processingDuration = new Histogram({
     name: 'kmaint_message_processing_duration_seconds',
-    help: 'Handler time of one attempt, by topic and outcome.',
+    help: 'Handler time of one attempt, by topic and outcome (processed, or retried after failing).',
     labelNames: ['topic', 'outcome'],
     buckets: MESSAGE_BUCKETS,
     registers,
@@ -151,7 +155,9 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     labelNames: ['topic', 'partition'],
     registers,
     async collect() {
-      const stats = await withTimeout(source.stats(), lagTimeoutMs);
+      const stats = await withTimeout(source.stats(), lagTimeoutMs, () => new Error('lag timeout')).catch(
+        () => undefined,
+      );
       // Unreachable Kafka: keep the last known lag rather than pretend it is zero.
       if (stats === undefined) return;
       this.reset();
@@ -170,7 +176,8 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   });
   events.on('message', ({ outcome, topic, durationMs }) => {
     outcomes[outcome].inc({ topic });
-    if (outcome !== 'received' && outcome !== 'retried') {
+    // Only these two outcomes carry the time of a handler attempt.
+    if (outcome === 'processed' || outcome === 'retried') {
       processingDuration.observe({ topic, outcome }, durationMs / 1000);
     }
   });
@@ -179,16 +186,4 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   events.on('watchRestart', () => watchRestarts.inc());
   events.on('invalidSwitch', () => unparseable.inc());
   return registry;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, ms, undefined);
-  });
-  try {
-    return await Promise.race([promise.catch(() => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

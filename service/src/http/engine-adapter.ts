@@ -1,5 +1,6 @@
 import { KmaintError } from '@kmaint/common';
 import type { Engine } from '../engine.ts';
+import { withTimeout } from '../timeout.ts';
 import type { ApiStats, ServicePort } from './port.ts';
 
 export interface AdapterOptions {
@@ -7,10 +8,16 @@ export interface AdapterOptions {
   drainTimeoutMs: number;
   /** Whether main.ts has begun shutting down (the engine reports the end of it, not the start). */
   shuttingDown: () => boolean;
+  /** Longest an API call waits for Kafka (stats then serve the local counters; topics/info a 503). */
+  kafkaTimeoutMs?: number;
 }
+
+const kafkaTimeout = (ms: number) => () =>
+  new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not answer within ${ms} ms`, { retriable: true });
 
 /** The engine seen through the HTTP layer's port. */
 export function engineServicePort(engine: Engine, options: AdapterOptions): ServicePort {
+  const timeoutMs = options.kafkaTimeoutMs ?? 5_000;
   return {
     status() {
       const s = engine.snapshot();
@@ -34,10 +41,15 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
 
     async stats(): Promise<ApiStats> {
       try {
-        const { rebalances: _rebalances, ...stats } = await engine.stats();
+        const { rebalances: _rebalances, ...stats } = await withTimeout(
+          engine.stats(),
+          timeoutMs,
+          kafkaTimeout(timeoutMs),
+        );
         return stats;
       } catch {
-        // Kafka cannot be asked for offsets: the counters are local and still worth showing.
+        // Kafka cannot be asked for offsets (in a broker upgrade, say): the local counters still tell
+        // a person watching the drain what they need.
         const { rebalances: _rebalances, ...counters } = engine.counters();
         return { ...counters, partitions: [] };
       }
@@ -47,14 +59,18 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
       try {
         return await engine.send(topic, message, key, headers);
       } catch (err) {
-        throw asSendError(err);
+        throw asKafkaError(err, 'accept the message');
       }
     },
 
     async topicsInfo() {
       // In the configured order, partitions ascending: the broker answers in no particular order.
       const order = engine.snapshot().topics;
-      const topics = await engine.topicsInfo();
+      const topics = await withTimeout(engine.topicsInfo(), timeoutMs, kafkaTimeout(timeoutMs)).catch(
+        (err: unknown) => {
+          throw asKafkaError(err, 'describe the topics');
+        },
+      );
       return topics
         .sort((a, b) => order.indexOf(a.topic) - order.indexOf(b.topic))
         .map(({ topic, partitions }) => ({
@@ -66,7 +82,7 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
 }
 
 /** Kafka client errors carry `type` and `retriable`; keep what a client of the API can act on. */
-function asSendError(err: unknown): KmaintError {
+function asKafkaError(err: unknown, doing: string): KmaintError {
   if (err instanceof KmaintError) return err;
   const e = err as { type?: unknown; retriable?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(err);
@@ -76,9 +92,9 @@ function asSendError(err: unknown): KmaintError {
     });
   }
   if (e.retriable === false) {
-    return new KmaintError('KAFKA_SEND_FAILED', `Kafka refused the message: ${message}`, { cause: err });
+    return new KmaintError('KAFKA_FAILED', `Kafka could not ${doing}: ${message}`, { cause: err });
   }
-  return new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not accept the message: ${message}`, {
+  return new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not ${doing}: ${message}`, {
     retriable: true,
     cause: err,
   });

@@ -143,8 +143,8 @@ const kafkaStats = {
   properties: {
     received: { type: 'integer' },
     processed: { type: 'integer' },
-    failed: { type: 'integer', description: 'Failed attempts (each retry of a message counts)' },
-    retried: { type: 'integer' },
+    failed: { type: 'integer', description: 'Messages that failed every attempt (then dead-lettered)' },
+    retried: { type: 'integer', description: 'Failed attempts that were retried' },
     deadLettered: { type: 'integer' },
     inFlight: { type: 'integer' },
     commits: { type: 'integer' },
