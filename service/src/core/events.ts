@@ -29,7 +29,7 @@ export interface EngineEvents {
   commit: [{ topic: string; partition: number; offset: string }];
   /** The group (re)assigned partitions to this member. */
   rebalance: [{ assigned: Record<string, number[]> }];
-  /** The switch watcher started over (disconnect, compaction, error): it re-reads and re-watches. */
+  /** An established switch watch ended (disconnect, compaction, error); the watcher re-reads and re-watches. */
   watchRestart: [{ reason: string }];
   /** The switch key held a value that is neither a boolean word nor valid JSON; the state was kept. */
   invalidSwitch: [{ raw: string; error: string; at: string }];

@@ -73,7 +73,6 @@ export class SwitchWatcher {
 
   async #run(firstAttemptDone: () => void): Promise<void> {
     let failures = 0;
-    let reason = 'start';
     while (!this.#closed.signal.aborted) {
       try {
         const res = await this.#client.get(this.#opts.key).exec();
@@ -83,10 +82,17 @@ export class SwitchWatcher {
         this.#on.health(true, `watching ${this.#opts.key}`);
         failures = 0;
         firstAttemptDone();
-        reason = await this.#watch(BigInt(res.header.revision) + 1n);
+        const why = await this.#watch(BigInt(res.header.revision) + 1n);
+        if (!this.#closed.signal.aborted) {
+          this.#on.restart(why);
+          this.#opts.logger.info(
+            { key: this.#opts.key, why },
+            'switch watch ended; re-reading and re-watching',
+          );
+        }
       } catch (err) {
         failures += 1;
-        reason = `etcd read failed: ${err instanceof Error ? err.message : String(err)}`;
+        const reason = `etcd read failed: ${err instanceof Error ? err.message : String(err)}`;
         this.#on.health(false, reason);
         if (this.#opts.unavailable === 'maintenance') this.#on.desired(ETCD_DOWN);
         firstAttemptDone();
@@ -95,10 +101,6 @@ export class SwitchWatcher {
           backoffDelay(failures, this.#opts.retryBaseMs ?? 200, 5_000),
           this.#closed.signal,
         ).catch(() => undefined);
-      }
-      if (!this.#closed.signal.aborted) {
-        this.#on.restart(reason);
-        this.#opts.logger.info({ key: this.#opts.key, reason }, 're-reading the maintenance switch');
       }
     }
   }

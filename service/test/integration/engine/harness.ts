@@ -73,8 +73,16 @@ export async function produce(
   }
 }
 
+/** Writes the switch, retrying while the test's own etcd client reconnects after a restart. */
 export async function setSwitch(t: Tools, key: string, value: string | SwitchValue): Promise<void> {
-  await t.etcd.put(key).value(typeof value === 'string' ? value : encodeSwitchValue(value));
+  const raw = typeof value === 'string' ? value : encodeSwitchValue(value);
+  await waitFor(
+    async () => {
+      await t.etcd.put(key).value(raw);
+      return true;
+    },
+    { message: `etcd put ${key}=${raw}` },
+  );
 }
 
 /** Committed offsets of a group (partition → offset, -1 when none). */
