@@ -106,6 +106,9 @@ function handleSignals(
   process.on('SIGINT', onSignal);
 }
 
+/** Set once configuration is read; from then on every failure is a structured log line. */
+let logger: Logger | undefined;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
 
-  const logger = createLogger({ level: config.logLevel, memberId: config.memberId });
+  logger = createLogger({ level: config.logLevel, memberId: config.memberId });
   exitOnCrash(logger);
   const engine = createEngine(engineOptions(config), {
     logger,
@@ -177,9 +180,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Before the logger exists (or if wiring failed) there is only stderr.
-  process.stderr.write(
-    `kmaint-service failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  if (logger) logger.fatal({ err }, 'failed to start; exiting');
+  else
+    process.stderr.write(
+      `kmaint-service failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   process.exit(1);
 });

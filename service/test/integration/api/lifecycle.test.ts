@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { memberKey } from '@kmaint/common';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
 import { Cluster } from './cluster.ts';
 import { ServiceProcess, type LogLine } from './service-process.ts';
@@ -174,6 +175,35 @@ describe('signals and failures', () => {
     expect(result.code).toBe(2);
     for (const name of ['HTTP_PORT', 'KAFKA_BROKERS', 'DRAIN_TIMEOUT'])
       expect(result.stderr).toContain(`${name}: `);
+  });
+
+  it('a failure at start (HTTP port taken) is logged as JSON and exits 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const result = await run(node, ['service/src/main.ts'], {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env['PATH'],
+          HTTP_PORT: String(port),
+          KAFKA_BROKERS: inject('kafkaBrokers'),
+          ETCD_ENDPOINTS: inject('etcdEndpoints'),
+        },
+      }).then(
+        () => ({ code: 0, stdout: '' }),
+        (err: { code: number; stdout: string }) => err,
+      );
+      expect(result.code).toBe(1);
+      const fatal = result.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as LogLine)
+        .find((l) => l.level === 'fatal');
+      expect(fatal).toMatchObject({ msg: 'failed to start; exiting', err: { code: 'EADDRINUSE' } });
+    } finally {
+      blocker.close();
+    }
   });
 
   it('--help lists the variables with their defaults and exits 0', async () => {
