@@ -27,8 +27,9 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
         desired: {
           maintenance: s.desired.maintenance,
           mode: s.desired.mode,
-          reason: s.desired.reason,
-          window: s.desired.window,
+          // The engine's, not the switch's: a switch turned off may still carry the old reason.
+          reason: s.reason,
+          window: s.window,
         },
         inFlight: s.inFlight,
         drainTimeoutMs: s.desired.drainTimeoutMs ?? options.drainTimeoutMs,

@@ -75,6 +75,7 @@ const maintenance = {
 
 export const healthResponse = {
   type: 'object',
+  description: 'Status of the service, its maintenance state and its dependencies',
   required: ['status', 'maintenance', 'components', 'topics', 'inFlight', 'timestamp'],
   properties: {
     status: {
@@ -100,6 +101,7 @@ export const healthResponse = {
 
 export const probeResponse = {
   type: 'object',
+  description: 'Probe result',
   required: ['status'],
   properties: { status: { type: 'string' }, state: { type: 'string' } },
 } as const;
@@ -118,6 +120,7 @@ export const sendBody = {
 
 export const sendResponse = {
   type: 'object',
+  description: 'Where the message landed',
   required: ['status', 'topic', 'partition', 'offset'],
   properties: {
     status: { type: 'string', enum: ['sent'] },
@@ -193,6 +196,7 @@ const statsProperties = {
 
 export const statsResponse = {
   type: 'object',
+  description: 'Processing counters and per-partition offsets',
   required: ['kafka', 'maintenance', 'timestamp'],
   properties: statsProperties,
 } as const;
@@ -206,6 +210,7 @@ export const statsUnavailableResponse = {
 
 export const topicsResponse = {
   type: 'object',
+  description: 'The configured topics',
   required: ['topics'],
   properties: {
     topics: {

@@ -15,7 +15,7 @@ const name = uniqueName('api-cycle');
 const topic = name;
 const group = name;
 const key = `/maintenance/${name}`;
-const MESSAGES = 60;
+const MESSAGES = 24;
 let service: ServiceProcess;
 const scrapes: string[] = [];
 
