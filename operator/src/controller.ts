@@ -130,6 +130,7 @@ export class Controller {
         else await this.reconcileKey(item.slice(2), queue);
         queue.forget(item);
         metrics.reconciles.inc({ kind, result: 'ok' });
+        this.log.debug({ item }, 'reconciled');
       } catch (err) {
         metrics.reconciles.inc({ kind, result: 'error' });
         metrics.errors.inc({ code: err instanceof KmaintError ? err.code : 'UNEXPECTED' });
