@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import {
   chartDir,
   findObject,
-  helm,
+  helmBin,
   helmTemplate,
   kubeVersion,
   parseObjects,
@@ -46,7 +46,14 @@ describe('helm lint', () => {
       ],
     ],
   ])('is clean with %s (--strict)', async (_label, args) => {
-    const result = await run(helm, ['lint', '--strict', chartDir, '--kube-version', kubeVersion, ...args]);
+    const result = await run(helmBin(), [
+      'lint',
+      '--strict',
+      chartDir,
+      '--kube-version',
+      kubeVersion,
+      ...args,
+    ]);
     expect(result.stdout + result.stderr).not.toMatch(/\[(WARNING|ERROR)\]/);
     expect(result.code).toBe(0);
   });
@@ -82,7 +89,7 @@ describe('the CRD', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'kmaint-package-'));
     try {
-      const out = await runOk(helm, ['package', chartDir, '--destination', dir]);
+      const out = await runOk(helmBin(), ['package', chartDir, '--destination', dir]);
       const archive = out.trim().split(/\s+/).pop() ?? '';
       expect(archive).toMatch(/kmaint-0\.1\.0\.tgz$/);
       const listing = await runOk('tar', ['-tzf', archive]);
@@ -94,7 +101,13 @@ describe('the CRD', () => {
       ]);
       expect(packed).toBe(readFileSync(join(repoRoot, 'crds', 'kmaint.io_maintenancewindows.yaml'), 'utf8'));
       // The packaged chart renders the same CRD as the source folder.
-      const fromArchive = await runOk(helm, ['template', 'kmaint', archive, '--kube-version', kubeVersion]);
+      const fromArchive = await runOk(helmBin(), [
+        'template',
+        'kmaint',
+        archive,
+        '--kube-version',
+        kubeVersion,
+      ]);
       const crd = findObject(parseObjects(fromArchive), 'CustomResourceDefinition');
       expect(crd.spec).toEqual(findObject(await render(), 'CustomResourceDefinition').spec);
     } finally {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { envConfig, toolsBinDir } from '../../env/config.ts';
+import { inject } from 'vitest';
+import { envConfig } from '../../env/config.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const chartDir = join(repoRoot, 'charts', 'kmaint');
@@ -54,9 +55,9 @@ export async function runOk(...args: Parameters<typeof run>): Promise<string> {
   return result.stdout;
 }
 
-/** helm and kubectl as test/env/build-go-tools.sh builds them. */
-export const helm = join(toolsBinDir(), 'helm');
-export const kubectl = join(toolsBinDir(), 'kubectl');
+/** The test environment's helm; run it through `run` to see its exit code and refusals. */
+export const helmBin = (): string => join(inject('toolsBin'), 'helm');
+export const kubectlBin = (): string => join(inject('toolsBin'), 'kubectl');
 /** Kubernetes version the charts are rendered for offline (helm's own default is older than kmaint needs). */
 export const kubeVersion = envConfig.k8sVersion;
 
@@ -101,7 +102,7 @@ export async function helmTemplate(
 ): Promise<{ ok: true; objects: K8sObject[] } | { ok: false; error: string }> {
   const file = valuesFile(values);
   try {
-    const result = await run(helm, [
+    const result = await run(helmBin(), [
       'template',
       'kmaint',
       chartDir,
