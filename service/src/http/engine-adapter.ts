@@ -47,6 +47,10 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
           timeoutMs,
           kafkaTimeout(timeoutMs),
         );
+        const order = engine.snapshot().topics;
+        stats.partitions.sort(
+          (a, b) => order.indexOf(a.topic) - order.indexOf(b.topic) || a.partition - b.partition,
+        );
         return stats;
       } catch {
         // Kafka cannot be asked for offsets (in a broker upgrade, say): the local counters still tell

@@ -87,6 +87,22 @@ describe('the engine behind the HTTP port', () => {
     }
   });
 
+  it('orders the stats partitions by configured topic, then partition', async () => {
+    const part = (topic: string, partition: number) => ({
+      topic,
+      partition,
+      committedOffset: null,
+      endOffset: '0',
+      lag: 0,
+    });
+    const stats = async (): Promise<EngineStats> => ({
+      ...counters,
+      partitions: [part('a', 0), part('b', 1), part('b', 0)],
+    });
+    const result = await engineServicePort(fakeEngine({ stats }), options).stats();
+    expect(result.partitions.map((p) => `${p.topic}${p.partition}`)).toEqual(['b0', 'b1', 'a0']);
+  });
+
   it('orders topics as configured and partitions ascending', async () => {
     const topics = await engineServicePort(fakeEngine(), options).topicsInfo();
     expect(topics.map((t) => t.name)).toEqual(['b', 'a']);
