@@ -28,10 +28,11 @@ export async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** Whether something accepts TCP connections on the port within `timeoutMs`. */
+export async function portOpen(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host });
-    socket.setTimeout(1000);
+    socket.setTimeout(timeoutMs);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -17,6 +17,8 @@ export interface ProcessSpec {
   readyTimeoutMs: number;
   /** How long SIGTERM gets before SIGKILL. */
   stopTimeoutMs?: number;
+  /** Called whenever the process ends, also after stop(); exit code null means killed by a signal. */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 const live = new Set<ChildProcess>();
@@ -86,7 +88,10 @@ export class Supervised {
         resolve();
       };
       child.once('error', (err) => done(`failed to spawn: ${err.message}`));
-      child.once('exit', (code, signal) => done(`exited with ${signal ?? `code ${code}`}`));
+      child.once('exit', (code, signal) => {
+        done(`exited with ${signal ?? `code ${code}`}`);
+        this.spec.onExit?.(code, signal);
+      });
     });
 
     const deadline = Date.now() + readyTimeoutMs;
@@ -113,14 +118,15 @@ export class Supervised {
     }
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM, then SIGKILL after `graceMs` (default: the spec's stopTimeoutMs, else 10 s). */
+  async stop(graceMs = this.spec.stopTimeoutMs ?? 10_000): Promise<void> {
     const child = this.#child;
     if (child === undefined || this.#exitInfo !== undefined) return;
     child.kill('SIGTERM');
     const grace = new AbortController();
     const graceOver = await Promise.race([
       this.#exit.then(() => false),
-      sleep(this.spec.stopTimeoutMs ?? 10_000, true, { signal: grace.signal }).catch(() => false),
+      sleep(graceMs, true, { signal: grace.signal }).catch(() => false),
     ]);
     grace.abort();
     if (graceOver) {

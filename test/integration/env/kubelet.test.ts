@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { StandInKubelet } from '../../env/kubelet.ts';
+import { kubeConfig } from '../../env/tools.ts';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const discovery = kc.makeApiClient(DiscoveryV1Api);
+
+describe('the stand-in kubelet', () => {
+  const namespace = uniqueName('env-kubelet');
+  const nodeName = uniqueName('env-kubelet-node');
+  const image = 'kmaint.local/tiny-http';
+  let kubelet: StandInKubelet;
+
+  beforeAll(async () => {
+    kubelet = await StandInKubelet.start({
+      kubeConfig: kc,
+      nodeName,
+      logDir: join(inject('envDir'), 'kubelet', nodeName),
+      images: {
+        [image]: { command: process.execPath, args: [join(import.meta.dirname, 'fixtures', 'tiny-http.ts')] },
+      },
+    });
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+  });
+  afterAll(async () => {
+    await kubelet.stop({ removeNode: true });
+  });
+
+  it('runs a Deployment pod as a local process, Ready behind its Service, and stops it on deletion', async () => {
+    const labels = { app: 'tiny' };
+    await core.createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name: 'tiny' },
+        spec: { selector: labels, ports: [{ port: 80, targetPort: 'http' }] },
+      },
+    });
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'tiny' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              nodeSelector: { 'kubernetes.io/hostname': nodeName },
+              terminationGracePeriodSeconds: 10,
+              containers: [
+                {
+                  name: 'web',
+                  image: `${image}:1`,
+                  ports: [{ name: 'http', containerPort: 8080 }],
+                  env: [
+                    { name: 'GREETING', value: 'hello' },
+                    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                  ],
+                  readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+                  livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+
+    const readyPod = () =>
+      waitFor(
+        async () => {
+          const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=tiny' });
+          return pods.items.find(
+            (p) =>
+              p.metadata?.deletionTimestamp === undefined &&
+              p.status?.phase === 'Running' &&
+              p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          );
+        },
+        { message: 'a Running and Ready pod', timeoutMs: 90_000 },
+      );
+    const pod: V1Pod = await readyPod();
+    const name = pod.metadata?.name ?? '';
+    const podIP = pod.status?.podIP ?? '';
+    expect(podIP).toMatch(/^198\.18\./);
+    expect(pod.spec?.nodeName).toBe(nodeName);
+
+    const endpoint = kubelet.endpoint(namespace, name);
+    const env = (await (await fetch(`${endpoint?.url}/env`)).json()) as Record<string, string>;
+    expect(env).toMatchObject({ GREETING: 'hello', POD_NAME: name, POD_NAMESPACE: namespace, POD_IP: podIP });
+    expect(env['PORT']).toBe(String(endpoint?.port));
+
+    await waitFor(
+      async () => {
+        const slices = await discovery.listNamespacedEndpointSlice({
+          namespace,
+          labelSelector: 'kubernetes.io/service-name=tiny',
+        });
+        const found = slices.items.flatMap((s) => s.endpoints).find((e) => e?.addresses.includes(podIP));
+        return found?.conditions?.ready === true && found.targetRef?.name === name;
+      },
+      { message: 'the pod as a ready endpoint of its Service' },
+    );
+
+    const logFile = kubelet.logFile(namespace, name) ?? '';
+    await core.deleteNamespacedPod({ name, namespace });
+    await waitFor(() => !kubelet.runningPods().includes(`${namespace}/${name}`), {
+      message: 'the pod process to end',
+      timeoutMs: 20_000,
+    });
+    expect(readFileSync(logFile, 'utf8')).toContain('SIGTERM received');
+    await waitFor(
+      async () => !(await core.listNamespacedPod({ namespace })).items.some((p) => p.metadata?.name === name),
+      { message: 'the pod object to be removed' },
+    );
+    // The ReplicaSet replaces it, and the kubelet runs the new pod.
+    const replacement = await readyPod();
+    expect(replacement.metadata?.name).not.toBe(name);
+    expect(kubelet.errors).toEqual([]);
+  });
+});
