@@ -1,5 +1,7 @@
 import { KmaintError } from '@kmaint/common';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { maintenanceMessage } from './context.ts';
+import type { ApiStatus } from './port.ts';
 
 export interface ApiError {
   status: number;
@@ -64,4 +66,12 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
   return reply.code(404).send({
     error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
   });
+}
+
+/** The 503 of the non-health endpoints in maintenance, as the seed promises, with when to come back. */
+export function maintenanceReply(reply: FastifyReply, status: ApiStatus): FastifyReply {
+  return reply
+    .code(503)
+    .header('retry-after', String(RETRY_AFTER_SECONDS))
+    .send({ error: { code: 'MAINTENANCE', message: maintenanceMessage(status) } });
 }

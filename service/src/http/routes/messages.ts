@@ -1,9 +1,9 @@
 import { KmaintError } from '@kmaint/common';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { inMaintenance, maintenanceMessage } from '../context.ts';
-import { RETRY_AFTER_SECONDS } from '../errors.ts';
-import type { ApiSendRequest, ApiStatus } from '../port.ts';
+import { maintenanceReply, RETRY_AFTER_SECONDS } from '../errors.ts';
+import type { ApiSendRequest } from '../port.ts';
 import {
   errorRef,
   errorResponses,
@@ -76,11 +76,4 @@ export function messageRoutes(ctx: RouteContext) {
       },
     );
   };
-}
-
-export function maintenanceReply(reply: FastifyReply, status: ApiStatus): FastifyReply {
-  return reply
-    .code(503)
-    .header('retry-after', String(RETRY_AFTER_SECONDS))
-    .send({ error: { code: 'MAINTENANCE', message: maintenanceMessage(status) } });
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { inMaintenance } from '../context.ts';
+import { maintenanceReply } from '../errors.ts';
 import { topicsResponse, unavailable, errorResponses } from '../schemas.ts';
-import { maintenanceReply } from './messages.ts';
 
 /** GET /topics/info: partition metadata and offsets of each configured topic. */
 export function topicRoutes(ctx: RouteContext) {
