@@ -35,6 +35,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           ...realServers,
+          // After the integration files, not beside them: both restart the shared Kafka and etcd.
+          sequence: { groupOrder: 1 },
         },
       },
     ],
