@@ -132,7 +132,10 @@ export class LeaderElector {
     if (this.observed?.key !== recordKey) this.observed = { key: recordKey, atMs: nowMs };
     const heldMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
     const expired = this.observed.atMs + heldMs <= nowMs;
-    if (holder !== '' && holder !== identity && !expired) return false;
+    if (holder !== '' && holder !== identity && !expired) {
+      this.log.debug({ holder }, 'lease held by another instance');
+      return false;
+    }
 
     const takingOver = holder !== identity;
     lease.spec = {

@@ -254,13 +254,31 @@ export function spawnOperator(env: Record<string, string>): OperatorProcess {
     },
   );
   const output: string[] = [];
+  let partial = '';
   const collect = (chunk: Buffer): void => {
-    output.push(...chunk.toString().trim().split('\n'));
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    output.push(...lines);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output, exited };
+}
+
+/** The JSON log lines of an operator process that carry `msg` (and match `fields`, if given). */
+export function logged(output: readonly string[], msg: string, fields: Record<string, unknown> = {}): number {
+  let n = 0;
+  for (const line of output) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry['msg'] === msg && Object.entries(fields).every(([k, v]) => entry[k] === v)) n++;
+    } catch {
+      // a non-JSON line (a Node warning): not a log entry
+    }
+  }
+  return n;
 }
 
 export { CONDITION };
