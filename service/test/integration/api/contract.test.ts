@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
 import { Cluster } from './cluster.ts';
 import { ServiceProcess } from './service-process.ts';
@@ -30,6 +30,8 @@ beforeAll(async () => {
     MAINTENANCE_KEY: key,
     MEMBER_ID: uniqueName('member'),
     KAFKA_OFFSET_INITIAL: 'newest',
+    // The seed's form (host:port); the other API tests pass the URL form.
+    ETCD_ENDPOINTS: inject('etcdEndpoints').replace(/^https?:\/\//, ''),
   });
   await waitFor(async () => (await service.get('/readyz')).status === 200, {
     timeoutMs: 60_000,
