@@ -13,6 +13,7 @@ import {
   type Machine,
   type Step,
 } from './core/state-machine.ts';
+import { settlesWithin } from './core/timeout.ts';
 import { emptyCounters, newErrorLog, type MessageCounters } from './core/stats.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from './core/types.ts';
 import type { MessageHandler } from './handler.ts';
@@ -162,6 +163,7 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
 
 const DEFAULT_MAX_WAIT_MS = 250;
 const JOIN_RETRY_BASE_MS = 500;
+const LEAVE_TIMEOUT_MS = 10_000;
 
 class DrainEngine implements Engine {
   readonly events = new EventEmitter<EngineEvents>();
@@ -173,6 +175,8 @@ class DrainEngine implements Engine {
   #watcher: SwitchWatcher | null = null;
   #reporter: MemberReporter | null = null;
   #session: ConsumerSession | null = null;
+  /** A join after the consumer died, if one is under way. */
+  #rejoining: Promise<void> = Promise.resolve();
 
   #machine: Machine;
   #started = false;
@@ -372,6 +376,7 @@ class DrainEngine implements Engine {
 
   async #drain(mode: MaintenanceMode, timeoutMs: number): Promise<void> {
     const started = performance.now();
+    await this.#rejoining;
     this.#processor.beginStop();
     const session = this.#session;
     // Leaving starts at once: kafkajs waits for the running batch handlers (which commit before they
@@ -384,7 +389,14 @@ class DrainEngine implements Engine {
       session?.pause();
     }
     const outcome = await this.#processor.drain(timeoutMs);
-    if (leaving !== null) await leaving;
+    if (leaving !== null) {
+      // With the broker unreachable kafkajs can retry its goodbye for a long time; the broker's session
+      // timeout removes the member anyway, so the drain does not wait for it beyond a bound.
+      const failed = leaving.catch((err: unknown) => this.#log.warn({ err }, 'leaving the group failed'));
+      if (!(await settlesWithin(failed, LEAVE_TIMEOUT_MS))) {
+        this.#log.warn({ waitedMs: LEAVE_TIMEOUT_MS }, 'leaving the group takes too long; moving on');
+      }
+    }
     const result: DrainResult = { mode, durationMs: performance.now() - started, ...outcome };
     this.#lastDrain = result;
     this.#drainedAt = new Date().toISOString();
@@ -397,7 +409,23 @@ class DrainEngine implements Engine {
     this.#session?.resume();
   }
 
+  /**
+   * kafkajs gives up on a consumer after a crash it deems fatal; while the switch wants consuming, join
+   * again with a fresh one (a drain or shutdown that begins meanwhile waits for this and then leaves).
+   */
+  #watchSession(session: ConsumerSession): void {
+    void session.dead.then((err) => {
+      if (this.#session !== session) return;
+      this.#session = null;
+      this.#log.error({ err }, 'the Kafka consumer died; joining again');
+      this.#recordError({ at: new Date().toISOString(), code: 'KAFKA_CONSUMER_DIED', message: err.message });
+      if (this.#machine.state !== 'running' || this.#machine.pending !== null) return;
+      this.#rejoining = this.#join();
+    });
+  }
+
   async #leave(): Promise<void> {
+    await this.#rejoining;
     const session = this.#session;
     this.#session = null;
     await session?.leave();
@@ -425,6 +453,7 @@ class DrainEngine implements Engine {
             this.events.emit('commit', { topic, partition, offset });
           },
         });
+        this.#watchSession(this.#session);
         return;
       } catch (err) {
         this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));

@@ -57,6 +57,8 @@ export interface ConsumeOptions {
 
 /** A joined consumer: pause/resume keep the membership; leave() ends it after the handlers return. */
 export interface ConsumerSession {
+  /** Resolves with the cause if the consumer died for good (a crash the client will not recover from). */
+  readonly dead: Promise<Error>;
   pause(): void;
   resume(): void;
   /** Stops fetching, waits for running batch handlers, leaves the group and disconnects. */

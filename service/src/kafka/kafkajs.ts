@@ -82,11 +82,11 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         opts.onAssigned(assigned);
         opts.onHealth(true, `member of ${opts.groupId}`);
       });
+      const dead = Promise.withResolvers<Error>();
       consumer.on(CRASH, (e) => {
-        opts.onHealth(
-          false,
-          `consumer crashed: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`,
-        );
+        const { error, restart } = e.payload;
+        opts.onHealth(false, `consumer crashed: ${error.message}${restart ? ' (restarting)' : ''}`);
+        if (!restart) dead.resolve(error);
       });
       consumer.on(FETCH, () => opts.onHealth(true, `member of ${opts.groupId}`));
       try {
@@ -109,7 +109,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           },
         );
       }
-      return session(consumer, opts.topics);
+      return session(consumer, opts.topics, dead.promise);
     },
 
     async produce(topic: string, msg: OutgoingMessage) {
@@ -170,9 +170,10 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
   };
 }
 
-function session(consumer: Consumer, topics: string[]): ConsumerSession {
+function session(consumer: Consumer, topics: string[], dead: Promise<Error>): ConsumerSession {
   const all = topics.map((topic) => ({ topic }));
   return {
+    dead,
     pause: () => consumer.pause(all),
     resume: () => consumer.resume(all),
     // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),

@@ -4,6 +4,7 @@ import { backoffDelay } from '../core/backoff.ts';
 import type { MessageOutcome } from '../core/events.ts';
 import { OffsetTracker } from '../core/offset-tracker.ts';
 import { LaneScheduler } from '../core/scheduler.ts';
+import { settlesWithin } from '../core/timeout.ts';
 import type { RecordedError } from '../core/types.ts';
 import { abortableDelay, type ConsumedMessage, type MessageHandler } from '../handler.ts';
 import type { Batch, OutgoingMessage, SentMessage } from './client.ts';
@@ -95,26 +96,10 @@ export class Processor {
     this.beginStop();
     const settled = (): Promise<unknown> =>
       Promise.all([...this.#batches].map((b) => b.catch(() => undefined)));
-    const timer = AbortSignal.timeout(timeoutMs);
-    const timedOut = await Promise.race([
-      settled().then(() => false),
-      abortableDelay(timeoutMs + 1, timer).then(
-        () => true,
-        () => true,
-      ),
-    ]);
-    if (!timedOut) return { timedOut: false, leftInFlight: 0 };
+    if (await settlesWithin(settled(), timeoutMs)) return { timedOut: false, leftInFlight: 0 };
     const leftInFlight = this.#scheduler.running;
     this.#abort.abort(new KmaintError('DRAIN_TIMEOUT', `drain timeout of ${timeoutMs} ms reached`));
-    const grace = AbortSignal.timeout(ABANDON_GRACE_MS);
-    const finished = await Promise.race([
-      settled().then(() => true),
-      abortableDelay(ABANDON_GRACE_MS + 1, grace).then(
-        () => false,
-        () => false,
-      ),
-    ]);
-    if (!finished) {
+    if (!(await settlesWithin(settled(), ABANDON_GRACE_MS))) {
       this.#deps.logger.warn(
         { leftInFlight },
         'handlers ignored their abort signal; committing without them',

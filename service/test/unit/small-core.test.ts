@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/core/backoff.ts';
 import { RingBuffer } from '../../src/core/stats.ts';
+import { settlesWithin } from '../../src/core/timeout.ts';
 
 describe('backoffDelay', () => {
   it('doubles from the base and stops at the cap', () => {
@@ -14,5 +15,13 @@ describe('RingBuffer', () => {
     const r = new RingBuffer<number>(3);
     for (let i = 1; i <= 5; i++) r.push(i);
     expect(r.toArray()).toEqual([3, 4, 5]);
+  });
+});
+
+describe('settlesWithin', () => {
+  it('is true for work that settles (even by rejecting) in time, false for work that does not', async () => {
+    expect(await settlesWithin(Promise.resolve(1), 1_000)).toBe(true);
+    expect(await settlesWithin(Promise.reject(new Error('x')), 1_000)).toBe(true);
+    expect(await settlesWithin(new Promise(() => undefined), 5)).toBe(false);
   });
 });

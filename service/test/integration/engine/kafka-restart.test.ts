@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restartKafka, startKafka } from '../../../../test/env/control.ts';
+import {
+  Recorder,
+  createTopic,
+  fullyCommitted,
+  makeEngine,
+  produce,
+  setSwitch,
+  stateIs,
+  tools,
+  uniqueName,
+  waitFor,
+  type Tools,
+} from './harness.ts';
+
+let t: Tools;
+beforeAll(async () => {
+  t = await tools();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('Kafka restarting under the engine', () => {
+  it(
+    'keeps consuming after a broker restart, then drains and resumes; nothing lost',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('kafkarestart');
+      const groupId = uniqueName('g-kafkarestart');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 3);
+      const rec = new Recorder();
+      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      const kafkaHealth: boolean[] = [];
+      engine.events.on('kafkaHealth', (h) => kafkaHealth.push(h.healthy));
+      await engine.start();
+      try {
+        await produce(t, topic, 500, { partitions: 3 });
+        await waitFor(() => rec.distinct === 500);
+        await restartKafka();
+        await waitFor(
+          async () => {
+            await produce(t, topic, 1, { partitions: 3, prefix: 'probe' });
+            return true;
+          },
+          { timeoutMs: 60_000, message: 'producing after the restart' },
+        );
+        await produce(t, topic, 499, { partitions: 3, prefix: 'after' });
+        await waitFor(() => rec.distinct === 1000, {
+          timeoutMs: 120_000,
+          message: 'consumed after the restart',
+        });
+        await waitFor(() => fullyCommitted(t, groupId, topic), { timeoutMs: 60_000 });
+
+        await setSwitch(t, key, 'true');
+        await waitFor(stateIs(engine, 'maintenance'));
+        expect(await fullyCommitted(t, groupId, topic)).toBe(true);
+        await setSwitch(t, key, 'false');
+        await waitFor(stateIs(engine, 'running'));
+        await produce(t, topic, 100, { partitions: 3, prefix: 'last' });
+        await waitFor(() => rec.distinct === 1100);
+        await waitFor(() => fullyCommitted(t, groupId, topic));
+        console.log(
+          `[kafka-restart] 1100 messages, duplicates ${rec.duplicates}, kafka health changes ${kafkaHealth.join(',')}`,
+        );
+      } finally {
+        await startKafka().catch(() => undefined);
+        await engine.shutdown();
+      }
+    },
+  );
+});
