@@ -114,7 +114,11 @@ export const sendBody = {
     topic: { type: 'string', minLength: 1, description: 'One of the configured KAFKA_TOPICS' },
     message: { type: 'string', description: 'The message value (text; JSON goes in as a string)' },
     key: { type: 'string' },
-    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    headers: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Kafka headers; "source: api" and "timestamp" are added unless given',
+    },
   },
 } as const;
 

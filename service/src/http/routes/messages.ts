@@ -46,7 +46,9 @@ export function messageRoutes(ctx: RouteContext) {
             `topic "${topic}" is not served by this service; use one of: ${ctx.topics.join(', ')}`,
           );
         }
-        const sent = await ctx.service.send(request.body);
+        // The seed's tracking headers; a client's own headers of the same name win.
+        const headers = { source: 'api', timestamp: new Date().toISOString(), ...request.body.headers };
+        const sent = await ctx.service.send({ ...request.body, headers });
         return { status: 'sent', ...sent };
       },
     );

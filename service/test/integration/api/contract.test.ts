@@ -1,3 +1,4 @@
+import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
 import { Cluster } from './cluster.ts';
@@ -109,6 +110,39 @@ describe('out of maintenance', () => {
     for (const p of stats.partitions) {
       expect(p.lag).toBe(Number(BigInt(p.endOffset) - BigInt(p.committedOffset ?? '0')));
     }
+  });
+
+  it('POST /messages/send puts key, value and headers (with the seed tracking headers) on the record', async () => {
+    const body = {
+      topic: 'user-events',
+      message: 'with headers',
+      key: 'user123',
+      headers: { 'x-trace': 't-1' },
+    };
+    const res = await service.post('/messages/send', JSON.stringify(body));
+    expect(res.status).toBe(200);
+    const consumer = cluster.kafka.consumer({ groupId: uniqueName('api-reader') });
+    let record: KafkaMessage | undefined;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'user-events', fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (partition === res.body.partition && message.offset === res.body.offset) record = message;
+        },
+      });
+      await waitFor(() => record, { timeoutMs: 60_000, message: 'the sent record read back from Kafka' });
+    } finally {
+      await consumer.disconnect();
+    }
+    const headers = Object.fromEntries(Object.entries(record?.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    expect(record?.key?.toString()).toBe('user123');
+    expect(record?.value?.toString()).toBe('with headers');
+    expect(headers).toEqual({
+      'x-trace': 't-1',
+      source: 'api',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
   });
 
   it('GET /messages/stats: the seed "kafka" key with counters, partitions and errors', async () => {

@@ -96,17 +96,24 @@ describe('POST /messages/send', () => {
     const res = await send(body);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'sent', topic: JSON.parse(body).topic, partition: 0 });
-    expect(service.sent).toEqual([JSON.parse(body)]);
+    expect(service.sent).toEqual([
+      { ...JSON.parse(body), headers: { source: 'api', timestamp: expect.stringMatching(/^\d{4}-/) } },
+    ]);
   });
 
-  it('passes key and headers through', async () => {
-    const res = await send({ topic: 'test-topic', message: 'm', key: 'k', headers: { source: 'api' } });
+  it('passes key and headers through, the client’s headers winning over the seed’s', async () => {
+    const res = await send({
+      topic: 'test-topic',
+      message: 'm',
+      key: 'k',
+      headers: { source: 'cli', trace: 't1' },
+    });
     expect(res.statusCode).toBe(200);
     expect(service.sent[0]).toEqual({
       topic: 'test-topic',
       message: 'm',
       key: 'k',
-      headers: { source: 'api' },
+      headers: { source: 'cli', trace: 't1', timestamp: expect.any(String) },
     });
   });
 
