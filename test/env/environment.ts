@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { envConfig, toolsBinDir } from './config.ts';
 import { startControlServer } from './control-server.ts';
 import { etcdBinary, EtcdServer } from './etcd.ts';
@@ -12,8 +11,6 @@ import { ensureKafkaLibs, KafkaServer } from './kafka.ts';
 import { KubeControlPlane } from './kube.ts';
 import { freePort, isPortFree } from './ports.ts';
 import { PrometheusServer, whichTool } from './prometheus.ts';
-
-const run = promisify(execFile);
 
 /** The values tests get through vitest's inject() (declared in global-setup.ts). */
 export interface ProvidedEnv {
@@ -76,24 +73,26 @@ async function seedOrFree(port: number, wanted: boolean): Promise<number> {
   return wanted && (await isPortFree(port)) ? port : freePort();
 }
 
-/** Runs install.sh (apt packages, Kafka jars, Go tools; all cached) and returns the tools folder. */
-async function ensureInstalled(log: (line: string) => void): Promise<string> {
-  if (envConfig.skipInstall) return toolsBinDir();
+/**
+ * Runs install.sh (apt packages, Kafka jars, Go tools; all cached) and returns the tools folder it
+ * prints. Its progress goes to stderr as it happens: a cold build takes minutes.
+ */
+function ensureInstalled(): Promise<string> {
+  if (envConfig.skipInstall) return Promise.resolve(toolsBinDir());
   const script = fileURLToPath(new URL('./install.sh', import.meta.url));
-  try {
-    const { stdout } = await run('bash', [script], { maxBuffer: 64 * 1024 * 1024 });
-    return stdout.trim().split('\n').pop() ?? toolsBinDir();
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    log(`install.sh failed:\n${e.stderr ?? ''}`);
-    throw new EnvError(
-      'ENV_INSTALL',
-      `test/env/install.sh failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`,
-      {
-        cause: err,
-      },
-    );
-  }
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(stdout.trim().split('\n').pop() ?? toolsBinDir());
+      else
+        reject(
+          new EnvError('ENV_INSTALL', `test/env/install.sh failed with code ${code} (its output is above)`),
+        );
+    });
+  });
 }
 
 /**
@@ -113,7 +112,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   };
   const started = Date.now();
   try {
-    const toolsBin = await timed(timings, 'install', () => ensureInstalled(log));
+    const toolsBin = await timed(timings, 'install', () => ensureInstalled());
     const jobs = {
       kafka: (async () => {
         const libs = await ensureKafkaLibs();
