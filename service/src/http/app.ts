@@ -5,19 +5,18 @@ import type { RouteContext } from './context.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
-import { metricsRoutes, type MetricsSource } from './routes/metrics.ts';
+import { metricsRoutes, type MetricsText } from './routes/metrics.ts';
 import { topicRoutes } from './routes/topics.ts';
 import { errorBody } from './schemas.ts';
 
 export interface AppOptions extends RouteContext {
-  metrics: MetricsSource;
+  metrics: MetricsText;
   logger: Logger;
   /** Largest accepted request body in bytes (413 above it); Kafka's default message limit is ~1 MiB. */
   bodyLimit?: number;
-  version?: string;
 }
 
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** Builds the HTTP API (not listening yet: main.ts listens, tests use inject()). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -43,7 +42,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description:
           'Kafka consumer with etcd-switched maintenance windows (seed-compatible API). In maintenance the ' +
           'non-health endpoints answer 503 with Retry-After.',
-        version: options.version ?? '0.1.0',
+        version: '0.1.0',
       },
       tags: [
         { name: 'health', description: 'Health and Kubernetes probes' },

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 
-export interface MetricsSource {
+export interface MetricsText {
   contentType: string;
   metrics(): Promise<string>;
 }
 
 /** GET /metrics in the Prometheus text format; answers in maintenance too (that is when it matters). */
-export function metricsRoutes(source: MetricsSource) {
+export function metricsRoutes(source: MetricsText) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/metrics',
