@@ -166,7 +166,7 @@ export class Controller {
       throw new KmaintError('WINDOW_INVALID', `${ref}: ${parsed.error}`);
     }
     const w = parsed.value;
-    await this.trackKey(w.key);
+    this.trackKey(w.key);
     const finalizers = obj.metadata.finalizers ?? [];
     if (!w.deleting && !finalizers.includes(FINALIZER)) {
       // The update this causes brings the window back through the queue.
@@ -267,22 +267,33 @@ export class Controller {
       : w.schedule;
   }
 
-  private async trackKey(key: string): Promise<void> {
+  /**
+   * Starts following the key's member reports. Not awaited by the reconcile: creating an etcd watch
+   * waits for a connection, and while etcd is down that would stall the one worker for every key.
+   */
+  private trackKey(key: string): void {
     if (this.keys.has(key)) return;
     const entry: { cancel: (() => Promise<void>) | null } = { cancel: null };
     this.keys.set(key, entry);
-    try {
-      entry.cancel = await this.deps.switches.watchMembers(key, () => {
+    this.deps.switches
+      .watchMembers(key, () => {
         for (const obj of this.sources?.windows() ?? []) {
           const parsed = parseWindow(obj);
           if (parsed.ok && parsed.value.key === key) this.queue?.add(windowItem(obj));
         }
-      });
-    } catch (err) {
-      // Without a watch the drain poll and resync still pick members up; the next reconcile retries.
-      this.keys.delete(key);
-      throw err;
-    }
+      })
+      .then(
+        async (cancel) => {
+          // The key may have been let go (or the controller stopped) while the watch was being set up.
+          if (this.keys.get(key) === entry) entry.cancel = cancel;
+          else await cancel();
+        },
+        (err: unknown) => {
+          // The drain poll and the resync still pick members up; the next reconcile tries again.
+          if (this.keys.get(key) === entry) this.keys.delete(key);
+          this.log.warn({ key, err: (err as Error).message }, 'member watch not started');
+        },
+      );
   }
 
   private async untrackKey(key: string): Promise<void> {

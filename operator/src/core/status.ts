@@ -112,7 +112,8 @@ export function computeStatus(input: StatusInput): StatusResult {
     degraded = ['False', REASON.NotActive, 'the window is not open'];
   } else {
     if (tracked.length === 0) {
-      drained = ['True', REASON.NoPodsSelected, noPodsMessage(w)];
+      // Not vacuously True: a mistyped selector must not tell `kubectl wait` that consumers are out of service.
+      drained = ['False', REASON.NoPodsSelected, noPodsMessage(w)];
     } else if (allDrained) {
       drained = ['True', REASON.AllDrained, `all ${tracked.length} pods are out of service and drained`];
     } else {

@@ -91,7 +91,7 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
 
     const get = await kubectl(['get', 'mw', 'upgrade', '-n', namespace, '--no-headers']);
     expect(get.stdout).toContain(key);
-    expect(get.stdout).toMatch(/drain\s+True\s+True\s+0\/0\s+open until deleted/);
+    expect(get.stdout).toMatch(/drain\s+True\s+False\s+0\/0\s+open until deleted/);
 
     await deleteWindow(k, namespace, 'upgrade');
     await waitFor(() => windowGone(k, namespace, 'upgrade'), { message: 'the window to be deleted' });

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName, waitFor } from '../../../test/env/helpers.ts';
+import { startEtcd, stopEtcd } from '../../../test/env/control.ts';
+import {
+  CONDITION,
+  condition,
+  createNamespace,
+  createWindow,
+  etcdClient,
+  getWindow,
+  httpPort,
+  installCrd,
+  kube,
+  logged,
+  patchWindowSpec,
+  readSwitch,
+  reportMember,
+  startLocalOperator,
+} from './support.ts';
+
+const k = kube();
+
+describe('an etcd outage (real etcd stopped and started through the env control channel)', () => {
+  const etcd = etcdClient();
+  let stop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    await installCrd(k);
+  });
+  afterAll(async () => {
+    await startEtcd(); // leave the shared server up whatever happened
+    await stop?.();
+    etcd.close();
+  });
+
+  it('the operator keeps running, retries, and catches up on keys and member reports once etcd is back', async () => {
+    const namespace = uniqueName('mw-outage');
+    await createNamespace(k, namespace);
+    const operator = await startLocalOperator(namespace);
+    stop = () => operator.stop();
+    const first = uniqueName('svc');
+    const second = uniqueName('svc');
+    await createWindow(k, namespace, 'first', { target: { name: first } });
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${first}`))?.enabled === true, {
+      message: 'first key on',
+    });
+
+    await stopEtcd();
+    const downAt = Date.now();
+    await patchWindowSpec(k, namespace, 'first', { suspend: true });
+    await createWindow(k, namespace, 'second', { target: { name: second } });
+    await waitFor(() => logged(operator.lines, 'reconcile failed; will retry') >= 2, {
+      message: 'the operator to fail and schedule retries',
+      timeoutMs: 60_000,
+    });
+    expect((await fetch(`http://127.0.0.1:${httpPort(operator)}/livez`)).status).toBe(200);
+    await startEtcd();
+    const upAt = Date.now();
+
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${first}`))?.enabled === false, {
+      message: 'first key off after etcd came back',
+      timeoutMs: 90_000,
+    });
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${second}`))?.enabled === true, {
+      message: 'second key on after etcd came back',
+      timeoutMs: 90_000,
+    });
+    console.log(
+      `etcd down ${upAt - downAt} ms; keys caught up ${Date.now() - upAt} ms after it was back; ` +
+        `${logged(operator.lines, 'reconcile failed; will retry')} retried reconciles`,
+    );
+
+    // Member reports written after the outage still reach the status (watch resumed or re-read).
+    await reportMember(etcd, `/maintenance/${second}`, 'host-a', 'maintenance');
+    const s = await waitFor(
+      async () => {
+        const st = (await getWindow(k, namespace, 'second')).status;
+        return st?.pods?.drained === 1 ? st : undefined;
+      },
+      { message: 'Drained from a report written after the outage', timeoutMs: 60_000 },
+    );
+    expect(s.pods).toMatchObject({ selected: 1, drained: 1 });
+    expect(condition(s, CONDITION.Drained)?.status).toBe('True');
+  });
+});
