@@ -181,6 +181,16 @@ describe('Processor', () => {
     expect(b.commits).toEqual(['1']);
   });
 
+  it('with auto-commit, commits on the interval rather than per message, and always at the batch end', async () => {
+    const { p } = processor(async () => undefined, undefined, {
+      autoCommitIntervalMs: 60_000,
+      commitEveryMessages: 1,
+    });
+    const b = batch([message(0), message(1), message(2)]);
+    await p.handleBatch(b);
+    expect(b.commits).toEqual(['3']);
+  });
+
   it('takes no batches while stopped and again after reopen', async () => {
     const seen: string[] = [];
     const { p } = processor(async (m) => void seen.push(m.offset));

@@ -60,10 +60,46 @@ describe('draining in-flight messages', () => {
       release.resolve(undefined);
       await waitFor(async () => (await groupMembers(t, groupId)).clientIds.length === 0, { intervalMs: 10 });
       const leftAfterMs = performance.now() - released;
-      expect(engine.snapshot().state).toBe('maintenance');
+      await waitFor(stateIs(engine, 'maintenance'));
       expect(rec.distinct).toBe(2);
       expect(await fullyCommitted(t, groupId, topic)).toBe(true);
       console.log(`[slow] in-flight released → left group after ${leftAfterMs.toFixed(0)} ms`);
+    } finally {
+      await engine.shutdown();
+    }
+  });
+
+  it('mode pause waits for slow in-flight messages too, commits them and keeps the membership', async () => {
+    const { topic, groupId, key } = names('slowpause');
+    await createTopic(t, topic, 2);
+    const rec = new Recorder();
+    const release = Promise.withResolvers<undefined>();
+    const engine = makeEngine({
+      topic,
+      groupId,
+      key,
+      handler: rec.handler(async (m) => {
+        if (m.value?.toString().startsWith('slow')) await release.promise;
+      }),
+    });
+    await engine.start();
+    try {
+      await produce(t, topic, 2, { partitions: 2, prefix: 'slow' });
+      await waitFor(() => engine.snapshot().inFlight === 2, { message: 'two slow messages in flight' });
+      await setSwitch(t, key, { enabled: true, mode: 'pause' });
+      await waitFor(stateIs(engine, 'draining'));
+      await produce(t, topic, 10, { partitions: 2, prefix: 'later' });
+      release.resolve(undefined);
+      await waitFor(stateIs(engine, 'maintenance'));
+      expect(engine.snapshot().lastDrain).toMatchObject({ mode: 'pause', timedOut: false, leftInFlight: 0 });
+      expect(rec.distinct).toBe(2);
+      const c = await committed(t, groupId, topic);
+      expect([c.get(0), c.get(1)]).toEqual([1n, 1n]);
+      expect((await groupMembers(t, groupId)).clientIds).toHaveLength(1);
+      await setSwitch(t, key, { enabled: false, mode: 'pause' });
+      await waitFor(() => rec.distinct === 12);
+      await waitFor(() => fullyCommitted(t, groupId, topic));
+      expect(rec.duplicates).toBe(0);
     } finally {
       await engine.shutdown();
     }
