@@ -179,7 +179,7 @@ class DrainEngine implements Engine {
   #rejoining: Promise<void> = Promise.resolve();
 
   #machine: Machine;
-  #started = false;
+  #starting: Promise<void> | null = null;
   #desired: Desired = OFF;
   #since = new Date();
   #lastDrain: DrainResult | null = null;
@@ -231,9 +231,13 @@ class DrainEngine implements Engine {
     this.#machine = { ...initial(OFF).machine, pending: null };
   }
 
-  async start(): Promise<void> {
-    if (this.#started) throw new KmaintError('ALREADY_STARTED', 'the engine was already started');
-    this.#started = true;
+  start(): Promise<void> {
+    if (this.#starting !== null) throw new KmaintError('ALREADY_STARTED', 'the engine was already started');
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     await this.#kafka.connect();
     this.#setKafkaHealth(true, 'connected');
     this.#etcd = createEtcdClient(this.#opts.etcd);
@@ -267,7 +271,9 @@ class DrainEngine implements Engine {
   }
 
   async shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (!this.#started) return;
+    if (this.#starting === null) return;
+    // A signal during start: let start finish (or fail) first, so nothing it opens outlives the shutdown.
+    await this.#starting.catch(() => undefined);
     this.#step({ type: 'shutdown', timeoutMs: options.timeoutMs ?? null });
     await this.#stopped.promise;
   }

@@ -102,4 +102,18 @@ describe('maintenance through the etcd switch', () => {
       await engine.shutdown();
     }
   });
+
+  it('a shutdown that arrives during start waits for it, then leaves nothing behind', async () => {
+    const topic = uniqueName('earlystop');
+    const groupId = uniqueName('g-earlystop');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    await createTopic(t, topic, 1);
+    const rec = new Recorder();
+    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const starting = engine.start();
+    await engine.shutdown();
+    await starting;
+    expect(engine.snapshot()).toMatchObject({ stopped: true });
+    expect((await groupMembers(t, groupId)).clientIds).toHaveLength(0);
+  });
 });
