@@ -1,7 +1,15 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../../../test/env/helpers.ts';
 import { kubectl } from '../../../test/env/tools.ts';
-import { createNamespace, createWindow, getWindow, installCrd, kube, patchWindowSpec } from './support.ts';
+import {
+  createNamespace,
+  createWindow,
+  getWindow,
+  installCrd,
+  kube,
+  patchWindowSpec,
+  removeNamespaces,
+} from './support.ts';
 
 const k = kube();
 const namespace = uniqueName('mw-crd');
@@ -107,6 +115,7 @@ describe('the MaintenanceWindow CRD on a real kube-apiserver', () => {
     await installCrd(k);
     await createNamespace(k, namespace);
   });
+  afterAll(() => removeNamespaces(k));
 
   it.each(invalid)('refuses %s', async (_what, spec, message) => {
     const err = await createWindow(k, namespace, uniqueName('bad'), spec).then(

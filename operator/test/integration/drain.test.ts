@@ -6,6 +6,7 @@ import {
   CONDITION,
   condition,
   createNamespace,
+  removeNamespaces,
   createPod,
   createWindow,
   etcdClient,
@@ -43,6 +44,7 @@ describe('window status follows the selected pods and their member reports (real
     await installCrd(k);
   });
   afterAll(async () => {
+    await removeNamespaces(k);
     for (const stop of stops) await stop();
     etcd.close();
   });

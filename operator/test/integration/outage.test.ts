@@ -5,6 +5,7 @@ import {
   CONDITION,
   condition,
   createNamespace,
+  removeNamespaces,
   createWindow,
   etcdClient,
   getWindow,
@@ -29,6 +30,7 @@ describe('an etcd outage (real etcd stopped and started through the env control 
   });
   afterAll(async () => {
     await startEtcd(); // leave the shared server up whatever happened
+    await removeNamespaces(k);
     await stop?.();
     etcd.close();
   });

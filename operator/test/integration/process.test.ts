@@ -1,11 +1,12 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/env/helpers.ts';
 import { REASON } from '../../src/core/conditions.ts';
 import {
   CONDITION,
   condition,
   createNamespace,
+  removeNamespaces,
   createWindow,
   etcdClient,
   getWindow,
@@ -42,6 +43,10 @@ describe('the operator as a process (node operator/src/main.ts) against the real
 
   beforeAll(async () => {
     await installCrd(k);
+  });
+  afterAll(async () => {
+    await removeNamespaces(k);
+    etcd.close();
   });
   afterEach(async () => {
     for (const p of running.splice(0)) {

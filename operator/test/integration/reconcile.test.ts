@@ -8,6 +8,7 @@ import {
   CONDITION,
   condition,
   createNamespace,
+  removeNamespaces,
   createWindow,
   deleteWindow,
   etcdClient,
@@ -48,6 +49,7 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
     await installCrd(k);
   });
   afterAll(async () => {
+    await removeNamespaces(k);
     for (const op of operators) await op.stop();
     etcd.close();
   });

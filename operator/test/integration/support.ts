@@ -45,8 +45,16 @@ export async function installCrd({ kc, custom }: Kube): Promise<void> {
   );
 }
 
+const created: string[] = [];
+
+/** Creates a namespace for one test; removeNamespaces() takes them all away again. */
 export async function createNamespace({ core }: Kube, name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name } } });
+  created.push(name);
+}
+
+export async function removeNamespaces(k: Kube): Promise<void> {
+  for (const namespace of created.splice(0)) await removeNamespace(k, namespace);
 }
 
 export const window = (namespace: string, name: string, spec: Record<string, unknown>) => ({
@@ -117,6 +125,36 @@ export async function windowGone(k: Kube, namespace: string, name: string): Prom
   } catch (err) {
     return (err as { code?: number }).code === 404;
   }
+}
+
+/**
+ * Removes a test's namespace with its windows. Finalizers are dropped first so nothing waits for an
+ * operator that has stopped, and so no window outlives the test for another operator (the e2e chart's,
+ * watching all namespaces) to pick up.
+ */
+export async function removeNamespace(k: Kube, namespace: string): Promise<void> {
+  const list = (await k.custom.listNamespacedCustomObject({
+    group: MW.group,
+    version: MW.version,
+    plural: MW.plural,
+    namespace,
+  })) as { items: { metadata: { name: string } }[] };
+  for (const item of list.items) {
+    await k.custom
+      .patchNamespacedCustomObject(
+        {
+          group: MW.group,
+          version: MW.version,
+          plural: MW.plural,
+          namespace,
+          name: item.metadata.name,
+          body: { metadata: { finalizers: null } },
+        },
+        mergePatch,
+      )
+      .catch(() => undefined);
+  }
+  await k.core.deleteNamespace({ name: namespace });
 }
 
 export function etcdClient(): Etcd3 {
