@@ -22,7 +22,7 @@ if ((${#need[@]})); then
   fi
   echo "install.sh: apt-get install ${need[*]}" >&2
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 command -v go >/dev/null || { echo "install.sh: Go (>= 1.24) is needed to build the Kubernetes tools" >&2; exit 1; }
 
