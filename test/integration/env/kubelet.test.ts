@@ -32,7 +32,7 @@ describe('the stand-in kubelet', () => {
     await kubelet.stop({ removeNode: true });
   });
 
-  it('runs a Deployment pod as a local process, Ready behind its Service, and stops it on deletion', async () => {
+  it('runs a Deployment pod as a local process behind its Service, probes it, and stops it on deletion', async () => {
     const labels = { app: 'tiny' };
     await core.createNamespacedService({
       namespace,
@@ -98,17 +98,28 @@ describe('the stand-in kubelet', () => {
     expect(env).toMatchObject({ GREETING: 'hello', POD_NAME: name, POD_NAMESPACE: namespace, POD_IP: podIP });
     expect(env['PORT']).toBe(String(endpoint?.port));
 
-    await waitFor(
-      async () => {
-        const slices = await discovery.listNamespacedEndpointSlice({
-          namespace,
-          labelSelector: 'kubernetes.io/service-name=tiny',
-        });
-        const found = slices.items.flatMap((s) => s.endpoints).find((e) => e?.addresses.includes(podIP));
-        return found?.conditions?.ready === true && found.targetRef?.name === name;
-      },
-      { message: 'the pod as a ready endpoint of its Service' },
-    );
+    const endpointReady = async () => {
+      const slices = await discovery.listNamespacedEndpointSlice({
+        namespace,
+        labelSelector: 'kubernetes.io/service-name=tiny',
+      });
+      const found = slices.items.flatMap((s) => s.endpoints).find((e) => e?.addresses.includes(podIP));
+      return found?.targetRef?.name === name ? found.conditions?.ready : undefined;
+    };
+    await waitFor(async () => (await endpointReady()) === true, { message: 'the pod as a ready endpoint' });
+
+    // A failing readiness probe takes the pod out of its Service, as a drained consumer's /readyz would.
+    await fetch(`${endpoint?.url}/unready`, { method: 'POST' });
+    await waitFor(async () => (await endpointReady()) === false, {
+      message: 'the endpoint to turn not ready',
+    });
+    const unready = await core.readNamespacedPod({ name, namespace });
+    expect(unready.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    expect(unready.status?.containerStatuses?.[0]).toMatchObject({
+      ready: false,
+      started: true,
+      restartCount: 0,
+    });
 
     const logFile = kubelet.logFile(namespace, name) ?? '';
     await core.deleteNamespacedPod({ name, namespace });
