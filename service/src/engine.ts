@@ -534,14 +534,20 @@ class DrainEngine implements Engine {
     }
   }
 
+  /**
+   * Produce and admin calls also tell whether Kafka is reachable; while a consumer runs, its own events
+   * speak for Kafka's health, so a successful call does not override a crashed consumer. A refused
+   * request (bad topic, message too large) says nothing about health; its error goes to the caller as is.
+   */
   async #kafkaCall<T>(call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
-      if (!this.#kafkaHealth.healthy && this.#machine.state !== 'running')
-        this.#setKafkaHealth(true, 'reachable');
+      if (!this.#kafkaHealth.healthy && this.#session === null) this.#setKafkaHealth(true, 'reachable');
       return result;
     } catch (err) {
-      this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));
+      if (this.#kafka.isUnreachable(err)) {
+        this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));
+      }
       throw err;
     }
   }

@@ -74,6 +74,8 @@ export interface KafkaClient {
   /** Committed offset per partition of `topics` for `groupId` (null: none committed). */
   committedOffsets(groupId: string, topics: string[]): Promise<Map<string, string | null>>;
   close(): Promise<void>;
+  /** Whether an error of this client means the brokers cannot be reached (as opposed to a refused request). */
+  isUnreachable(err: unknown): boolean;
 }
 
 /** The map key of a topic-partition in offset maps. */

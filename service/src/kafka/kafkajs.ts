@@ -160,6 +160,8 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
       return out;
     },
 
+    isUnreachable,
+
     async close() {
       const p = producer;
       const a = admin;
@@ -223,6 +225,22 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
     if (last !== undefined) out[name] = last.toString();
   }
   return out;
+}
+
+const UNREACHABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/** Looks through kafkajs' retry wrappers (`cause`) for a connection-level failure. */
+function isUnreachable(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (UNREACHABLE.has(e.name)) return true;
+  }
+  return false;
 }
 
 function message(err: unknown): string {
