@@ -164,6 +164,7 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
 const DEFAULT_MAX_WAIT_MS = 250;
 const JOIN_RETRY_BASE_MS = 500;
 const LEAVE_TIMEOUT_MS = 10_000;
+const DRAIN_REPORT_INTERVAL_MS = 1_000;
 
 class DrainEngine implements Engine {
   readonly events = new EventEmitter<EngineEvents>();
@@ -394,7 +395,9 @@ class DrainEngine implements Engine {
     } else {
       session?.pause();
     }
-    const outcome = await this.#processor.drain(timeoutMs);
+    // The operator shows which pods are still draining and with how much: keep the report current.
+    const reporting = setInterval(() => this.#report(), DRAIN_REPORT_INTERVAL_MS);
+    const outcome = await this.#processor.drain(timeoutMs).finally(() => clearInterval(reporting));
     if (leaving !== null) {
       // With the broker unreachable kafkajs can retry its goodbye for a long time; the broker's session
       // timeout removes the member anyway, so the drain does not wait for it beyond a bound.

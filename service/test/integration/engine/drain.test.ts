@@ -1,3 +1,4 @@
+import { memberKey, parseMemberReport } from '@kmaint/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortableDelay } from '../../../src/handler.ts';
 import {
@@ -39,10 +40,12 @@ describe('draining in-flight messages', () => {
     const rec = new Recorder();
     const release = Promise.withResolvers<undefined>();
     const slow = new Set(['slow-0', 'slow-1']);
+    const memberId = uniqueName('pod');
     const engine = makeEngine({
       topic,
       groupId,
       key,
+      memberId,
       handler: rec.handler(async (m) => {
         if (slow.has(m.value?.toString() ?? '')) await release.promise;
       }),
@@ -56,6 +59,12 @@ describe('draining in-flight messages', () => {
       // Still a member while its messages run: leaving now would hand them to someone else half done.
       expect((await groupMembers(t, groupId)).clientIds).toHaveLength(1);
       expect(engine.snapshot().inFlight).toBe(2);
+      // The member report tells the operator this pod is still draining, and with how much.
+      await waitFor(async () => {
+        const raw = await t.etcd.get(memberKey(key, memberId)).string();
+        const r = raw === null ? null : parseMemberReport(raw);
+        return r?.ok === true && r.value.state === 'draining' && r.value.inFlight === 2;
+      });
       const released = performance.now();
       release.resolve(undefined);
       await waitFor(async () => (await groupMembers(t, groupId)).clientIds.length === 0, { intervalMs: 10 });
