@@ -115,6 +115,8 @@ export class Processor {
     this.#stopping = false;
     this.#abort = new AbortController();
     this.#abandon = Promise.withResolvers<undefined>();
+    // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
+    this.#scheduler = new LaneScheduler(this.#opts.maxWorkers);
   }
 
   async #handle(batch: Batch): Promise<void> {

@@ -191,6 +191,37 @@ describe('Processor', () => {
     expect(b.commits).toEqual(['3']);
   });
 
+  it('MAX_PROCESSING_TIME aborts a slow attempt, which then counts as a failure and is retried', async () => {
+    let attempts = 0;
+    const { p, outcomes } = processor(
+      async (_m, { signal }) => {
+        attempts += 1;
+        if (attempts === 1)
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      undefined,
+      { maxProcessingTimeMs: 20 },
+    );
+    const b = batch([message(0)]);
+    await p.handleBatch(b);
+    expect(outcomes).toEqual(['received@0', 'retried@0', 'processed@0']);
+    expect(b.commits).toEqual(['1']);
+  });
+
+  it('a handler that ignores its abort is left behind after a grace period; its batch still commits', async () => {
+    const { p } = processor(async (m) => {
+      if (m.offset === '1') await new Promise(() => undefined);
+    });
+    const b = batch([message(0, 'a'), message(1, 'b')]);
+    const run = p.handleBatch(b);
+    await until(() => p.inFlight === 1);
+    expect(await p.drain(10)).toEqual({ timedOut: true, leftInFlight: 1 });
+    await run;
+    expect(b.commits.at(-1)).toBe('1');
+    p.reopen();
+    expect(p.inFlight).toBe(0);
+  });
+
   it('takes no batches while stopped and again after reopen', async () => {
     const seen: string[] = [];
     const { p } = processor(async (m) => void seen.push(m.offset));
