@@ -1,0 +1,208 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseSwitchValue } from '@kmaint/common';
+import { uniqueName, waitFor } from '../env/helpers.ts';
+import { removeScrapeTargets, setScrapeTargets } from '../env/prometheus-targets.ts';
+import { kubectl } from '../env/tools.ts';
+import { KafkaProbe } from './support/kafka.ts';
+import { isReady, KmaintInstall, podName } from './support/install.ts';
+import { memberReports, podStats, promQuery } from './support/observe.ts';
+
+// The whole flow of DESIGN.md on real servers: `helm install` of the chart runs the operator and three
+// consumers (as local processes, through the stand-in kubelet); `kubectl apply` of a MaintenanceWindow
+// drains them out of their group and their Service while messages keep arriving; `kubectl delete` brings
+// them back, and every message is processed, none skipped.
+
+const partitions = 6;
+const replicas = 3;
+const before = 2000; // produced before the window, still being consumed when it opens
+const during = 500; // produced while the window is open
+
+const durations: Record<string, number> = {};
+const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const started = Date.now();
+  try {
+    return await fn();
+  } finally {
+    durations[name] = Date.now() - started;
+  }
+};
+
+describe('a MaintenanceWindow, end to end', () => {
+  const run = uniqueName('e2e-mw');
+  const install = new KmaintInstall({
+    prefix: 'e2e-mw',
+    replicas,
+    topic: uniqueName('e2e-mw-topic'),
+    group: uniqueName('e2e-mw-group'),
+    target: uniqueName('e2e-mw-target'),
+    drainTimeoutSeconds: 10,
+    preStopSleepSeconds: 1,
+    // Slow enough that the window opens while messages are still in flight.
+    consumerEnv: { SIMULATED_WORK_TIME: '20ms' },
+  });
+  const { topic, group } = install.options;
+  let kafka: KafkaProbe;
+  let etcd: Etcd3;
+  let started = 0;
+  const scrapeTargets: string[] = [];
+
+  beforeAll(async () => {
+    started = Date.now();
+    kafka = await KafkaProbe.connect(inject('kafkaBrokers'), run);
+    await kafka.createTopic(topic, partitions);
+    etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
+    try {
+      await timed('helm install → pods ready', async () => {
+        await install.install();
+        await install.waitAllReady();
+      });
+    } catch (err) {
+      console.log(await install.diagnostics());
+      throw err;
+    }
+  }, 300_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') console.log(await install.diagnostics());
+  });
+
+  afterAll(async () => {
+    for (const name of scrapeTargets) removeScrapeTargets(name);
+    await install.uninstall();
+    await kafka?.close();
+    etcd?.close();
+    durations['whole test'] = Date.now() - started;
+    console.log(`e2e durations (ms): ${JSON.stringify(durations)}`);
+  }, 300_000);
+
+  it('drains every consumer out of its group and Service, and loses no message', async () => {
+    const ns = install.namespace;
+    const pods = (await install.consumerPods()).map(podName);
+    const urls = new Map(pods.map((p) => [p, install.url(p)]));
+    const totalProcessed = async () =>
+      (await Promise.all([...urls.values()].map(podStats))).reduce((sum, s) => sum + s.processed, 0);
+
+    // Prometheus scrapes each consumer pod where it really listens.
+    for (const pod of pods) {
+      scrapeTargets.push(`${run}-${pod}`);
+      setScrapeTargets(`${run}-${pod}`, [new URL(urls.get(pod) ?? '').host], { pod, e2e: run });
+    }
+    const stateSeries = (state: string) =>
+      promQuery(`kmaint_maintenance_state{e2e="${run}",state="${state}"}`);
+    await waitFor(
+      async () => [...(await stateSeries('running')).values()].filter((v) => v === '1').length === replicas,
+      {
+        message: 'Prometheus to see every consumer running',
+        timeoutMs: 60_000,
+      },
+    );
+
+    await kafka.produce(topic, 0, before);
+    await waitFor(async () => (await totalProcessed()) >= 200, {
+      message: 'the consumers to be consuming',
+      timeoutMs: 60_000,
+    });
+
+    const window = uniqueName('e2e-window');
+    const file = join(install.logDir, `${window}.yaml`);
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'kmaint.io/v1alpha1',
+        kind: 'MaintenanceWindow',
+        metadata: { name: window, namespace: ns },
+        spec: {
+          target: { name: install.options.target, selector: { matchLabels: install.selector } },
+          mode: 'drain',
+          drainTimeout: '10s',
+          reason: 'e2e: broker upgrade',
+        },
+      }),
+    );
+    await timed('kubectl apply → Drained', async () => {
+      await kubectl(['apply', '-f', file]);
+      await kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', ns, '--timeout=120s']);
+    });
+
+    // Drained means every selected pod is not Ready and reported "maintenance".
+    const drainedPods = await install.consumerPods();
+    expect(drainedPods.map(podName).sort()).toEqual([...pods].sort());
+    expect(drainedPods.filter(isReady).map(podName)).toEqual([]);
+    const reports = await memberReports(etcd, install.key);
+    expect([...reports.keys()].sort()).toEqual([...pods].sort());
+    for (const report of reports.values()) {
+      expect(report).toMatchObject({ state: 'maintenance', inFlight: 0, window: `${ns}/${window}` });
+    }
+    expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
+    const switchValue = parseSwitchValue((await etcd.get(install.key).string()) ?? '');
+    expect(switchValue).toMatchObject({ ok: true, value: { enabled: true, mode: 'drain' } });
+
+    // Snapshot at Drained, then produce more: nothing of it may be processed until the window ends.
+    const processedAtDrain = await totalProcessed();
+    const offsetsAtDrain = await kafka.offsets(group, topic);
+    expect(processedAtDrain).toBeLessThan(before);
+    await kafka.produce(topic, before, during);
+
+    // The real controller-manager takes the drained pods out of the Service.
+    await waitFor(async () => [...(await install.endpoints()).values()].every((ready) => !ready), {
+      message: 'every consumer endpoint to be not ready',
+      timeoutMs: 60_000,
+    });
+    expect([...(await install.endpoints()).keys()].sort()).toEqual([...pods].sort());
+    const got = await kubectl(['get', 'mw', window, '-n', ns, '--no-headers']);
+    expect(got.stdout).toMatch(new RegExp(`^${window}\\s+${install.key}\\s+drain\\s+True\\s+True\\s+3/3\\s`));
+    await waitFor(
+      async () =>
+        [...(await stateSeries('maintenance')).values()].filter((v) => v === '1').length === replicas,
+      { message: 'Prometheus to see every consumer in maintenance', timeoutMs: 60_000 },
+    );
+
+    // A while (the checks above) after the extra messages were produced, none was taken.
+    expect(await totalProcessed()).toBe(processedAtDrain);
+    expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
+      offsetsAtDrain.map((p) => p.committed),
+    );
+    expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
+
+    await timed('kubectl delete → ready again', async () => {
+      // kubectl waits for the object to go, i.e. for the finalizer to have turned the key off.
+      await kubectl(['delete', 'mw', window, '-n', ns, '--timeout=60s']);
+      await install.waitAllReady(120_000);
+    });
+    expect((await install.consumerPods()).map(podName).sort()).toEqual([...pods].sort());
+    expect(parseSwitchValue((await etcd.get(install.key).string()) ?? '')).toMatchObject({
+      ok: true,
+      value: { enabled: false },
+    });
+    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
+      message: `${replicas} members in the group again`,
+      timeoutMs: 60_000,
+    });
+
+    const total = before + during;
+    const offsets = await timed('ready again → all consumed', () =>
+      waitFor(
+        async () => {
+          const now = await kafka.offsets(group, topic);
+          return now.every((p) => p.committed === p.end) ? now : undefined;
+        },
+        { message: 'committed offsets to reach the end offsets on every partition', timeoutMs: 120_000 },
+      ),
+    );
+    expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
+    const processed = await totalProcessed();
+    expect(processed).toBeGreaterThanOrEqual(total);
+    console.log(`processed ${processed} of ${total} messages (${processed - total} processed twice)`);
+    await waitFor(
+      async () => [...(await stateSeries('running')).values()].filter((v) => v === '1').length === replicas,
+      {
+        message: 'Prometheus to see every consumer running again',
+        timeoutMs: 60_000,
+      },
+    );
+  });
+});

@@ -1,0 +1,240 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { stringify } from 'yaml';
+import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { StandInKubelet, type ImageMap } from '../../env/kubelet.ts';
+import { logTail } from '../../env/supervisor.ts';
+import { helm, kubeConfig, kubectl } from '../../env/tools.ts';
+
+export const repoRoot = join(import.meta.dirname, '..', '..', '..');
+const chartDir = join(repoRoot, 'charts', 'kmaint');
+const node24 = join(repoRoot, 'node_modules', '.bin', 'node');
+/** The consumer's name in the chart (its Deployment, Service and `app` label). */
+export const consumerName = 'kafka-service';
+
+export interface InstallOptions {
+  /** Names the namespace, node and release, so a leftover says which test made it. */
+  prefix: string;
+  replicas: number;
+  topic: string;
+  group: string;
+  /** The consumers watch /maintenance/<target>. */
+  target: string;
+  drainTimeoutSeconds: number;
+  preStopSleepSeconds: number;
+  /** Further service variables (consumer.env). */
+  consumerEnv?: Record<string, string>;
+}
+
+/** The chart's default images run as local processes: the stand-in kubelet's image map. */
+function images(): ImageMap {
+  return {
+    'kmaint/service': { command: node24, args: ['service/src/main.ts'], cwd: repoRoot, portEnv: 'HTTP_PORT' },
+    'kmaint/operator': {
+      command: node24,
+      args: ['operator/src/main.ts'],
+      cwd: repoRoot,
+      portEnv: 'HTTP_PORT',
+      // No service-account token volume here: the operator reaches the apiserver through a kubeconfig.
+      env: { KUBECONFIG: inject('kubeconfig') },
+    },
+  };
+}
+
+/**
+ * One `helm install` of the chart (operator + CRD + example consumer) into a fresh namespace, its pods run
+ * by a stand-in kubelet on a node of its own, against the test environment's Kafka and etcd.
+ */
+export class KmaintInstall {
+  readonly namespace: string;
+  readonly release: string;
+  readonly nodeName: string;
+  readonly logDir: string;
+  readonly key: string;
+  readonly options: InstallOptions;
+  readonly core = kubeConfig().makeApiClient(CoreV1Api);
+  readonly discovery = kubeConfig().makeApiClient(DiscoveryV1Api);
+  #kubelet: StandInKubelet | undefined;
+
+  constructor(options: InstallOptions) {
+    this.options = options;
+    this.namespace = uniqueName(options.prefix);
+    this.release = uniqueName('km');
+    this.nodeName = uniqueName(`${options.prefix}-node`);
+    this.logDir = join(inject('envDir'), 'kubelet', this.nodeName);
+    this.key = `/maintenance/${options.target}`;
+  }
+
+  get kubelet(): StandInKubelet {
+    if (this.#kubelet === undefined) throw new Error('the stand-in kubelet is not started');
+    return this.#kubelet;
+  }
+
+  /** The consumer pods' label selector, as a window selects them. */
+  get selector(): Record<string, string> {
+    return { app: consumerName, 'app.kubernetes.io/instance': this.release };
+  }
+
+  values(): Record<string, unknown> {
+    const o = this.options;
+    const onOurNode = { 'kubernetes.io/hostname': this.nodeName };
+    return {
+      // The CRD may exist already (other tests apply it); the release adopts it and keeps it on uninstall.
+      crds: { install: true, keep: true },
+      etcd: { endpoints: [inject('etcdEndpoints')] },
+      operator: {
+        // Only this test's windows: other tests leave theirs to their own operators.
+        watchNamespace: this.namespace,
+        logLevel: 'debug',
+        nodeSelector: onOurNode,
+      },
+      consumer: {
+        enabled: true,
+        replicaCount: o.replicas,
+        target: o.target,
+        kafka: { brokers: [inject('kafkaBrokers')], topics: [o.topic], consumerGroup: o.group },
+        drainTimeoutSeconds: o.drainTimeoutSeconds,
+        preStop: { sleepSeconds: o.preStopSleepSeconds },
+        env: o.consumerEnv ?? {},
+        nodeSelector: onOurNode,
+      },
+    };
+  }
+
+  /** Starts the kubelet and runs `helm install`; the caller waits for what it needs to be ready. */
+  async install(): Promise<void> {
+    this.#kubelet = await StandInKubelet.start({
+      kubeConfig: kubeConfig(),
+      nodeName: this.nodeName,
+      logDir: this.logDir,
+      images: images(),
+    });
+    const valuesFile = join(this.logDir, 'values.yaml');
+    writeFileSync(valuesFile, stringify(this.values()));
+    await helm([
+      'install', this.release, chartDir,
+      '--namespace', this.namespace, '--create-namespace',
+      '--take-ownership',
+      '--values', valuesFile,
+    ]); // prettier-ignore
+  }
+
+  async consumerPods(): Promise<V1Pod[]> {
+    const labelSelector = Object.entries(this.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector });
+    return pods.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+  }
+
+  async operatorPods(): Promise<V1Pod[]> {
+    const labelSelector = `app.kubernetes.io/name=kmaint-operator,app.kubernetes.io/instance=${this.release}`;
+    return (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector })).items;
+  }
+
+  /** Pod name → ready, as the consumer Service's EndpointSlices list them. */
+  async endpoints(): Promise<Map<string, boolean>> {
+    const slices = await this.discovery.listNamespacedEndpointSlice({
+      namespace: this.namespace,
+      labelSelector: `kubernetes.io/service-name=${consumerName}`,
+    });
+    const found = new Map<string, boolean>();
+    for (const endpoint of slices.items.flatMap((s) => s.endpoints ?? [])) {
+      const pod = endpoint.targetRef?.name;
+      if (pod !== undefined) found.set(pod, endpoint.conditions?.ready === true);
+    }
+    return found;
+  }
+
+  /** Where a pod's process really listens (the kubelet's loopback port). */
+  url(pod: V1Pod | string): string {
+    const name = typeof pod === 'string' ? pod : (pod.metadata?.name ?? '');
+    const endpoint = this.kubelet.endpoint(this.namespace, name);
+    if (endpoint === undefined) throw new Error(`the kubelet runs no pod ${this.namespace}/${name}`);
+    return endpoint.url;
+  }
+
+  /**
+   * Waits until `replicas` consumer pods and the operator pod are Running and Ready and the Service's
+   * EndpointSlice lists exactly those consumers as ready; returns the consumer pods.
+   */
+  async waitAllReady(timeoutMs = 180_000): Promise<V1Pod[]> {
+    await waitFor(async () => (await this.operatorPods()).some(isReady), {
+      message: 'the operator pod to be Ready',
+      timeoutMs,
+    });
+    return waitFor(
+      async () => {
+        const pods = await this.consumerPods();
+        if (pods.length !== this.options.replicas || !pods.every(isReady)) return undefined;
+        const endpoints = await this.endpoints();
+        const names = pods.map((p) => p.metadata?.name ?? '');
+        const listed = names.every((n) => endpoints.get(n) === true) && endpoints.size === names.length;
+        return listed ? pods : undefined;
+      },
+      { message: `${this.options.replicas} consumer pods Ready and ready in the EndpointSlice`, timeoutMs },
+    );
+  }
+
+  /** What a person would look at when the test fails: objects, events, and every container's log. */
+  async diagnostics(): Promise<string> {
+    const ns = ['-n', this.namespace];
+    const sections: string[] = [];
+    const section = async (title: string, args: string[]) => {
+      const out = await kubectl(args).then(
+        (r) => r.stdout,
+        (err: unknown) => String(err),
+      );
+      sections.push(`--- ${title}\n${out}`);
+    };
+    await section('pods', ['get', 'pods', '-o', 'wide', ...ns]);
+    await section('pod conditions', [
+      'get', 'pods', ...ns, '-o',
+      'custom-columns=NAME:.metadata.name,PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status,DELETING:.metadata.deletionTimestamp',
+    ]); // prettier-ignore
+    await section('endpointslices', ['get', 'endpointslices', '-o', 'yaml', ...ns]);
+    await section('windows', ['get', 'mw', '-o', 'yaml', ...ns]);
+    await section('events', ['get', 'events', '--sort-by=.lastTimestamp', ...ns]);
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.logDir).filter((f) => f.endsWith('.log'));
+    } catch {
+      // No kubelet ran: nothing logged.
+    }
+    for (const file of files) sections.push(`--- log ${file}\n${logTail(join(this.logDir, file), 60)}`);
+    if (this.#kubelet !== undefined && this.#kubelet.errors.length > 0)
+      sections.push(`--- kubelet errors\n${this.#kubelet.errors.map(String).join('\n')}`);
+    return sections.join('\n');
+  }
+
+  /**
+   * helm uninstall, then waits for the pods to end (the kubelet SIGTERMs them, so the consumers leave
+   * their group cleanly), then deletes the namespace and the node.
+   */
+  async uninstall(): Promise<void> {
+    await helm(['uninstall', this.release, '--namespace', this.namespace, '--wait', '--timeout', '2m']).catch(
+      (err: unknown) => console.error(`helm uninstall: ${String(err)}`),
+    );
+    await waitFor(
+      async () => (await this.core.listNamespacedPod({ namespace: this.namespace })).items.length === 0,
+      { message: 'the release pods to be gone', timeoutMs: 90_000 },
+    ).catch((err: unknown) => console.error(String(err)));
+    await kubectl(['delete', 'namespace', this.namespace, '--wait=false']).catch((err: unknown) =>
+      console.error(String(err)),
+    );
+    await this.#kubelet?.stop({ removeNode: true });
+  }
+}
+
+export function isReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+  );
+}
+
+export function podName(pod: V1Pod): string {
+  return pod.metadata?.name ?? '';
+}

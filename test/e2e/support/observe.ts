@@ -1,0 +1,46 @@
+import { Etcd3 } from 'etcd3';
+import { inject } from 'vitest';
+import { membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
+
+/** The counters a consumer pod serves at /messages/stats (also in its 503 body during maintenance). */
+export interface PodStats {
+  processed: number;
+  received: number;
+  inFlight: number;
+  state: string;
+}
+
+export async function podStats(url: string): Promise<PodStats> {
+  const res = await fetch(`${url}/messages/stats`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as {
+    kafka?: { processed: number; received: number; inFlight: number };
+    maintenance?: { state: string };
+  };
+  if (body.kafka === undefined)
+    throw new Error(`${url}/messages/stats answered ${res.status} without counters`);
+  return { ...body.kafka, state: body.maintenance?.state ?? 'unknown' };
+}
+
+/** The member reports under a switch key, by member id. */
+export async function memberReports(etcd: Etcd3, key: string): Promise<Map<string, MemberReport>> {
+  const raw = await etcd.getAll().prefix(membersPrefix(key)).strings();
+  const reports = new Map<string, MemberReport>();
+  for (const [k, v] of Object.entries(raw)) {
+    const parsed = parseMemberReport(v);
+    if (!parsed.ok) throw new Error(`unparseable member report at ${k}: ${parsed.error}`);
+    reports.set(parsed.value.id, parsed.value);
+  }
+  return reports;
+}
+
+/** An instant query against the test environment's Prometheus: value by the `pod` label. */
+export async function promQuery(expr: string): Promise<Map<string, string>> {
+  const res = await fetch(`${inject('prometheusUrl')}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`Prometheus refused ${expr}: ${body.error}`);
+  return new Map(body.data.result.map((r) => [r.metric['pod'] ?? '', r.value[1]]));
+}
