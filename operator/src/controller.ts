@@ -1,6 +1,6 @@
 import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
 import type { Logger } from 'pino';
-import type { Condition } from './core/conditions.ts';
+import { CONDITION, type Condition } from './core/conditions.ts';
 import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
@@ -206,8 +206,10 @@ export class Controller {
     );
     queue.add(`k:${w.key}`);
     if (result.requeueAtMs !== null) queue.addAfter(item, result.requeueAtMs - nowMs + 20);
-    if (result.active && result.status.pods.draining.length > 0)
-      queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
+    // Watch events bring member changes at once; this re-read is the safety net for a watch that is
+    // down or not yet set up, for as long as the window waits for its pods.
+    const drained = result.status.conditions.some((c) => c.type === CONDITION.Drained && c.status === 'True');
+    if (result.active && !drained) queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
   }
 
   private async reconcileKey(key: string, queue: WorkQueue<Item>): Promise<void> {
@@ -289,9 +291,13 @@ export class Controller {
           else await cancel();
         },
         (err: unknown) => {
-          // The drain poll and the resync still pick members up; the next reconcile tries again.
+          // Forget the key so the next reconcile of its windows tries again, and make that happen soon.
           if (this.keys.get(key) === entry) this.keys.delete(key);
           this.log.warn({ key, err: (err as Error).message }, 'member watch not started');
+          for (const obj of this.sources?.windows() ?? []) {
+            const parsed = parseWindow(obj);
+            if (parsed.ok && parsed.value.key === key) this.queue?.addRateLimited(windowItem(obj));
+          }
         },
       );
   }
