@@ -452,6 +452,7 @@ class DrainEngine implements Engine {
           fromBeginning: offsetInitial === 'oldest',
           onBatch: (batch) => this.#processor.handleBatch(batch),
           onAssigned: (assigned) => {
+            this.#processor.assigned();
             this.#counters.rebalances += 1;
             this.#log.info({ assigned }, 'partitions assigned');
             this.events.emit('rebalance', { assigned });

@@ -37,8 +37,10 @@ export interface Batch {
   messages: ConsumedMessage[];
   /** The offset after the batch (covers filtered control records), as a decimal string. */
   nextOffset: string;
-  /** Keeps the group membership alive; rejects when the group is rebalancing. */
+  /** Keeps the group membership alive; rejects when the group is rebalancing (or the coordinator fails). */
   heartbeat(): Promise<void>;
+  /** Whether a heartbeat rejection means the partitions are being revoked (the client will rejoin). */
+  isRevocation(err: unknown): boolean;
   /** Commits `offset` (the next to consume) for this partition in the current group generation. */
   commit(offset: string): Promise<void>;
   /** Tells the client where to fetch this partition from next (the first unfinished offset). */

@@ -193,6 +193,7 @@ function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
     messages: batch.messages.map((m) => toMessage(topic, partition, m)),
     nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
     heartbeat: () => payload.heartbeat(),
+    isRevocation,
     async commit(offset: string) {
       // Straight to the group coordinator in this generation: unlike consumer.commitOffsets(), this path
       // still works while consumer.stop() waits for the batch handlers.
@@ -225,6 +226,18 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
     if (last !== undefined) out[name] = last.toString();
   }
   return out;
+}
+
+/** The errors after which kafkajs' runner rejoins the group (its own test, plus an unknown member id). */
+const REJOIN = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+
+function isRevocation(err: unknown): boolean {
+  return REJOIN.has(String((err as { type?: unknown } | null)?.type));
 }
 
 const UNREACHABLE = new Set([

@@ -60,6 +60,8 @@ export class Processor {
   #scheduler: LaneScheduler;
   readonly #batches = new Set<Promise<void>>();
   #stopping = false;
+  /** A rebalance is under way: batches of the old generation are left for whoever owns them next. */
+  #revoking = false;
   /** Aborted by a drain timeout: every handler signal and backoff wait follows it. */
   #abort = new AbortController();
   /** Resolves when a drain gives up on handlers that ignore their signal. */
@@ -77,7 +79,7 @@ export class Processor {
 
   /** Handles one batch to the end (or until a drain or rebalance stops it), then commits. */
   handleBatch(batch: Batch): Promise<void> {
-    if (this.#stopping || batch.messages.length === 0) return Promise.resolve();
+    if (this.#stopping || this.#revoking || batch.messages.length === 0) return Promise.resolve();
     const run = this.#handle(batch);
     this.#batches.add(run);
     const forget = (): void => void this.#batches.delete(run);
@@ -111,8 +113,14 @@ export class Processor {
   }
 
   /** Takes messages again after a drain (resume or rejoin). */
+  /** The group assigned partitions (a new generation): batches are welcome again after a rebalance. */
+  assigned(): void {
+    this.#revoking = false;
+  }
+
   reopen(): void {
     this.#stopping = false;
+    this.#revoking = false;
     this.#abort = new AbortController();
     this.#abandon = Promise.withResolvers<undefined>();
     // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
@@ -139,8 +147,6 @@ export class Processor {
       this.#opts.orderBy === 'key'
         ? `${topic}/${partition}/${m.key?.toString('hex') ?? ''}`
         : `${topic}/${partition}`;
-    const ours = (lane: string): boolean =>
-      lane === `${topic}/${partition}` || lane.startsWith(`${topic}/${partition}/`);
 
     let revokedBy: unknown = null;
     let sinceCommit = 0;
@@ -178,12 +184,20 @@ export class Processor {
     });
 
     // kafkajs only heartbeats between batches; a long batch must keep the membership alive itself, and a
-    // rejected heartbeat is how a rebalance shows up: stop taking this partition's messages, commit, give up.
+    // rejected heartbeat is how a rebalance shows up. kafkajs rebalances eagerly (every partition is
+    // revoked) and rejoins only once all batch handlers returned: so stop taking messages everywhere,
+    // let the running ones finish, commit, and give the partitions up promptly.
     const ticker = setInterval(() => {
       batch.heartbeat().catch((err: unknown) => {
         if (revokedBy !== null) return;
+        if (!batch.isRevocation(err)) {
+          // Not a rebalance: kafkajs meets the same failure at its next heartbeat and handles it there.
+          this.#recordError('HEARTBEAT_FAILED', err, topic, partition, batch.messages[0]?.offset ?? '');
+          return;
+        }
         revokedBy = err;
-        this.#scheduler.cancel(ours);
+        this.#revoking = true;
+        this.#scheduler.cancel();
       });
     }, this.#opts.heartbeatIntervalMs);
     try {

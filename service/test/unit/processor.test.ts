@@ -35,6 +35,7 @@ function batch(
     messages,
     nextOffset: String(Number(messages.at(-1)?.offset ?? -1) + 1),
     heartbeat,
+    isRevocation: (err) => err instanceof Error && err.message === 'rebalancing',
     commit: async (o) => void commits.push(o),
     seekLocal: (o) => void sought.push(o),
     commits,
@@ -179,6 +180,14 @@ describe('Processor', () => {
     });
     await expect(p.handleBatch(b)).rejects.toBe(rebalance);
     expect(b.commits).toEqual(['1']);
+    // Batches still queued from the old generation are left alone until the group assigns again.
+    const stale = batch([message(1)]);
+    await p.handleBatch(stale);
+    expect(stale.commits).toEqual([]);
+    p.assigned();
+    const fresh = batch([message(1)]);
+    await p.handleBatch(fresh);
+    expect(fresh.commits).toEqual(['2']);
   });
 
   it('with auto-commit, commits on the interval rather than per message, and always at the batch end', async () => {
@@ -220,6 +229,30 @@ describe('Processor', () => {
     expect(b.commits.at(-1)).toBe('1');
     p.reopen();
     expect(p.inFlight).toBe(0);
+  });
+
+  it('a heartbeat failure that is no rebalance is recorded and the batch carries on', async () => {
+    let beats = 0;
+    const errors: string[] = [];
+    const p = new Processor(
+      { ...base, orderBy: 'partition', heartbeatIntervalMs: 5 },
+      {
+        handler: async () => {
+          await until(() => beats >= 2);
+        },
+        produce: async () => ({ topic: 'x', partition: 0, offset: '0' }),
+        logger,
+        onMessage: () => undefined,
+        onError: (e) => errors.push(e.code),
+      },
+    );
+    const b = batch([message(0), message(1)], async () => {
+      beats += 1;
+      throw new Error('connection reset');
+    });
+    await p.handleBatch(b);
+    expect(b.commits.at(-1)).toBe('2');
+    expect(errors).toContain('HEARTBEAT_FAILED');
   });
 
   it('takes no batches while stopped and again after reopen', async () => {
