@@ -7,6 +7,7 @@ import { parseSwitchValue } from '@kmaint/common';
 import { uniqueName, waitFor } from '../env/helpers.ts';
 import { removeScrapeTargets, setScrapeTargets } from '../env/prometheus-targets.ts';
 import { kubectl } from '../env/tools.ts';
+import { Durations } from './support/durations.ts';
 import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
 import { memberReports, podStats, promQuery } from './support/observe.ts';
@@ -21,15 +22,7 @@ const replicas = 3;
 const before = 2000; // produced before the window, still being consumed when it opens
 const during = 500; // produced while the window is open
 
-const durations: Record<string, number> = {};
-const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-  const started = Date.now();
-  try {
-    return await fn();
-  } finally {
-    durations[name] = Date.now() - started;
-  }
-};
+const durations = new Durations();
 
 describe('a MaintenanceWindow, end to end', () => {
   const run = uniqueName('e2e-mw');
@@ -56,7 +49,7 @@ describe('a MaintenanceWindow, end to end', () => {
     await kafka.createTopic(topic, partitions);
     etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
     try {
-      await timed('helm install → pods ready', async () => {
+      await durations.time('helm install → pods ready', async () => {
         await install.install();
         await install.waitAllReady();
       });
@@ -75,8 +68,8 @@ describe('a MaintenanceWindow, end to end', () => {
     await install.uninstall();
     await kafka?.close();
     etcd?.close();
-    durations['whole test'] = Date.now() - started;
-    console.log(`e2e durations (ms): ${JSON.stringify(durations)}`);
+    durations.record('whole test', Date.now() - started);
+    durations.report('maintenance window e2e');
   }, 300_000);
 
   it('drains every consumer out of its group and Service, and loses no message', async () => {
@@ -123,7 +116,7 @@ describe('a MaintenanceWindow, end to end', () => {
         },
       }),
     );
-    await timed('kubectl apply → Drained', async () => {
+    await durations.time('kubectl apply → Drained', async () => {
       await kubectl(['apply', '-f', file]);
       await kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', ns, '--timeout=120s']);
     });
@@ -168,7 +161,7 @@ describe('a MaintenanceWindow, end to end', () => {
     );
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
 
-    await timed('kubectl delete → ready again', async () => {
+    await durations.time('kubectl delete → ready again', async () => {
       // kubectl waits for the object to go, i.e. for the finalizer to have turned the key off.
       await kubectl(['delete', 'mw', window, '-n', ns, '--timeout=60s']);
       await install.waitAllReady(120_000);
@@ -184,7 +177,7 @@ describe('a MaintenanceWindow, end to end', () => {
     });
 
     const total = before + during;
-    const offsets = await timed('ready again → all consumed', () =>
+    const offsets = await durations.time('ready again → all consumed', () =>
       waitFor(
         async () => {
           const now = await kafka.offsets(group, topic);

@@ -178,6 +178,11 @@ export class KmaintInstall {
     );
   }
 
+  /** A container's log (the kubelet's naming), also after its pod is gone. */
+  logFile(pod: string, container = 'consumer'): string {
+    return join(this.logDir, `${this.namespace}_${pod}_${container}.log`);
+  }
+
   /** What a person would look at when the test fails: objects, events, and every container's log. */
   async diagnostics(): Promise<string> {
     const ns = ['-n', this.namespace];

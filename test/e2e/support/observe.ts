@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { inject } from 'vitest';
 import { membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
@@ -43,4 +44,18 @@ export async function promQuery(expr: string): Promise<Map<string, string>> {
   };
   if (body.status !== 'success') throw new Error(`Prometheus refused ${expr}: ${body.error}`);
   return new Map(body.data.result.map((r) => [r.metric['pod'] ?? '', r.value[1]]));
+}
+
+/** The structured (pino) lines of a container log; the kubelet's own lines and stray output are skipped. */
+export function logLines(file: string): { msg?: string; level?: number; [field: string]: unknown }[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { msg?: string }];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -1,0 +1,128 @@
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { uniqueName, waitFor } from '../env/helpers.ts';
+import { kubectl } from '../env/tools.ts';
+import { Durations } from './support/durations.ts';
+import { consumerName, KmaintInstall, podName } from './support/install.ts';
+import { KafkaProbe } from './support/kafka.ts';
+import { logLines, memberReports, podStats } from './support/observe.ts';
+
+// Pods going away the Kubernetes way: `kubectl rollout restart` deletes each consumer pod in turn; the
+// (stand-in) kubelet runs its preStop hook and SIGTERMs the process, which drains, commits, leaves the
+// group and exits cleanly within its grace period while the Deployment brings up its successor. Messages
+// keep arriving throughout; at the end every one is committed, none skipped.
+
+const partitions = 6;
+const replicas = 3;
+const before = 2000;
+const during = 1000;
+
+const durations = new Durations();
+
+describe('a rolling restart of the consumers, end to end', () => {
+  const install = new KmaintInstall({
+    prefix: 'e2e-roll',
+    replicas,
+    topic: uniqueName('e2e-roll-topic'),
+    group: uniqueName('e2e-roll-group'),
+    target: uniqueName('e2e-roll-target'),
+    drainTimeoutSeconds: 10,
+    preStopSleepSeconds: 1,
+    // Slow enough that each SIGTERM finds messages in flight.
+    consumerEnv: { SIMULATED_WORK_TIME: '50ms' },
+  });
+  const { topic, group } = install.options;
+  let kafka: KafkaProbe;
+  let etcd: Etcd3;
+  let started = 0;
+
+  beforeAll(async () => {
+    started = Date.now();
+    kafka = await KafkaProbe.connect(inject('kafkaBrokers'), uniqueName('e2e-roll'));
+    await kafka.createTopic(topic, partitions);
+    etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
+    try {
+      await durations.time('helm install → pods ready', async () => {
+        await install.install();
+        await install.waitAllReady();
+      });
+    } catch (err) {
+      console.log(await install.diagnostics());
+      throw err;
+    }
+  }, 300_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') console.log(await install.diagnostics());
+  });
+
+  afterAll(async () => {
+    await install.uninstall();
+    await kafka?.close();
+    etcd?.close();
+    durations.record('whole test', Date.now() - started);
+    durations.report('rolling restart e2e');
+  }, 300_000);
+
+  it('drains each deleted pod, exits it cleanly, and loses no message', async () => {
+    const ns = install.namespace;
+    const oldPods = (await install.consumerPods()).map(podName);
+    await kafka.produce(topic, 0, before);
+    await waitFor(
+      async () => {
+        const stats = await Promise.all(oldPods.map((p) => podStats(install.url(p))));
+        return stats.reduce((sum, s) => sum + s.processed, 0) >= 100;
+      },
+      { message: 'the consumers to be consuming', timeoutMs: 60_000 },
+    );
+
+    const producing = kafka.produce(topic, before, during);
+    await durations.time('rollout restart → rollout complete', async () => {
+      await kubectl(['rollout', 'restart', `deployment/${consumerName}`, '-n', ns]);
+      await kubectl(['rollout', 'status', `deployment/${consumerName}`, '-n', ns, '--timeout=240s']);
+    });
+    await producing;
+
+    const newPods = (await install.waitAllReady(120_000)).map(podName);
+    expect(newPods.filter((p) => oldPods.includes(p))).toEqual([]);
+    await waitFor(() => oldPods.every((p) => !install.kubelet.runningPods().includes(`${ns}/${p}`)), {
+      message: 'every old pod process to have ended',
+      timeoutMs: 60_000,
+    });
+
+    for (const pod of oldPods) {
+      const messages = logLines(install.logFile(pod)).map((l) => l.msg);
+      // 'shut down cleanly' is logged right before exit(0); the grace timer would log and exit(1) instead.
+      expect(messages, `${pod}: SIGTERM started the drain`).toContain('shutting down: draining first');
+      expect(messages, `${pod}: drained and exited 0`).toContain('shut down cleanly');
+      expect(messages, pod).not.toContain('shutdown exceeded the grace period');
+    }
+
+    // The old members' reports went with their etcd leases; the new ones consume.
+    await waitFor(
+      async () => {
+        const reports = await memberReports(etcd, install.key);
+        return (
+          [...reports.keys()].sort().join() === [...newPods].sort().join() &&
+          [...reports.values()].every((r) => r.state === 'running')
+        );
+      },
+      { message: 'member reports of exactly the new pods, running', timeoutMs: 30_000 },
+    );
+    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
+      message: `${replicas} members in the group`,
+      timeoutMs: 60_000,
+    });
+
+    const offsets = await durations.time('rollout complete → all consumed', () =>
+      waitFor(
+        async () => {
+          const now = await kafka.offsets(group, topic);
+          return now.every((p) => p.committed === p.end) ? now : undefined;
+        },
+        { message: 'committed offsets to reach the end offsets on every partition', timeoutMs: 180_000 },
+      ),
+    );
+    expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(before + during);
+  });
+});
