@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders the chart into plain manifests for `kubectl apply` without helm (namespace kmaint):
-#   manifests/kmaint.yaml            the operator, its RBAC and the CRD
+#   manifests/kmaint.yaml            the operator and its RBAC
 #   manifests/example-consumer.yaml  the example consumer (Deployment, Service, PodDisruptionBudget)
+# The CRD is not copied in: apply crds/kmaint.io_maintenancewindows.yaml itself, first.
 # Run it after changing the chart; test/integration/packaging checks that the files are up to date.
 # Usage: render-manifests.sh [output dir, default deploy/manifests]; HELM (default: helm on PATH) and
 # KUBE_VERSION (default 1.34.4) may be set.
@@ -19,9 +20,9 @@ render() {
 
 {
   echo "$header"
-  echo '# kubectl apply --server-side -f deploy/manifests/kmaint.yaml'
+  echo '# kubectl apply --server-side -f crds/kmaint.io_maintenancewindows.yaml -f deploy/manifests/kmaint.yaml'
   printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: kmaint\n'
-  render
+  render --set crds.install=false
 } >"$OUT/kmaint.yaml"
 
 {
