@@ -1,5 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
+import { abortableDelay } from '../../../src/handler.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
@@ -224,6 +225,60 @@ describe('failures and groups', () => {
         );
       } finally {
         await current.shutdown();
+      }
+    },
+  );
+
+  it(
+    'a rebalance in the middle of a slow batch: the batch stops, commits, and the newcomer takes over',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('midbatch');
+      const groupId = uniqueName('g-midbatch');
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const byA: string[] = [];
+      let aAtFirstB: number | null = null;
+      const slow = (who: 'a' | 'b') =>
+        rec.handler(async (m, signal) => {
+          await abortableDelay(10, signal);
+          if (who === 'a') byA.push(m.offset);
+          else aAtFirstB ??= byA.length;
+        });
+      const options = { kafka: { heartbeatIntervalMs: 100 } };
+      const a = makeEngine({
+        topic,
+        groupId,
+        key: `/maintenance/${uniqueName('a')}`,
+        handler: slow('a'),
+        overrides: options,
+      });
+      const b = makeEngine({
+        topic,
+        groupId,
+        key: `/maintenance/${uniqueName('b')}`,
+        handler: slow('b'),
+        overrides: options,
+      });
+      await a.start();
+      try {
+        await produce(t, topic, 600, { partitions: 2 });
+        await waitFor(() => byA.length >= 30, { message: 'A is working through its batches' });
+        await b.start();
+        await waitFor(() => rec.distinct === 600, { timeoutMs: 120_000, message: 'all 600 processed' });
+        await waitFor(() => fullyCommitted(t, groupId, topic));
+        expect(a.counters().rebalances).toBeGreaterThanOrEqual(2);
+        expect(b.counters().processed).toBeGreaterThan(0);
+        // B started before A had worked through everything: A gave its partitions up mid-batch.
+        expect(aAtFirstB).not.toBeNull();
+        expect(aAtFirstB as unknown as number).toBeLessThan(600);
+        console.log(
+          `[mid-batch] 600 messages: A ${a.counters().processed} (had done ${aAtFirstB} when B started), ` +
+            `B ${b.counters().processed}, duplicates ${rec.duplicates}`,
+        );
+        expect(rec.duplicates).toBe(0);
+      } finally {
+        await Promise.all([a.shutdown(), b.shutdown()]);
       }
     },
   );
