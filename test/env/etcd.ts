@@ -68,7 +68,7 @@ export class EtcdServer {
         '--log-level=warn',
       ],
       logFile,
-      readyTimeoutMs: 30_000,
+      readyTimeoutMs: 90_000,
       ready: () => healthy(client),
     });
     await proc.start();

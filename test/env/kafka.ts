@@ -176,7 +176,7 @@ export class KafkaServer {
       command: 'java',
       args: [...jvm, '-cp', classpath, 'kafka.Kafka', props],
       logFile,
-      readyTimeoutMs: 90_000,
+      readyTimeoutMs: 180_000,
       stopTimeoutMs: 20_000,
       ready: async () => (await portOpen(port)) && (await brokerAnswers(brokers)),
     });

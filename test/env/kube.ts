@@ -112,7 +112,7 @@ export class KubeControlPlane {
           '--profiling=false',
         ],
         logFile: join(dir, 'kube-apiserver.log'),
-        readyTimeoutMs: 60_000,
+        readyTimeoutMs: 180_000,
         ready: async () => (await probe(`${server}/readyz`, token)) === 200,
       });
       processes.push(apiserver);
@@ -160,7 +160,7 @@ export class KubeControlPlane {
           '--use-service-account-credentials=false',
         ],
         logFile: join(dir, 'kube-controller-manager.log'),
-        readyTimeoutMs: 60_000,
+        readyTimeoutMs: 180_000,
         ready: async () => (await probe(`https://127.0.0.1:${cmPort}/healthz`)) === 200,
       });
       const scheduler = new Supervised({
@@ -168,7 +168,7 @@ export class KubeControlPlane {
         command: join(toolsBin, 'kube-scheduler'),
         args: [...delegated, `--secure-port=${schedulerPort}`, `--cert-dir=${join(dir, 'certs-scheduler')}`],
         logFile: join(dir, 'kube-scheduler.log'),
-        readyTimeoutMs: 60_000,
+        readyTimeoutMs: 180_000,
         ready: async () => (await probe(`https://127.0.0.1:${schedulerPort}/readyz`)) === 200,
       });
       processes.push(controllerManager, scheduler);

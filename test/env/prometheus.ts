@@ -60,7 +60,7 @@ export class PrometheusServer {
         '--log.level=warn',
       ],
       logFile: join(opts.dir, 'prometheus.log'),
-      readyTimeoutMs: 30_000,
+      readyTimeoutMs: 90_000,
       ready: async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok,
     });
     await proc.start();

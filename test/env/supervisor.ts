@@ -14,6 +14,7 @@ export interface ProcessSpec {
   logFile: string;
   /** Polled until it returns true; exceptions count as "not yet". */
   ready: () => Promise<boolean>;
+  /** Generous on purpose: several engineers' servers share two cores, and a slow start is no failure. */
   readyTimeoutMs: number;
   /** How long SIGTERM gets before SIGKILL. */
   stopTimeoutMs?: number;
