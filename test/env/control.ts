@@ -13,7 +13,7 @@ async function send(method: 'POST' | 'PUT', path: string, body?: unknown): Promi
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(180_000),
+    signal: AbortSignal.timeout(300_000),
   });
   if (!res.ok) throw new Error(`env control ${method} ${path}: ${res.status} ${await res.text()}`);
 }
