@@ -24,23 +24,13 @@ export interface InstallOptions {
   target: string;
   drainTimeoutSeconds: number;
   preStopSleepSeconds: number;
+  /**
+   * The operator watches all namespaces (ClusterRole), else only the release's (Role there), which keeps
+   * it off other tests' windows.
+   */
+  clusterWideOperator?: boolean;
   /** Further service variables (consumer.env). */
   consumerEnv?: Record<string, string>;
-}
-
-/** The chart's default images run as local processes: the stand-in kubelet's image map. */
-function images(): ImageMap {
-  return {
-    'kmaint/service': { command: node24, args: ['service/src/main.ts'], cwd: repoRoot, portEnv: 'HTTP_PORT' },
-    'kmaint/operator': {
-      command: node24,
-      args: ['operator/src/main.ts'],
-      cwd: repoRoot,
-      portEnv: 'HTTP_PORT',
-      // No service-account token volume here: the operator reaches the apiserver through a kubeconfig.
-      env: { KUBECONFIG: inject('kubeconfig') },
-    },
-  };
 }
 
 /**
@@ -85,8 +75,7 @@ export class KmaintInstall {
       crds: { install: true, keep: true },
       etcd: { endpoints: [inject('etcdEndpoints')] },
       operator: {
-        // Only this test's windows: other tests leave theirs to their own operators.
-        watchNamespace: this.namespace,
+        watchNamespace: o.clusterWideOperator === true ? '' : this.namespace,
         logLevel: 'debug',
         nodeSelector: onOurNode,
       },
@@ -103,13 +92,74 @@ export class KmaintInstall {
     };
   }
 
+  /** The chart's default images run as local processes: the stand-in kubelet's image map. */
+  images(): ImageMap {
+    return {
+      'kmaint/service': {
+        command: node24,
+        args: ['service/src/main.ts'],
+        cwd: repoRoot,
+        portEnv: 'HTTP_PORT',
+      },
+      'kmaint/operator': (_container, pod) => ({
+        command: node24,
+        args: ['operator/src/main.ts'],
+        cwd: repoRoot,
+        portEnv: 'HTTP_PORT',
+        env: { KUBECONFIG: this.#serviceAccountKubeconfig(pod) },
+      }),
+    };
+  }
+
+  /**
+   * The stand-in kubelet mounts no service-account token, so the operator gets a kubeconfig for the test
+   * apiserver whose credential is its pod's ServiceAccount token (sa-credential.ts): it runs with the
+   * chart's RBAC, not as an admin, and a missing permission fails the test.
+   */
+  #serviceAccountKubeconfig(pod: V1Pod): string {
+    const namespace = pod.metadata?.namespace ?? '';
+    const account = pod.spec?.serviceAccountName ?? 'default';
+    const cluster = kubeConfig().getCurrentCluster();
+    if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
+    const file = join(this.logDir, `${namespace}_${pod.metadata?.name ?? ''}.kubeconfig`);
+    const user = `system:serviceaccount:${namespace}:${account}`;
+    const credential = {
+      apiVersion: 'client.authentication.k8s.io/v1',
+      command: node24,
+      args: [join(import.meta.dirname, 'sa-credential.ts'), inject('kubeconfig'), namespace, account],
+      interactiveMode: 'Never',
+    };
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'e2e',
+            cluster: {
+              server: cluster.server,
+              'certificate-authority-data': cluster.caData,
+              'certificate-authority': cluster.caFile,
+              'insecure-skip-tls-verify': cluster.skipTLSVerify || undefined,
+            },
+          },
+        ],
+        users: [{ name: user, user: { exec: credential } }],
+        contexts: [{ name: 'e2e', context: { cluster: 'e2e', user } }],
+        'current-context': 'e2e',
+      }),
+    );
+    return file;
+  }
+
   /** Starts the kubelet and runs `helm install`; the caller waits for what it needs to be ready. */
   async install(): Promise<void> {
     this.#kubelet = await StandInKubelet.start({
       kubeConfig: kubeConfig(),
       nodeName: this.nodeName,
       logDir: this.logDir,
-      images: images(),
+      images: this.images(),
     });
     const valuesFile = join(this.logDir, 'values.yaml');
     writeFileSync(valuesFile, stringify(this.values()));
