@@ -84,7 +84,7 @@ describe('the CRD', () => {
     expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
 
-  it('travels inside `helm package` (the files/crds link is resolved into the archive)', async () => {
+  it('travels inside `helm package` (the files/ links are resolved into the archive)', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'kmaint-package-'));
@@ -94,6 +94,7 @@ describe('the CRD', () => {
       expect(archive).toMatch(/kmaint-0\.1\.0\.tgz$/);
       const listing = await runOk('tar', ['-tzf', archive]);
       expect(listing.split('\n')).toContain('kmaint/files/crds/kmaint.io_maintenancewindows.yaml');
+      expect(listing.split('\n')).toContain('kmaint/files/operator-rbac/role.yaml');
       const packed = await runOk('tar', [
         '-xzOf',
         archive,
@@ -189,6 +190,13 @@ describe('the operator', () => {
     expect(findObject(objects, 'RoleBinding', 'kmaint-operator-leader-election').roleRef.name).toBe(
       'kmaint-operator-leader-election',
     );
+  });
+
+  it("takes its rules from operator/rbac/role.yaml, the operator's own statement of what it uses", async () => {
+    const source = parseObjects(readFileSync(join(repoRoot, 'operator', 'rbac', 'role.yaml'), 'utf8'));
+    const objects = await render();
+    expect(findObject(objects, 'ClusterRole').rules).toEqual(findObject(source, 'ClusterRole').rules);
+    expect(findObject(objects, 'Role').rules).toEqual(findObject(source, 'Role').rules);
   });
 
   it('narrows to a Role in watchNamespace, and drops the Lease role without leader election', async () => {
