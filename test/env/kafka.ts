@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -149,8 +150,8 @@ export class KafkaServer {
       '-Djava.awt.headless=true',
     ];
     const logFile = join(opts.dir, 'kafka.log');
-    const { stdout } = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']);
-    const clusterId = stdout.trim().split('\n').pop() ?? '';
+    // What `StorageTool random-uuid` prints (a Kafka Uuid is 16 bytes in URL-safe base64), without a JVM start.
+    const clusterId = randomBytes(16).toString('base64url');
     try {
       await run('java', [
         ...jvm,
