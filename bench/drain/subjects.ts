@@ -1,0 +1,154 @@
+import type { Etcd3, Watcher } from 'etcd3';
+import kafkajs, { type Consumer, type ConsumerRunConfig } from 'kafkajs';
+import type { Engine, EngineState } from '../../service/src/engine.ts';
+import { benchEngine } from '../lib/engine.ts';
+import type { BenchEnv } from '../lib/env.ts';
+import type { Probe } from '../lib/probe.ts';
+
+const { Kafka, logLevel } = kafkajs;
+/** The engine's fetch long-poll when its options leave it unset (engine.ts: DEFAULT_MAX_WAIT_MS). */
+const ENGINE_DEFAULT_MAX_WAIT_MS = 250;
+
+/**
+ * A consumer switched by the etcd key: the kmaint engine, or the baseline of a plain kafkajs consumer
+ * whose etcd watch calls stop() and run() (what the seed's handler set out to do).
+ */
+export interface Subject {
+  readonly label: string;
+  /** The fetch long-poll (maxWaitTimeInMs) this consumer uses. */
+  readonly fetchWaitMs: number;
+  start(): Promise<void>;
+  /** Resolves with performance.now() when the subject reports it is stopped (maintenance). */
+  whenStopped(): Promise<number>;
+  /** Resolves when the subject says it consumes again. */
+  whenRunning(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SubjectSetup {
+  topic: string;
+  groupId: string;
+  key: string;
+  memberId: string;
+  probe: Probe;
+  workMs: number;
+}
+
+export class EngineSubject implements Subject {
+  readonly label = 'kmaint';
+  readonly fetchWaitMs: number;
+  readonly #engine: Engine;
+
+  constructor(env: BenchEnv, s: SubjectSetup) {
+    const { engine, options } = benchEngine(env, {
+      topic: s.topic,
+      groupId: s.groupId,
+      key: s.key,
+      memberId: s.memberId,
+      handler: (_m, { signal }) => s.probe.handle(s.workMs, signal),
+    });
+    this.#engine = engine;
+    this.fetchWaitMs = options.kafka.maxWaitTimeMs ?? ENGINE_DEFAULT_MAX_WAIT_MS;
+  }
+
+  start(): Promise<void> {
+    return this.#engine.start();
+  }
+
+  whenStopped(): Promise<number> {
+    return this.#whenState('maintenance');
+  }
+
+  async whenRunning(): Promise<void> {
+    await this.#whenState('running');
+  }
+
+  close(): Promise<void> {
+    return this.#engine.shutdown();
+  }
+
+  #whenState(state: EngineState): Promise<number> {
+    if (this.#engine.snapshot().state === state) return Promise.resolve(performance.now());
+    return new Promise((resolve) => {
+      const on = (e: { to: EngineState }): void => {
+        if (e.to !== state) return;
+        this.#engine.events.off('transition', on);
+        resolve(performance.now());
+      };
+      this.#engine.events.on('transition', on);
+    });
+  }
+}
+
+export class RawKafkajsSubject implements Subject {
+  readonly label: string;
+  readonly fetchWaitMs: number;
+  readonly #consumer: Consumer;
+  readonly #etcd: Etcd3;
+  readonly #s: SubjectSetup;
+  readonly #runConfig: ConsumerRunConfig;
+  #watcher: Watcher | null = null;
+  /** Transitions in the order the watch delivered them, never two at once. */
+  #chain: Promise<void> = Promise.resolve();
+  #stoppedAt: PromiseWithResolvers<number> = Promise.withResolvers();
+  #running: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  constructor(env: BenchEnv, etcd: Etcd3, s: SubjectSetup, maxWaitTimeInMs: number) {
+    this.label = `kafkajs stop() maxWait ${maxWaitTimeInMs} ms`;
+    this.fetchWaitMs = maxWaitTimeInMs;
+    this.#s = s;
+    this.#etcd = etcd;
+    const kafka = new Kafka({ clientId: s.memberId, brokers: env.brokers, logLevel: logLevel.NOTHING });
+    // Session and heartbeat as the engine's defaults, so only the client differs.
+    this.#consumer = kafka.consumer({
+      groupId: s.groupId,
+      maxWaitTimeInMs,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    this.#runConfig = {
+      autoCommit: true,
+      // One message per partition at a time, like the engine's per-partition order over 3 partitions.
+      partitionsConsumedConcurrently: 3,
+      eachMessage: () => s.probe.handle(s.workMs),
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: [this.#s.topic], fromBeginning: true });
+    await this.#consumer.run(this.#runConfig);
+    this.#running.resolve();
+    this.#watcher = await this.#etcd.watch().key(this.#s.key).create();
+    this.#watcher.on('put', (kv) => {
+      const on = kv.value.toString() === 'true';
+      this.#chain = this.#chain.then(() => (on ? this.#stop() : this.#resume()));
+    });
+  }
+
+  whenStopped(): Promise<number> {
+    return this.#stoppedAt.promise;
+  }
+
+  whenRunning(): Promise<void> {
+    return this.#running.promise;
+  }
+
+  async close(): Promise<void> {
+    await this.#watcher?.cancel();
+    await this.#chain;
+    await this.#consumer.disconnect();
+  }
+
+  async #stop(): Promise<void> {
+    this.#running = Promise.withResolvers();
+    await this.#consumer.stop();
+    this.#stoppedAt.resolve(performance.now());
+  }
+
+  async #resume(): Promise<void> {
+    this.#stoppedAt = Promise.withResolvers();
+    await this.#consumer.run(this.#runConfig);
+    this.#running.resolve();
+  }
+}

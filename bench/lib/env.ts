@@ -1,0 +1,35 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startEnvironment } from '../../test/env/environment.ts';
+
+const run = promisify(execFile);
+
+/** The real servers a benchmark runs against, started by the same code as the tests' global setup. */
+export interface BenchEnv {
+  brokers: string[];
+  etcdEndpoints: string[];
+  kafkaVersion: string;
+  /** Folder of the broker's jars, for Kafka's own perf tools. */
+  kafkaLibs: string;
+  javaVersion: string;
+  stop(): Promise<void>;
+}
+
+async function javaVersion(): Promise<string> {
+  const { stderr } = await run('java', ['-version']);
+  return stderr.split('\n')[0]?.trim() ?? 'unknown';
+}
+
+/** Kafka (KRaft) and etcd only: no control plane, so the cores stay with what is measured. */
+export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
+  const env = await startEnvironment({ kube: false, log });
+  const { kafkaBrokers, etcdEndpoints, kafkaVersion, kafkaLibs } = env.provided;
+  return {
+    brokers: [kafkaBrokers],
+    etcdEndpoints: [etcdEndpoints],
+    kafkaVersion,
+    kafkaLibs,
+    javaVersion: await javaVersion(),
+    stop: () => env.stop(),
+  };
+}

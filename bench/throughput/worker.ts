@@ -1,0 +1,89 @@
+// One throughput run in a process of its own, so its RSS and CPU time are the consumer's alone:
+// `node bench/throughput/worker.ts '<WorkerInput JSON>'`; prints one WorkerOutput JSON line.
+import kafkajs from 'kafkajs';
+import { benchEngine } from '../lib/engine.ts';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface WorkerInput {
+  /** kmaint-autocommit: the engine with ENABLE_AUTO_COMMIT=true (commits every 5 s, not every 100). */
+  client: 'kmaint' | 'kmaint-autocommit' | 'kafkajs';
+  brokers: string[];
+  etcdEndpoints: string[];
+  topic: string;
+  groupId: string;
+  key: string;
+  memberId: string;
+  expected: number;
+}
+
+export interface WorkerOutput {
+  /** start → first message handled: connecting and joining the group. */
+  startToFirstMs: number;
+  /** first → last message handled. */
+  firstToLastMs: number;
+  handled: number;
+  /** RSS after imports, before connecting, and the process's peak RSS (KiB). */
+  rssIdleKiB: number;
+  maxRssKiB: number;
+  /** CPU time (user + system) of the whole process, ms. */
+  cpuMs: number;
+}
+
+const input = JSON.parse(process.argv[2] ?? '{}') as WorkerInput;
+const rssIdleKiB = Math.round(process.memoryUsage().rss / 1024);
+const done = Promise.withResolvers<undefined>();
+let handled = 0;
+let firstAt = 0;
+let lastAt = 0;
+const onMessage = (): void => {
+  handled += 1;
+  if (handled === 1) firstAt = performance.now();
+  if (handled === input.expected) {
+    lastAt = performance.now();
+    done.resolve(undefined);
+  }
+};
+
+const startedAt = performance.now();
+let stop: () => Promise<void>;
+if (input.client !== 'kafkajs') {
+  const { engine } = benchEngine(input, {
+    topic: input.topic,
+    groupId: input.groupId,
+    key: input.key,
+    memberId: input.memberId,
+    handler: async () => onMessage(),
+    kafka: { enableAutoCommit: input.client === 'kmaint-autocommit' },
+  });
+  await engine.start();
+  stop = () => engine.shutdown();
+} else {
+  const kafka = new Kafka({ clientId: input.memberId, brokers: input.brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({
+    groupId: input.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [input.topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    partitionsConsumedConcurrently: 3,
+    eachMessage: async () => onMessage(),
+  });
+  stop = () => consumer.disconnect();
+}
+await done.promise;
+const usage = process.resourceUsage();
+const output: WorkerOutput = {
+  startToFirstMs: firstAt - startedAt,
+  firstToLastMs: lastAt - firstAt,
+  handled,
+  rssIdleKiB,
+  maxRssKiB: usage.maxRSS,
+  cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
+};
+await stop();
+console.log(JSON.stringify(output));
+process.exit(0);
