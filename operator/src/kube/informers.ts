@@ -29,6 +29,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = false;
   private delayMs = 0;
   private timer: NodeJS.Timeout | null = null;
+  private failedAttempt = false;
   synced = false;
 
   constructor(cache: Cache<T>, handlers: Handlers<T>, log: Logger) {
@@ -37,17 +38,20 @@ export class ResilientInformer<T extends KubernetesObject> {
     cache.on('add', handlers.onChange);
     cache.on('update', handlers.onChange);
     cache.on('delete', handlers.onDelete);
-    cache.on('connect', () => {
-      this.delayMs = 0;
-    });
     cache.on('error', (err) => this.restartLater(err));
   }
 
   async start(): Promise<void> {
     this.stopped = false;
     try {
+      this.failedAttempt = false;
+      // ListWatch reports a failed list through its error callback and still resolves start().
       await this.cache.start();
-      this.synced = true;
+      if (!this.failedAttempt) {
+        this.synced = true;
+        // Listed and watching again: the next failure starts the backoff over.
+        this.delayMs = 0;
+      }
     } catch (err) {
       this.restartLater(err);
     }
@@ -60,6 +64,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   private restartLater(err: unknown): void {
+    this.failedAttempt = true;
     if (this.stopped) return;
     this.delayMs = Math.min(30_000, Math.max(500, this.delayMs * 2));
     this.log.warn(

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/env/helpers.ts';
 import { startEtcd, stopEtcd } from '../../../test/env/control.ts';
 import {
+  apiserverLink,
   CONDITION,
   condition,
   createNamespace,
@@ -20,6 +21,75 @@ import {
 } from './support.ts';
 
 const k = kube();
+
+describe('an apiserver outage (a relay in front of the real apiserver is cut and restored)', () => {
+  const etcd = etcdClient();
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    await installCrd(k);
+  });
+  afterAll(async () => {
+    await removeNamespaces(k);
+    for (const fn of cleanup) await fn();
+    etcd.close();
+  });
+
+  it('watches restart and the operator catches up on what changed while it was cut off', async () => {
+    const link = await apiserverLink(k);
+    cleanup.push(() => link.close());
+    const namespace = uniqueName('mw-apiserver');
+    await createNamespace(k, namespace);
+    const operator = await startLocalOperator(namespace, { KUBECONFIG: link.kubeconfig });
+    cleanup.push(() => operator.stop());
+    const first = uniqueName('svc');
+    const second = uniqueName('svc');
+    await createWindow(k, namespace, 'first', { target: { name: first } });
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${first}`))?.enabled === true, {
+      message: 'first key on',
+    });
+
+    link.cut();
+    const cutAt = Date.now();
+    // Changed behind the operator's back, through the test's own connection.
+    await patchWindowSpec(k, namespace, 'first', { suspend: true });
+    await createWindow(k, namespace, 'second', { target: { name: second } });
+    await waitFor(() => logged(operator.lines, 'watch failed; restarting') >= 6, {
+      message: 'both informers to fail three times each',
+      timeoutMs: 60_000,
+    });
+    expect((await readSwitch(etcd, `/maintenance/${first}`))?.enabled).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${httpPort(operator)}/livez`)).status).toBe(200);
+    link.restore();
+    const restoredAt = Date.now();
+
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${first}`))?.enabled === false, {
+      message: 'first key off after the apiserver came back',
+      timeoutMs: 90_000,
+    });
+    await waitFor(async () => (await readSwitch(etcd, `/maintenance/${second}`))?.enabled === true, {
+      message: 'second key on after the apiserver came back',
+      timeoutMs: 90_000,
+    });
+    await waitFor(
+      async () =>
+        condition((await getWindow(k, namespace, 'second')).status, CONDITION.Active)?.status === 'True',
+      {
+        message: 'status of the window created during the cut',
+      },
+    );
+    console.log(
+      `apiserver cut ${restoredAt - cutAt} ms; caught up ${Date.now() - restoredAt} ms after it was back; ` +
+        `watch restarts with delays ${operator.lines
+          .filter((l) => l.includes('watch failed; restarting'))
+          .map(
+            (l) =>
+              `${(JSON.parse(l) as { informer: string }).informer}:${(JSON.parse(l) as { retryInMs: number }).retryInMs}`,
+          )
+          .join(' ')}`,
+    );
+  });
+});
 
 describe('an etcd outage (real etcd stopped and started through the env control channel)', () => {
   const etcd = etcdClient();

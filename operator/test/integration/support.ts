@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
@@ -317,6 +320,67 @@ export function logged(output: readonly string[], msg: string, fields: Record<st
     }
   }
   return n;
+}
+
+/**
+ * A TCP relay in front of the real apiserver that a test can cut (every connection dropped, new ones
+ * refused) and restore: an apiserver outage as the operator sees it, while the test keeps its direct line.
+ */
+export interface ApiserverLink {
+  kubeconfig: string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function apiserverLink(k: Kube): Promise<ApiserverLink> {
+  const upstream = new URL(inject('kubeServer'));
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: Server = createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const remote = connect(Number(upstream.port), upstream.hostname);
+    for (const s of [client, remote]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(remote).pipe(client);
+    client.on('close', () => remote.destroy());
+    remote.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const cluster = k.kc.getCurrentCluster();
+  const user = k.kc.getCurrentUser();
+  if (cluster === null || user === null) throw new Error('admin kubeconfig has no current cluster or user');
+  const kc = new (k.kc.constructor as new () => KubeConfig)();
+  kc.loadFromOptions({
+    clusters: [{ ...cluster, server: `https://127.0.0.1:${port}` }],
+    users: [user],
+    contexts: [{ name: 'relay', cluster: cluster.name, user: user.name }],
+    currentContext: 'relay',
+  });
+  const path = join(mkdtempSync(join(tmpdir(), 'kmaint-relay-')), 'kubeconfig');
+  writeFileSync(path, kc.exportConfig());
+  return {
+    kubeconfig: path,
+    cut: () => {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore: () => {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export { CONDITION };
