@@ -186,8 +186,10 @@ export class Controller {
       nowMs,
     });
     const current = this.written.get(ref) ?? obj.status;
-    if (canonical(current) !== canonical(result.status) && !w.deleting) {
-      await this.deps.writer.patchStatus(obj, result.status);
+    if (canonical(current) !== canonical(result.status)) {
+      // A window on its way out is not patched (it may be gone any moment), but its status is still
+      // remembered so the Deleting transition is announced once.
+      if (!w.deleting) await this.deps.writer.patchStatus(obj, result.status);
       this.written.set(ref, result.status);
     }
     for (const event of result.events) {

@@ -1,0 +1,141 @@
+import { encodeSwitchValue, SWITCH_OFF, type MemberReport } from '@kmaint/common';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Controller, type SourceHandlers } from '../../src/controller.ts';
+import type { SwitchStore } from '../../src/etcd/switches.ts';
+import { FINALIZER, type WindowObject } from '../../src/kube/resources.ts';
+import type { WindowWriter } from '../../src/kube/windows.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { waitFor } from '../../../test/env/helpers.ts';
+
+// The controller with its collaborators faked (unit test): what it writes, and when.
+function harness(opts: { leader?: boolean } = {}) {
+  const objects = new Map<string, WindowObject>();
+  const values = new Map<string, string>();
+  const writes: [string, string][] = [];
+  const finalizerUpdates: [string, string[]][] = [];
+  const events: string[] = [];
+  let handlers: SourceHandlers | null = null;
+  const switches: SwitchStore = {
+    read: async (key) => values.get(key) ?? null,
+    write: async (key, value) => {
+      writes.push([key, value]);
+      values.set(key, value);
+    },
+    readMembers: async (): Promise<MemberReport[]> => [],
+    watchMembers: async () => async () => undefined,
+    close: () => undefined,
+  };
+  const writer: WindowWriter = {
+    patchStatus: async (obj, status) => {
+      const cur = objects.get(`${obj.metadata.namespace}/${obj.metadata.name}`);
+      if (cur) cur.status = status as unknown as Record<string, unknown>;
+    },
+    setFinalizers: async (obj, finalizers) => {
+      const ref = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      finalizerUpdates.push([ref, finalizers]);
+      const cur = objects.get(ref);
+      if (!cur) return;
+      if (cur.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
+        objects.delete(ref);
+        handlers?.windowDeleted(cur);
+      } else {
+        cur.metadata.finalizers = finalizers;
+        handlers?.windowChanged(cur);
+      }
+    },
+    recordEvent: async (_obj, e) => {
+      events.push(e.reason);
+    },
+  };
+  const controller = new Controller({
+    startSources: async (h) => {
+      handlers = h;
+      return {
+        windows: () => [...objects.values()],
+        window: (ns, name) => objects.get(`${ns}/${name}`),
+        pods: () => [],
+        synced: () => true,
+        stop: async () => undefined,
+      };
+    },
+    switches,
+    writer,
+    isLeader: () => opts.leader ?? true,
+    metrics: createMetrics(),
+    log: pino({ level: 'silent' }),
+    resyncPeriodMs: 60_000,
+  });
+  const put = (name: string, spec: Record<string, unknown>) => {
+    const obj: WindowObject = {
+      metadata: { name, namespace: 'ns', generation: 1, creationTimestamp: new Date().toISOString() },
+      spec,
+    };
+    objects.set(`ns/${name}`, obj);
+    handlers?.windowChanged(obj);
+    return obj;
+  };
+  const remove = (name: string) => {
+    const obj = objects.get(`ns/${name}`);
+    if (!obj) return;
+    obj.metadata.deletionTimestamp = new Date().toISOString();
+    handlers?.windowChanged(obj);
+  };
+  return { controller, values, writes, finalizerUpdates, events, put, remove, objects };
+}
+
+describe('Controller', () => {
+  it('adds its finalizer, writes the key once, and writes nothing more on repeated reconciles', async () => {
+    const h = harness();
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"enabled":true'));
+    expect(h.objects.get('ns/a')?.metadata.finalizers).toEqual([FINALIZER]);
+    h.put('a', { target: { name: 'svc' } }); // the same object again, as a resync would
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.events.includes('WindowOpen'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.writes).toHaveLength(1);
+    expect(h.events.filter((e) => e === 'WindowOpen')).toHaveLength(1);
+    await h.controller.stop();
+  });
+
+  it('turns the key off before it lets the last window go', async () => {
+    const h = harness();
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.writes.length === 1);
+    h.remove('a');
+    await waitFor(() => !h.objects.has('ns/a'), { message: 'window released' });
+    expect(h.writes.map(([, v]) => v)).toEqual([
+      expect.stringContaining('"enabled":true'),
+      encodeSwitchValue(SWITCH_OFF),
+    ]);
+    expect(h.finalizerUpdates.at(-1)).toEqual(['ns/a', []]);
+    expect(h.events.filter((e) => e === 'Deleting').length).toBeLessThanOrEqual(2);
+    await h.controller.stop();
+  });
+
+  it('keeps the key on while another window still holds it', async () => {
+    const h = harness();
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    h.put('b', { target: { name: 'svc' }, mode: 'pause' });
+    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"window":"ns/a"'));
+    h.remove('a');
+    await waitFor(() => !h.objects.has('ns/a'));
+    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"window":"ns/b"'));
+    expect(h.values.get('/maintenance/svc')).toContain('"enabled":true');
+    await h.controller.stop();
+  });
+
+  it('never writes a key while it does not hold the lease', async () => {
+    const h = harness({ leader: false });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.events.includes('WindowOpen'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.writes).toEqual([]);
+    await h.controller.stop();
+  });
+});
