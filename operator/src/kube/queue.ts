@@ -10,6 +10,8 @@ export interface QueueOptions {
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue<T extends string = string> {
   private readonly queue: T[] = [];
   private readonly waiting = new Set<T>();
@@ -58,6 +60,9 @@ export class WorkQueue<T extends string = string> {
       this.add(item);
       return;
     }
+    // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): a window scheduled further ahead
+    // would spin. Waking early is harmless; the reconcile simply requeues itself again.
+    ms = Math.min(ms, MAX_TIMER_MS);
     const due = Date.now() + ms;
     const existing = this.timers.get(item);
     if (existing !== undefined && existing.due <= due) return;

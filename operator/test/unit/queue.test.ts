@@ -56,6 +56,18 @@ describe('WorkQueue', () => {
     ]);
   });
 
+  it('caps a delay beyond what setTimeout can hold instead of firing at once', () => {
+    const delays: number[] = [];
+    const q = new WorkQueue({
+      setTimer: (_fn, ms) => {
+        delays.push(ms);
+        return { cancel: () => undefined };
+      },
+    });
+    q.addAfter('far', 90 * 24 * 3_600_000);
+    expect(delays).toEqual([2 ** 31 - 1]);
+  });
+
   it('hands out null once shut down', async () => {
     const q = new WorkQueue();
     const pending = q.get();
