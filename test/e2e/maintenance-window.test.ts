@@ -15,7 +15,8 @@ import { memberReports, podStats, promQuery } from './support/observe.ts';
 // The whole flow of DESIGN.md on real servers: `helm install` of the chart runs the operator and three
 // consumers (as local processes, through the stand-in kubelet); `kubectl apply` of a MaintenanceWindow
 // drains them out of their group and their Service while messages keep arriving; `kubectl delete` brings
-// them back, and every message is processed, none skipped.
+// them back, and every message is processed, none skipped. Then the same with mode pause, where the
+// consumers keep their group membership (no rebalance) while they hold still.
 
 const partitions = 6;
 const replicas = 3;
@@ -35,7 +36,7 @@ describe('a MaintenanceWindow, end to end', () => {
     drainTimeoutSeconds: 10,
     preStopSleepSeconds: 1,
     // Slow enough that the window opens while messages are still in flight.
-    consumerEnv: { SIMULATED_WORK_TIME: '20ms' },
+    consumerEnv: { SIMULATED_WORK_TIME: '40ms' },
   });
   const { topic, group } = install.options;
   let kafka: KafkaProbe;
@@ -72,27 +73,70 @@ describe('a MaintenanceWindow, end to end', () => {
     durations.report('maintenance window e2e');
   }, 300_000);
 
+  /** Writes a window for the consumers' key and selector and `kubectl apply`s it; returns its name. */
+  const applyWindow = async (mode: 'drain' | 'pause'): Promise<string> => {
+    const name = uniqueName(`e2e-${mode}`);
+    const file = join(install.logDir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'kmaint.io/v1alpha1',
+        kind: 'MaintenanceWindow',
+        metadata: { name, namespace: install.namespace },
+        spec: {
+          target: { name: install.options.target, selector: { matchLabels: install.selector } },
+          mode,
+          drainTimeout: '10s',
+          reason: `e2e: ${mode} for a broker upgrade`,
+        },
+      }),
+    );
+    await kubectl(['apply', '-f', file]);
+    return name;
+  };
+  const waitDrained = (window: string) =>
+    kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', install.namespace, '--timeout=120s']);
+  /** kubectl waits for the object to go, i.e. for the finalizer to have turned the key off. */
+  const deleteWindow = (window: string) =>
+    kubectl(['delete', 'mw', window, '-n', install.namespace, '--timeout=60s']);
+
+  const totalProcessed = async () => {
+    const pods = await install.consumerPods();
+    const stats = await Promise.all(pods.map((p) => podStats(install.url(p))));
+    return stats.reduce((sum, s) => sum + s.processed, 0);
+  };
+  /** How many consumers Prometheus last scraped in `state`. */
+  const inStateByPrometheus = async (state: string) =>
+    [...(await promQuery(`kmaint_maintenance_state{e2e="${run}",state="${state}"}`)).values()].filter(
+      (v) => v === '1',
+    ).length;
+  const allCommitted = (timeoutMs: number) =>
+    waitFor(
+      async () => {
+        const now = await kafka.offsets(group, topic);
+        return now.every((p) => p.committed === p.end) ? now : undefined;
+      },
+      { message: 'committed offsets to reach the end offsets on every partition', timeoutMs },
+    );
+  const everyEndpointNotReady = () =>
+    waitFor(async () => [...(await install.endpoints()).values()].every((ready) => !ready), {
+      message: 'every consumer endpoint to be not ready',
+      timeoutMs: 60_000,
+    });
+
   it('drains every consumer out of its group and Service, and loses no message', async () => {
     const ns = install.namespace;
     const pods = (await install.consumerPods()).map(podName);
-    const urls = new Map(pods.map((p) => [p, install.url(p)]));
-    const totalProcessed = async () =>
-      (await Promise.all([...urls.values()].map(podStats))).reduce((sum, s) => sum + s.processed, 0);
 
     // Prometheus scrapes each consumer pod where it really listens.
     for (const pod of pods) {
       scrapeTargets.push(`${run}-${pod}`);
-      setScrapeTargets(`${run}-${pod}`, [new URL(urls.get(pod) ?? '').host], { pod, e2e: run });
+      setScrapeTargets(`${run}-${pod}`, [new URL(install.url(pod)).host], { pod, e2e: run });
     }
-    const stateSeries = (state: string) =>
-      promQuery(`kmaint_maintenance_state{e2e="${run}",state="${state}"}`);
-    await waitFor(
-      async () => [...(await stateSeries('running')).values()].filter((v) => v === '1').length === replicas,
-      {
-        message: 'Prometheus to see every consumer running',
-        timeoutMs: 60_000,
-      },
-    );
+    await waitFor(async () => (await inStateByPrometheus('running')) === replicas, {
+      message: 'Prometheus to see every consumer running',
+      timeoutMs: 60_000,
+    });
 
     await kafka.produce(topic, 0, before);
     await waitFor(async () => (await totalProcessed()) >= 200, {
@@ -100,25 +144,10 @@ describe('a MaintenanceWindow, end to end', () => {
       timeoutMs: 60_000,
     });
 
-    const window = uniqueName('e2e-window');
-    const file = join(install.logDir, `${window}.yaml`);
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'kmaint.io/v1alpha1',
-        kind: 'MaintenanceWindow',
-        metadata: { name: window, namespace: ns },
-        spec: {
-          target: { name: install.options.target, selector: { matchLabels: install.selector } },
-          mode: 'drain',
-          drainTimeout: '10s',
-          reason: 'e2e: broker upgrade',
-        },
-      }),
-    );
-    await durations.time('kubectl apply → Drained', async () => {
-      await kubectl(['apply', '-f', file]);
-      await kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', ns, '--timeout=120s']);
+    const window = await durations.time('kubectl apply → Drained', async () => {
+      const name = await applyWindow('drain');
+      await waitDrained(name);
+      return name;
     });
 
     // Drained means every selected pod is not Ready and reported "maintenance".
@@ -137,22 +166,18 @@ describe('a MaintenanceWindow, end to end', () => {
     // Snapshot at Drained, then produce more: nothing of it may be processed until the window ends.
     const processedAtDrain = await totalProcessed();
     const offsetsAtDrain = await kafka.offsets(group, topic);
-    expect(processedAtDrain).toBeLessThan(before);
+    expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(before);
     await kafka.produce(topic, before, during);
 
     // The real controller-manager takes the drained pods out of the Service.
-    await waitFor(async () => [...(await install.endpoints()).values()].every((ready) => !ready), {
-      message: 'every consumer endpoint to be not ready',
-      timeoutMs: 60_000,
-    });
+    await everyEndpointNotReady();
     expect([...(await install.endpoints()).keys()].sort()).toEqual([...pods].sort());
     const got = await kubectl(['get', 'mw', window, '-n', ns, '--no-headers']);
     expect(got.stdout).toMatch(new RegExp(`^${window}\\s+${install.key}\\s+drain\\s+True\\s+True\\s+3/3\\s`));
-    await waitFor(
-      async () =>
-        [...(await stateSeries('maintenance')).values()].filter((v) => v === '1').length === replicas,
-      { message: 'Prometheus to see every consumer in maintenance', timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await inStateByPrometheus('maintenance')) === replicas, {
+      message: 'Prometheus to see every consumer in maintenance',
+      timeoutMs: 60_000,
+    });
 
     // A while (the checks above) after the extra messages were produced, none was taken.
     expect(await totalProcessed()).toBe(processedAtDrain);
@@ -162,8 +187,7 @@ describe('a MaintenanceWindow, end to end', () => {
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
 
     await durations.time('kubectl delete → ready again', async () => {
-      // kubectl waits for the object to go, i.e. for the finalizer to have turned the key off.
-      await kubectl(['delete', 'mw', window, '-n', ns, '--timeout=60s']);
+      await deleteWindow(window);
       await install.waitAllReady(120_000);
     });
     expect((await install.consumerPods()).map(podName).sort()).toEqual([...pods].sort());
@@ -177,25 +201,70 @@ describe('a MaintenanceWindow, end to end', () => {
     });
 
     const total = before + during;
-    const offsets = await durations.time('ready again → all consumed', () =>
-      waitFor(
-        async () => {
-          const now = await kafka.offsets(group, topic);
-          return now.every((p) => p.committed === p.end) ? now : undefined;
-        },
-        { message: 'committed offsets to reach the end offsets on every partition', timeoutMs: 120_000 },
-      ),
-    );
+    const offsets = await durations.time('ready again → all consumed', () => allCommitted(120_000));
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
     const processed = await totalProcessed();
     expect(processed).toBeGreaterThanOrEqual(total);
-    console.log(`processed ${processed} of ${total} messages (${processed - total} processed twice)`);
-    await waitFor(
-      async () => [...(await stateSeries('running')).values()].filter((v) => v === '1').length === replicas,
-      {
-        message: 'Prometheus to see every consumer running again',
-        timeoutMs: 60_000,
+    console.log(`drain: processed ${processed} of ${total} messages (${processed - total} twice)`);
+    await waitFor(async () => (await inStateByPrometheus('running')) === replicas, {
+      message: 'Prometheus to see every consumer running again',
+      timeoutMs: 60_000,
+    });
+  });
+
+  it('pauses the consumers in their group (mode pause) without a rebalance, and loses no message', async () => {
+    await install.waitAllReady();
+    const { members } = await waitFor(
+      async () => {
+        const now = await kafka.groupMembers(group);
+        return now.state === 'Stable' && now.members.length === replicas ? now : undefined;
       },
+      { message: `a stable group of ${replicas}`, timeoutMs: 60_000 },
     );
+    const firstMessage = before + during;
+    await kafka.produce(topic, firstMessage, before);
+    await waitFor(async () => (await totalProcessed()) >= firstMessage + 200, {
+      message: 'the consumers to be consuming',
+      timeoutMs: 60_000,
+    });
+
+    const window = await durations.time('kubectl apply → Drained (pause)', async () => {
+      const name = await applyWindow('pause');
+      await waitDrained(name);
+      return name;
+    });
+    expect((await install.consumerPods()).filter(isReady).map(podName)).toEqual([]);
+    for (const report of (await memberReports(etcd, install.key)).values())
+      expect(report).toMatchObject({ state: 'maintenance', inFlight: 0 });
+    // Paused, not gone: the same members hold their partitions.
+    expect(await kafka.groupMembers(group)).toEqual({ state: 'Stable', members });
+
+    const processedAtDrain = await totalProcessed();
+    const offsetsAtDrain = await kafka.offsets(group, topic);
+    expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(
+      firstMessage + before,
+    );
+    await kafka.produce(topic, firstMessage + before, during);
+    await everyEndpointNotReady();
+    await waitFor(async () => (await inStateByPrometheus('maintenance')) === replicas, {
+      message: 'Prometheus to see every consumer in maintenance',
+      timeoutMs: 60_000,
+    });
+    expect(await totalProcessed()).toBe(processedAtDrain);
+    expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
+      offsetsAtDrain.map((p) => p.committed),
+    );
+
+    await durations.time('kubectl delete → ready again (pause)', async () => {
+      await deleteWindow(window);
+      await install.waitAllReady(120_000);
+    });
+    expect(await kafka.groupMembers(group)).toEqual({ state: 'Stable', members });
+    const total = 2 * (before + during);
+    const offsets = await allCommitted(120_000);
+    expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
+    const processed = await totalProcessed();
+    expect(processed).toBeGreaterThanOrEqual(total);
+    console.log(`pause: processed ${processed} of ${total} messages (${processed - total} twice)`);
   });
 });

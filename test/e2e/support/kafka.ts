@@ -40,7 +40,10 @@ export class KafkaProbe {
   async groupMembers(group: string): Promise<{ state: string; members: string[] }> {
     const { groups } = await this.admin.describeGroups([group]);
     const found = groups[0];
-    return { state: found?.state ?? 'Unknown', members: (found?.members ?? []).map((m) => m.clientId) };
+    return {
+      state: found?.state ?? 'Unknown',
+      members: (found?.members ?? []).map((m) => m.memberId).sort(),
+    };
   }
 
   /** Per partition: the group's committed offset (-1: none) and the end offset. */
