@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { matchesSelector } from '../../src/core/selector.ts';
+
+describe('matchesSelector (Kubernetes LabelSelector semantics)', () => {
+  const labels = { app: 'svc', tier: 'consumer' };
+  it.each([
+    [{}, true],
+    [{ matchLabels: { app: 'svc' } }, true],
+    [{ matchLabels: { app: 'svc', tier: 'web' } }, false],
+    [{ matchExpressions: [{ key: 'app', operator: 'In' as const, values: ['svc', 'x'] }] }, true],
+    [{ matchExpressions: [{ key: 'app', operator: 'NotIn' as const, values: ['svc'] }] }, false],
+    [{ matchExpressions: [{ key: 'zone', operator: 'NotIn' as const, values: ['a'] }] }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'Exists' as const }] }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' as const }] }, false],
+    [
+      { matchLabels: { app: 'svc' }, matchExpressions: [{ key: 'zone', operator: 'Exists' as const }] },
+      false,
+    ],
+  ])('%j -> %s', (selector, expected) => {
+    expect(matchesSelector(labels, selector)).toBe(expected);
+  });
+});
