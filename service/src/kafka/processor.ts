@@ -60,8 +60,13 @@ export class Processor {
   #scheduler: LaneScheduler;
   readonly #batches = new Set<Promise<void>>();
   #stopping = false;
-  /** A rebalance is under way: batches of the old generation are left for whoever owns them next. */
-  #revoking = false;
+  /**
+   * Counts group generations (assignments). A batch belongs to the generation it started in; once the group
+   * moved on it neither commits (the partition may be someone else's now) nor stops the new generation.
+   */
+  #generation = 0;
+  /** The generation in which a rebalance was seen: its remaining batches are left to the next owner. */
+  #revokedGeneration = -1;
   /** Aborted by a drain timeout: every handler signal and backoff wait follows it. */
   #abort = new AbortController();
   /** Resolves when a drain gives up on handlers that ignore their signal. */
@@ -79,7 +84,8 @@ export class Processor {
 
   /** Handles one batch to the end (or until a drain or rebalance stops it), then commits. */
   handleBatch(batch: Batch): Promise<void> {
-    if (this.#stopping || this.#revoking || batch.messages.length === 0) return Promise.resolve();
+    const revoked = this.#revokedGeneration === this.#generation;
+    if (this.#stopping || revoked || batch.messages.length === 0) return Promise.resolve();
     const run = this.#handle(batch);
     this.#batches.add(run);
     const forget = (): void => void this.#batches.delete(run);
@@ -112,15 +118,15 @@ export class Processor {
     return { timedOut: true, leftInFlight };
   }
 
-  /** Takes messages again after a drain (resume or rejoin). */
-  /** The group assigned partitions (a new generation): batches are welcome again after a rebalance. */
+  /** The group assigned partitions: a new generation begins. */
   assigned(): void {
-    this.#revoking = false;
+    this.#generation += 1;
   }
 
+  /** Takes messages again after a drain (resume or rejoin). */
   reopen(): void {
     this.#stopping = false;
-    this.#revoking = false;
+    this.#revokedGeneration = -1;
     this.#abort = new AbortController();
     this.#abandon = Promise.withResolvers<undefined>();
     // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
@@ -152,10 +158,12 @@ export class Processor {
     let sinceCommit = 0;
     let lastCommitAt = Date.now();
     let committing: Promise<void> = Promise.resolve();
+    const generation = this.#generation;
+    const current = (): boolean => generation === this.#generation;
     const commit = (): Promise<void> => {
       committing = committing.then(async () => {
         const next = tracker.pendingCommit();
-        if (next === null) return;
+        if (next === null || !current()) return;
         try {
           await batch.commit(next.toString());
           tracker.markCommitted(next);
@@ -185,8 +193,8 @@ export class Processor {
 
     // kafkajs only heartbeats between batches; a long batch must keep the membership alive itself, and a
     // rejected heartbeat is how a rebalance shows up. kafkajs rebalances eagerly (every partition is
-    // revoked) and rejoins only once all batch handlers returned: so stop taking messages everywhere,
-    // let the running ones finish, commit, and give the partitions up promptly.
+    // revoked): so stop taking messages everywhere, let the running ones finish, commit, and give the
+    // partitions up promptly. A rejection that reaches a batch of an older generation changes nothing.
     const ticker = setInterval(() => {
       batch.heartbeat().catch((err: unknown) => {
         if (revokedBy !== null) return;
@@ -196,7 +204,8 @@ export class Processor {
           return;
         }
         revokedBy = err;
-        this.#revoking = true;
+        if (!current()) return;
+        this.#revokedGeneration = generation;
         this.#scheduler.cancel();
       });
     }, this.#opts.heartbeatIntervalMs);
@@ -206,6 +215,7 @@ export class Processor {
       clearInterval(ticker);
     }
     await commit();
+    if (!current()) return;
     const next = tracker.contiguous();
     if (next !== null) batch.seekLocal(next.toString());
     if (revokedBy !== null) throw revokedBy;

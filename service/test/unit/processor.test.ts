@@ -231,6 +231,34 @@ describe('Processor', () => {
     expect(p.inFlight).toBe(0);
   });
 
+  it('a batch from an older generation neither commits nor stops the current one', async () => {
+    const g = gate();
+    const { p } = processor(async (m) => {
+      if (m.offset === '0') await g.wait;
+    });
+    let reject = false;
+    let rejected = 0;
+    const old = batch([message(0, 'a'), message(1, 'b')], async () => {
+      if (!reject) return;
+      rejected += 1;
+      throw new Error('rebalancing');
+    });
+    const running = p.handleBatch(old);
+    await until(() => p.inFlight === 1);
+    p.assigned();
+    reject = true;
+    // The late rejection reaches the old batch only: the new generation keeps going.
+    await until(() => rejected >= 1);
+    await new Promise((r) => setImmediate(r));
+    const fresh = batch([message(5)]);
+    await p.handleBatch(fresh);
+    expect(fresh.commits).toEqual(['6']);
+    g.open();
+    await running;
+    expect(old.commits).toEqual([]);
+    expect(old.sought).toEqual([]);
+  });
+
   it('a heartbeat failure that is no rebalance is recorded and the batch carries on', async () => {
     let beats = 0;
     const errors: string[] = [];

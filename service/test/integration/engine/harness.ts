@@ -15,7 +15,7 @@ export const brokers = (): string[] => [inject('kafkaBrokers')];
 export const etcdEndpoints = (): string[] => [inject('etcdEndpoints')];
 
 export function testLogger(): Logger {
-  return pino({ level: process.env.KMAINT_TEST_LOG ?? 'warn' });
+  return pino({ level: process.env.KMAINT_TEST_LOG ?? 'error' });
 }
 
 /** Shared admin, producer and etcd clients of a test file. */
