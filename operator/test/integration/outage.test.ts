@@ -91,6 +91,59 @@ describe('an apiserver outage (a relay in front of the real apiserver is cut and
   });
 });
 
+describe('a leader cut off from the apiserver', () => {
+  const etcd = etcdClient();
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    await installCrd(k);
+  });
+  afterAll(async () => {
+    await removeNamespaces(k);
+    for (const fn of cleanup) await fn();
+    etcd.close();
+  });
+
+  it('steps down past the renew deadline, leads again once back, and its restarted controller works', async () => {
+    const link = await apiserverLink(k);
+    cleanup.push(() => link.close());
+    const namespace = uniqueName('mw-stepdown');
+    await createNamespace(k, namespace);
+    const operator = await startLocalOperator(namespace, {
+      KUBECONFIG: link.kubeconfig,
+      LEADER_ELECTION: 'true',
+      LEADER_ELECTION_NAMESPACE: namespace,
+      LEASE_DURATION: '6s',
+    });
+    cleanup.push(() => operator.stop());
+    const target = uniqueName('svc');
+    const key = `/maintenance/${target}`;
+    await createWindow(k, namespace, 'w', { target: { name: target } });
+    await waitFor(async () => (await readSwitch(etcd, key))?.enabled === true, { message: 'key on' });
+
+    link.cut();
+    await waitFor(() => logged(operator.lines, 'lost the lease: stepping down') === 1, {
+      message: 'the leader to step down',
+      timeoutMs: 30_000,
+    });
+    await waitFor(() => logged(operator.lines, 'controller stopped') === 1, {
+      message: 'controller stopped',
+    });
+    expect(operator.isLeader()).toBe(false);
+    await patchWindowSpec(k, namespace, 'w', { suspend: true });
+    link.restore();
+
+    await waitFor(() => logged(operator.lines, 'became leader') === 2, {
+      message: 'leading again',
+      timeoutMs: 30_000,
+    });
+    await waitFor(async () => (await readSwitch(etcd, key))?.enabled === false, {
+      message: 'the restarted controller to turn the key off',
+    });
+    expect(logged(operator.lines, 'controller started')).toBe(2);
+  });
+});
+
 describe('an etcd outage (real etcd stopped and started through the env control channel)', () => {
   const etcd = etcdClient();
   let stop: (() => Promise<void>) | undefined;
