@@ -15,8 +15,10 @@ import {
   tools,
   uniqueName,
   waitFor,
+  waitForAll,
   type Tools,
 } from './harness.ts';
+import type { Engine } from '../../../src/engine.ts';
 
 let t: Tools;
 beforeAll(async () => {
@@ -188,6 +190,7 @@ describe('failures and groups', () => {
         });
       let total = 0;
       const groupStates: string[] = [];
+      const retired: Engine[] = [];
       let current = engine('first');
       await current.start();
       try {
@@ -209,15 +212,13 @@ describe('failures and groups', () => {
           );
           groupStates.push(seen);
           await current.shutdown();
+          retired.push(current);
           expect(current.snapshot()).toMatchObject({ stopped: true, state: 'maintenance' });
           await joining;
           await flowing;
           current = next;
         }
-        await waitFor(() => rec.distinct === total, {
-          timeoutMs: 120_000,
-          message: `all ${total} processed`,
-        });
+        await waitForAll(t, rec, total, { topic, groupId, engines: [current, ...retired] });
         await waitFor(() => fullyCommitted(t, groupId, topic));
         console.log(
           `[rebalance] ${total} messages over 3 rounds; group state when shutdown began: ` +

@@ -216,3 +216,28 @@ export function makeEngine(s: EngineSetup): Engine {
 }
 
 export const stateIs = (engine: Engine, state: string) => (): boolean => engine.snapshot().state === state;
+
+/**
+ * Waits until `rec` saw `total` distinct messages; on time-out the error tells where things stand (each
+ * engine's state and counters, the group's committed and end offsets), since that is what a person needs.
+ */
+export async function waitForAll(
+  t: Tools,
+  rec: Recorder,
+  total: number,
+  where: { topic: string; groupId: string; engines: Engine[]; timeoutMs?: number },
+): Promise<void> {
+  try {
+    await waitFor(() => rec.distinct === total, {
+      timeoutMs: where.timeoutMs ?? 120_000,
+      message: `all ${total} processed`,
+    });
+  } catch (err) {
+    const [c, e] = await Promise.all([committed(t, where.groupId, where.topic), endOffsets(t, where.topic)]);
+    const engines = where.engines.map((x) => ({ ...x.snapshot(), counters: x.counters() }));
+    throw new Error(
+      `${(err as Error).message}; distinct ${rec.distinct}, committed ${JSON.stringify([...c].map(String))}, ` +
+        `end ${JSON.stringify([...e].map(String))}, engines ${JSON.stringify(engines)}`,
+    );
+  }
+}
