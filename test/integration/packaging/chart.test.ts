@@ -214,6 +214,14 @@ describe('the operator', () => {
     expect(env.get('LEADER_ELECTION')).toBe('false');
   });
 
+  it('refuses several replicas without leader election', async () => {
+    const result = await helmTemplate({ operator: { replicaCount: 2, leaderElection: { enabled: false } } });
+    expect(result.ok ? '' : result.error).toContain(
+      'operator.replicaCount > 1 needs operator.leaderElection.enabled',
+    );
+    expect(findObject(await render({ operator: { replicaCount: 2 } }), 'Deployment').spec.replicas).toBe(2);
+  });
+
   it('uses an existing ServiceAccount and creates no RBAC when told so', async () => {
     const objects = await render({
       operator: { serviceAccount: { create: false, name: 'ops' }, rbac: { create: false } },

@@ -74,6 +74,19 @@ const everything = [
   '--set', 'consumer.preStop.useSleepAction=true',
 ]; // prettier-ignore
 
+// Other test files apply the shared CRD as well; have it in place whichever runs first, so that
+// `kubectl auth can-i` knows the kmaint.io resources in every test here.
+beforeAll(async () => {
+  await kubeOk([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(repoRoot, 'crds', 'kmaint.io_maintenancewindows.yaml'),
+  ]);
+  await kubeOk(['wait', '--for=condition=Established', 'crd/maintenancewindows.kmaint.io', '--timeout=60s']);
+}, 120_000);
+
 afterAll(async () => {
   if (namespaces.length > 0) await kube(['delete', 'namespace', '--wait=false', ...namespaces]);
 });
@@ -276,7 +289,7 @@ describe('helm install with watchNamespace', () => {
     const watched = await namespace('pkg-watched');
     const other = await namespace('pkg-unwatched');
     const release = uniqueName('scoped').slice(0, 30);
-    await helmOk([
+    const installed = await helmOk([
       'install',
       release,
       chartDir,
@@ -287,6 +300,10 @@ describe('helm install with watchNamespace', () => {
       '--set',
       `operator.watchNamespace=${watched}`,
     ]);
+    // The notes send the user's window to the namespace the operator watches.
+    expect(installed).toContain(
+      `kubectl -n ${watched} wait --for=condition=Drained maintenancewindow/try-kmaint`,
+    );
     const sa = `system:serviceaccount:${ns}:${release}-kmaint-operator`;
     const can = async (verb: string, resource: string, where: string) =>
       (await kube(['auth', 'can-i', verb, resource, '--as', sa, '-n', where])).stdout.trim();
