@@ -14,6 +14,7 @@ import {
   tools,
   uniqueName,
   waitFor,
+  waitForAll,
   type Tools,
 } from './harness.ts';
 
@@ -99,10 +100,7 @@ describe('many maintenance cycles while messages flow', () => {
           await waitFor(stateIs(engine, 'running'), { message: `cycle ${c}: running` });
           cycleMs.push(performance.now() - on);
         }
-        await waitFor(() => rec.distinct === TOTAL, {
-          timeoutMs: 120_000,
-          message: `all ${TOTAL} processed`,
-        });
+        await waitForAll(t, rec, TOTAL, { topic, groupId, engines: [engine] });
         await waitFor(() => fullyCommitted(t, groupId, topic), { message: 'committed == end offsets' });
         const gaps = rec.firstGap(topic, PARTITIONS);
         expect([...gaps.values()].reduce((a, b) => a + b, 0n)).toBe(BigInt(TOTAL));

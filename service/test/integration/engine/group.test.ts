@@ -148,14 +148,14 @@ describe('failures and groups', () => {
         const aDone = a.counters().processed;
         expect(aDone).toBeGreaterThan(0);
         await flowing;
-        await waitFor(() => rec.distinct === 3000, { message: 'B finished everything' });
+        await waitForAll(t, rec, 3000, { topic, groupId, engines: [a, b] });
         expect(a.counters().processed).toBe(aDone);
         await waitFor(() => fullyCommitted(t, groupId, topic));
 
         await setSwitch(t, keyA, 'false');
         await waitFor(stateIs(a, 'running'));
         await produce(t, topic, 1000, { partitions: 4, prefix: 'second' });
-        await waitFor(() => rec.distinct === 4000);
+        await waitForAll(t, rec, 4000, { topic, groupId, engines: [a, b] });
         await waitFor(() => fullyCommitted(t, groupId, topic));
         expect(a.counters().processed).toBeGreaterThan(aDone);
         console.log(
