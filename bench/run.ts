@@ -1,13 +1,14 @@
 // `npm run bench` runs every benchmark; `npx node bench/run.ts drain` (or throughput, soak) runs some.
 // Each starts the real servers once for the whole run, writes bench/results/<name>.json and README.md.
 import { drain } from './drain/index.ts';
+import { soak } from './soak/index.ts';
 import { throughput } from './throughput/index.ts';
 import { startBenchEnv } from './lib/env.ts';
 import { loadAverage, machineFacts } from './lib/machine.ts';
 import { writeRecord } from './lib/report.ts';
 import type { Benchmark } from './lib/types.ts';
 
-const all: Benchmark[] = [drain, throughput];
+const all: Benchmark[] = [drain, throughput, soak];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !all.some((b) => b.name === n));

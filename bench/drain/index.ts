@@ -6,7 +6,7 @@ import { loadAverage } from '../lib/machine.ts';
 import { Probe } from '../lib/probe.ts';
 import { formatSummary, summarize, type Summary } from '../lib/stats.ts';
 import type { Benchmark, BenchOutput } from '../lib/types.ts';
-import { EngineSubject, RawKafkajsSubject, type Subject, type SubjectSetup } from './subjects.ts';
+import { EngineSubject, RawKafkajsSubject, type Subject, type SubjectSetup } from '../lib/subjects.ts';
 
 const PARTITIONS = 3;
 /** Work time of each in-flight message in the loaded scenario. */

@@ -12,10 +12,12 @@ export class Probe {
   lastFinishAt = 0;
   /** Every handler call: when it started, how long it ran, whether its signal aborted it. */
   readonly calls: { startAt: number; durationMs: number; aborted: boolean }[] = [];
+  /** Completed handler calls per message id ("partition/offset"), for duplicates and gaps. */
+  readonly seen = new Map<string, number>();
   readonly #waiters = new Set<{ cond: () => boolean; resolve: (at: number) => void }>();
 
-  /** The handler body: `workMs` of pretend work (0: a no-op). */
-  async handle(workMs: number, signal?: AbortSignal): Promise<void> {
+  /** The handler body: `workMs` of pretend work (0: a no-op) for the message `id` ("partition/offset"). */
+  async handle(id: string, workMs: number, signal?: AbortSignal): Promise<void> {
     this.inFlight += 1;
     this.started += 1;
     const startAt = performance.now();
@@ -23,6 +25,7 @@ export class Probe {
     this.#notify();
     try {
       if (workMs > 0) await sleep(workMs, undefined, signal === undefined ? {} : { signal });
+      this.seen.set(id, (this.seen.get(id) ?? 0) + 1);
     } finally {
       this.inFlight -= 1;
       this.finished += 1;
@@ -47,6 +50,13 @@ export class Probe {
       reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
     }, timeoutMs);
     return promise.finally(() => clearTimeout(timer));
+  }
+
+  /** Completed calls beyond the first for any message. */
+  get duplicates(): number {
+    let n = 0;
+    for (const count of this.seen.values()) n += count - 1;
+    return n;
   }
 
   #notify(): void {

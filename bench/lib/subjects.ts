@@ -1,9 +1,9 @@
 import type { Etcd3, Watcher } from 'etcd3';
 import kafkajs, { type Consumer, type ConsumerRunConfig } from 'kafkajs';
 import type { Engine, EngineState } from '../../service/src/engine.ts';
-import { benchEngine } from '../lib/engine.ts';
-import type { BenchEnv } from '../lib/env.ts';
-import type { Probe } from '../lib/probe.ts';
+import { benchEngine } from './engine.ts';
+import type { BenchEnv } from './env.ts';
+import type { Probe } from './probe.ts';
 
 const { Kafka, logLevel } = kafkajs;
 /** The engine's fetch long-poll when its options leave it unset (engine.ts: DEFAULT_MAX_WAIT_MS). */
@@ -45,7 +45,7 @@ export class EngineSubject implements Subject {
       groupId: s.groupId,
       key: s.key,
       memberId: s.memberId,
-      handler: (_m, { signal }) => s.probe.handle(s.workMs, signal),
+      handler: (m, { signal }) => s.probe.handle(`${m.partition}/${m.offset}`, s.workMs, signal),
     });
     this.#engine = engine;
     this.fetchWaitMs = options.kafka.maxWaitTimeMs ?? ENGINE_DEFAULT_MAX_WAIT_MS;
@@ -110,7 +110,7 @@ export class RawKafkajsSubject implements Subject {
       autoCommit: true,
       // One message per partition at a time, like the engine's per-partition order over 3 partitions.
       partitionsConsumedConcurrently: 3,
-      eachMessage: () => s.probe.handle(s.workMs),
+      eachMessage: ({ partition, message }) => s.probe.handle(`${partition}/${message.offset}`, s.workMs),
     };
   }
 
