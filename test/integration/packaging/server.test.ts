@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName } from '../../env/helpers.ts';
+import { uniqueName, waitFor } from '../../env/helpers.ts';
 import {
   chartDir,
   kubectlBin,
@@ -280,6 +280,60 @@ describe('helm install into the real apiserver', () => {
     await kubeOk(['get', 'crd', 'maintenancewindows.kmaint.io']);
     const left = await kube(['get', 'deployment', 'kafka-service', '-n', ns]);
     expect(left.code).not.toBe(0);
+  });
+});
+
+describe('Pod Security', () => {
+  it('the operator and consumer pods are admitted under the restricted standard', async () => {
+    const ns = await namespace('pkg-restricted');
+    await kubeOk([
+      'label',
+      'namespace',
+      ns,
+      'pod-security.kubernetes.io/enforce=restricted',
+      'pod-security.kubernetes.io/warn=restricted',
+    ]);
+    const release = uniqueName('psa').slice(0, 30);
+    const result = await helm([
+      'install',
+      release,
+      chartDir,
+      '--namespace',
+      ns,
+      '--set',
+      'crds.install=false',
+      '--set',
+      'consumer.enabled=true',
+    ]);
+    expect(result.stderr).not.toContain('PodSecurity');
+    expect(result.code).toBe(0);
+    // The ReplicaSets create the pods through PodSecurity admission (no node runs them here).
+    const pods = await waitFor(
+      async () => {
+        const list = JSON.parse(await kubeOk(['get', 'pods', '-n', ns, '-o', 'json'])) as {
+          items: K8sObject[];
+        };
+        return list.items.length === 4 ? list.items : undefined;
+      },
+      { timeoutMs: 60_000, message: '1 operator and 3 consumer pods' },
+    );
+    expect(pods.map((p) => p.metadata.labels?.['app.kubernetes.io/component']).sort()).toEqual([
+      'consumer',
+      'consumer',
+      'consumer',
+      'operator',
+    ]);
+    const events = await kubeOk([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      'reason=FailedCreate',
+      '-o',
+      'name',
+    ]);
+    expect(events.trim()).toBe('');
   });
 });
 
