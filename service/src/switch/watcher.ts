@@ -125,6 +125,8 @@ export class SwitchWatcher {
     const why = await ended.promise;
     this.#closed.signal.removeEventListener('abort', onClose);
     watcher.removeAllListeners();
+    // An EventEmitter throws an 'error' nobody listens to; this watcher's errors no longer matter.
+    watcher.on('error', () => undefined);
     // cancel() can wait on a dead stream; the next read does not need it to have finished.
     void watcher.cancel().catch(() => undefined);
     return why;
