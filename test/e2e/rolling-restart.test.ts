@@ -43,15 +43,10 @@ describe('a rolling restart of the consumers, end to end', () => {
     kafka = await KafkaProbe.connect(inject('kafkaBrokers'), uniqueName('e2e-roll'));
     await kafka.createTopic(topic, partitions);
     etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
-    try {
-      await durations.time('helm install → pods ready', async () => {
-        await install.install();
-        await install.waitAllReady();
-      });
-    } catch (err) {
-      console.log(await install.diagnostics());
-      throw err;
-    }
+    await durations.time('helm install → pods ready', async () => {
+      await install.install();
+      await install.waitAllReady();
+    });
   }, 300_000);
 
   afterEach(async (ctx) => {

@@ -8,7 +8,7 @@ import { StandInKubelet, type ImageMap } from '../../env/kubelet.ts';
 import { logTail } from '../../env/supervisor.ts';
 import { helm, kubeConfig, kubectl } from '../../env/tools.ts';
 
-export const repoRoot = join(import.meta.dirname, '..', '..', '..');
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'kmaint');
 const node24 = join(repoRoot, 'node_modules', '.bin', 'node');
 /** The consumer's name in the chart (its Deployment, Service and `app` label). */
@@ -208,24 +208,33 @@ export class KmaintInstall {
 
   /**
    * Waits until `replicas` consumer pods and the operator pod are Running and Ready and the Service's
-   * EndpointSlice lists exactly those consumers as ready; returns the consumer pods.
+   * EndpointSlice lists exactly those consumers as ready; returns the consumer pods. On timeout it prints
+   * the diagnostics first.
    */
   async waitAllReady(timeoutMs = 180_000): Promise<V1Pod[]> {
-    await waitFor(async () => (await this.operatorPods()).some(isReady), {
-      message: 'the operator pod to be Ready',
-      timeoutMs,
-    });
-    return waitFor(
-      async () => {
-        const pods = await this.consumerPods();
-        if (pods.length !== this.options.replicas || !pods.every(isReady)) return undefined;
-        const endpoints = await this.endpoints();
-        const names = pods.map((p) => p.metadata?.name ?? '');
-        const listed = names.every((n) => endpoints.get(n) === true) && endpoints.size === names.length;
-        return listed ? pods : undefined;
-      },
-      { message: `${this.options.replicas} consumer pods Ready and ready in the EndpointSlice`, timeoutMs },
-    );
+    try {
+      await waitFor(async () => (await this.operatorPods()).some(isReady), {
+        message: 'the operator pod to be Ready',
+        timeoutMs,
+      });
+      return await waitFor(
+        async () => {
+          const pods = await this.consumerPods();
+          if (pods.length !== this.options.replicas || !pods.every(isReady)) return undefined;
+          const endpoints = await this.endpoints();
+          const names = pods.map((p) => p.metadata?.name ?? '');
+          const listed = names.every((n) => endpoints.get(n) === true) && endpoints.size === names.length;
+          return listed ? pods : undefined;
+        },
+        {
+          message: `${this.options.replicas} consumer pods Ready and ready in the EndpointSlice`,
+          timeoutMs,
+        },
+      );
+    } catch (err) {
+      console.log(await this.diagnostics());
+      throw err;
+    }
   }
 
   /** A container's log (the kubelet's naming), also after its pod is gone. */
