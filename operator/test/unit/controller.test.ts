@@ -48,6 +48,13 @@ function harness(opts: { leader?: boolean } = {}) {
       events.push(e.reason);
     },
   };
+  const metrics = createMetrics();
+  const reconciled = async (kind: 'window' | 'key'): Promise<number> =>
+    (await metrics.reconciles.get()).values
+      .filter((v) => v.labels.kind === kind)
+      .reduce((sum, v) => sum + v.value, 0);
+  const errors = async (code: string): Promise<number> =>
+    (await metrics.errors.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
   const controller = new Controller({
     startSources: async (h) => {
       handlers = h;
@@ -62,7 +69,7 @@ function harness(opts: { leader?: boolean } = {}) {
     switches,
     writer,
     isLeader: () => opts.leader ?? true,
-    metrics: createMetrics(),
+    metrics,
     log: pino({ level: 'silent' }),
     resyncPeriodMs: 60_000,
   });
@@ -81,7 +88,7 @@ function harness(opts: { leader?: boolean } = {}) {
     obj.metadata.deletionTimestamp = new Date().toISOString();
     handlers?.windowChanged(obj);
   };
-  return { controller, values, writes, finalizerUpdates, events, put, remove, objects };
+  return { controller, values, writes, finalizerUpdates, events, put, remove, objects, reconciled, errors };
 }
 
 describe('Controller', () => {
@@ -91,10 +98,12 @@ describe('Controller', () => {
     h.put('a', { target: { name: 'svc' } });
     await waitFor(() => h.values.get('/maintenance/svc')?.includes('"enabled":true'));
     expect(h.objects.get('ns/a')?.metadata.finalizers).toEqual([FINALIZER]);
-    h.put('a', { target: { name: 'svc' } }); // the same object again, as a resync would
-    h.put('a', { target: { name: 'svc' } });
     await waitFor(() => h.events.includes('WindowOpen'));
-    await new Promise((r) => setTimeout(r, 100));
+    const keyRuns = await h.reconciled('key');
+    h.put('a', { target: { name: 'svc' } }); // the same object again, as a resync would
+    await waitFor(async () => (await h.reconciled('key')) > keyRuns, { message: 'the key reconciled again' });
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(async () => (await h.reconciled('key')) > keyRuns + 1, { message: 'and once more' });
     expect(h.writes).toHaveLength(1);
     expect(h.events.filter((e) => e === 'WindowOpen')).toHaveLength(1);
     await h.controller.stop();
@@ -133,8 +142,7 @@ describe('Controller', () => {
     const h = harness({ leader: false });
     await h.controller.start();
     h.put('a', { target: { name: 'svc' } });
-    await waitFor(() => h.events.includes('WindowOpen'));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await h.errors('NOT_LEADER')) >= 1, { message: 'a refused key write' });
     expect(h.writes).toEqual([]);
     await h.controller.stop();
   });
