@@ -11,12 +11,7 @@ export class OffsetTracker {
   #cursor = 0;
   /** The offset after the last fetched record, when the batch ended past its last message. */
   #end: bigint | null = null;
-  #committed: bigint | null;
-
-  /** `committed`: the partition's committed offset when tracking starts, if known. */
-  constructor(committed: bigint | null = null) {
-    this.#committed = committed;
-  }
+  #committed: bigint | null = null;
 
   register(offset: bigint): void {
     const last = this.#offsets.at(-1);
@@ -50,11 +45,6 @@ export class OffsetTracker {
     this.#mark(offset, 'failed');
   }
 
-  /** Messages registered and not finished (pending or failed). */
-  get unfinished(): number {
-    return this.#offsets.length - this.#cursor - this.#countDoneAfterCursor();
-  }
-
   /**
    * The next offset to consume after the contiguous finished run, i.e. what a commit should carry; null
    * when nothing has finished since tracking began.
@@ -78,22 +68,10 @@ export class OffsetTracker {
     if (this.#committed === null || offset > this.#committed) this.#committed = offset;
   }
 
-  get committed(): bigint | null {
-    return this.#committed;
-  }
-
   #mark(offset: bigint, state: 'done' | 'failed'): void {
     const current = this.#state.get(offset);
     if (current === undefined) throw new RangeError(`offset ${offset} was never registered`);
     if (current === 'done') return;
     this.#state.set(offset, state);
-  }
-
-  #countDoneAfterCursor(): number {
-    let n = 0;
-    for (let i = this.#cursor; i < this.#offsets.length; i++) {
-      if (this.#state.get(this.#offsets[i] as bigint) === 'done') n += 1;
-    }
-    return n;
   }
 }

@@ -17,7 +17,6 @@ export class LaneScheduler {
   /** Lanes with queued work and nothing running, in the order they became ready. */
   readonly #ready = new Set<string>();
   readonly #busy = new Set<string>();
-  #idleWaiters: (() => void)[] = [];
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
@@ -27,12 +26,6 @@ export class LaneScheduler {
 
   get running(): number {
     return this.#busy.size;
-  }
-
-  get queued(): number {
-    let n = 0;
-    for (const q of this.#queues.values()) n += q.length;
-    return n;
   }
 
   submit<T>(lane: string, job: () => Promise<T>): Promise<Submitted<T>> {
@@ -45,24 +38,16 @@ export class LaneScheduler {
     });
   }
 
-  /** Cancels queued (not yet started) jobs of the lanes `which` accepts; returns how many. */
-  cancel(which: (lane: string) => boolean = () => true): number {
+  /** Cancels every queued (not yet started) job; running ones go on. Returns how many were cancelled. */
+  cancel(): number {
     let n = 0;
-    for (const [lane, queue] of this.#queues) {
-      if (!which(lane)) continue;
+    for (const queue of this.#queues.values()) {
       for (const entry of queue) entry.resolve({ status: 'cancelled' });
       n += queue.length;
-      this.#queues.delete(lane);
-      this.#ready.delete(lane);
     }
-    this.#notifyIdle();
+    this.#queues.clear();
+    this.#ready.clear();
     return n;
-  }
-
-  /** Resolves once nothing runs and nothing is queued. */
-  idle(): Promise<void> {
-    if (this.#busy.size === 0 && this.queued === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #pump(): void {
@@ -87,14 +72,6 @@ export class LaneScheduler {
       this.#busy.delete(lane);
       if (this.#queues.has(lane)) this.#ready.add(lane);
       this.#pump();
-      this.#notifyIdle();
     }
-  }
-
-  #notifyIdle(): void {
-    if (this.#busy.size > 0 || this.queued > 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
   }
 }

@@ -40,6 +40,6 @@ export const emptyCounters = (): MessageCounters => ({
   rebalances: 0,
 });
 
-export const LAST_ERRORS = 10;
+const LAST_ERRORS = 10;
 
 export const newErrorLog = (): RingBuffer<RecordedError> => new RingBuffer<RecordedError>(LAST_ERRORS);

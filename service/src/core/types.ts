@@ -26,12 +26,6 @@ export interface ComponentHealth {
   detail: string;
 }
 
-/** A topic-partition. */
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
 /** One entry of the last-errors ring buffer. */
 export interface RecordedError {
   /** ISO timestamp. */

@@ -21,7 +21,7 @@ export interface SwitchCallbacks {
   restart: (reason: string) => void;
 }
 
-export const toDesired = (v: SwitchValue): Desired => ({
+const toDesired = (v: SwitchValue): Desired => ({
   maintenance: v.enabled,
   mode: v.mode,
   reason: v.reason ?? null,
