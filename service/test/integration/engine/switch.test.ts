@@ -157,6 +157,53 @@ describe('the etcd maintenance switch', () => {
     },
   );
 
+  it(
+    'etcd down at start: keep starts consuming, maintenance starts out of the group; both catch up',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('etcdstart');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 1);
+      const rec = new Recorder();
+      const keep = makeEngine({ topic, groupId: uniqueName('g-keep'), key, handler: rec.handler() });
+      const cautious = makeEngine({
+        topic,
+        groupId: uniqueName('g-cautious'),
+        key,
+        handler: rec.handler(),
+        overrides: { etcdUnavailable: 'maintenance' },
+      });
+      await killEtcd();
+      try {
+        await Promise.all([keep.start(), cautious.start()]);
+        expect(keep.snapshot().components.etcd.healthy).toBe(false);
+        await waitFor(stateIs(keep, 'running'));
+        expect(cautious.snapshot().state).toBe('maintenance');
+        await produce(t, topic, 10);
+        await waitFor(() => keep.counters().processed === 10, { message: 'keep consumes without etcd' });
+        expect(cautious.counters().processed).toBe(0);
+
+        await startEtcd();
+        await waitFor(stateIs(cautious, 'running'), {
+          timeoutMs: 60_000,
+          message: 'cautious resumes once etcd answers',
+        });
+        await waitFor(() => cautious.counters().processed === 10);
+        await setSwitch(t, key, 'true');
+        await waitFor(
+          () => keep.snapshot().state === 'maintenance' && cautious.snapshot().state === 'maintenance',
+          {
+            timeoutMs: 60_000,
+            message: 'both follow the switch',
+          },
+        );
+      } finally {
+        await startEtcd().catch(() => undefined);
+        await Promise.all([keep.shutdown(), cautious.shutdown()]);
+      }
+    },
+  );
+
   it('an unparseable value keeps the state and is reported; the member report follows the state', async () => {
     const topic = uniqueName('invalid');
     const groupId = uniqueName('g-invalid');
