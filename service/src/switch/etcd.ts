@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { KmaintError } from '@kmaint/common';
 import { Etcd3, type IOptions } from 'etcd3';
 
 export interface EtcdConnectionOptions {
@@ -13,17 +14,16 @@ export interface EtcdConnectionOptions {
 /** Unary calls give up after this long, so an unreachable etcd is noticed instead of awaited forever. */
 const CALL_DEADLINE_MS = 3_000;
 
-/**
- * An etcd3 client from the service's settings. Endpoints may be `host:port` (the seed's form) or URLs;
- * with a CA file the scheme defaults to https.
- */
+/** Endpoints as etcd3 wants them: `host:port` (the seed's form) gets a scheme, https when TLS is set up. */
+export function etcdHosts(endpoints: string[], tls: boolean): string[] {
+  return endpoints.map((e) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(e) ? e : `${tls ? 'https' : 'http'}://${e}`));
+}
+
+/** An etcd3 client from the service's settings (TLS files are read here, once). */
 export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   const tls = options.caFile !== undefined || options.certFile !== undefined;
-  const hosts = options.endpoints.map((e) =>
-    /^[a-z]+:\/\//i.test(e) ? e : `${tls ? 'https' : 'http'}://${e}`,
-  );
   const config: IOptions = {
-    hosts,
+    hosts: etcdHosts(options.endpoints, tls),
     dialTimeout: CALL_DEADLINE_MS,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
   };
@@ -31,13 +31,23 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
     config.credentials = {
       // Without a CA file gRPC's createSsl takes null for "the system roots"; etcd3's type insists on a Buffer.
       rootCertificate:
-        options.caFile === undefined ? (null as unknown as Buffer) : readFileSync(options.caFile),
-      ...(options.certFile === undefined ? {} : { certChain: readFileSync(options.certFile) }),
-      ...(options.keyFile === undefined ? {} : { privateKey: readFileSync(options.keyFile) }),
+        options.caFile === undefined ? (null as unknown as Buffer) : readPem('ETCD_CA_FILE', options.caFile),
+      ...(options.certFile === undefined ? {} : { certChain: readPem('ETCD_CERT_FILE', options.certFile) }),
+      ...(options.keyFile === undefined ? {} : { privateKey: readPem('ETCD_KEY_FILE', options.keyFile) }),
     };
   }
   if (options.username !== undefined && options.password !== undefined) {
     config.auth = { username: options.username, password: options.password };
   }
   return new Etcd3(config);
+}
+
+function readPem(variable: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new KmaintError('ETCD_TLS_FILE', `${variable}: cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
