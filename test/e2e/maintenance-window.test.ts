@@ -10,13 +10,14 @@ import { kubectl } from '../env/tools.ts';
 import { Durations } from './support/durations.ts';
 import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
-import { memberReports, podStats, promQuery } from './support/observe.ts';
+import { logLines, memberReports, podStats, promQuery } from './support/observe.ts';
 
 // The whole flow of DESIGN.md on real servers: `helm install` of the chart runs the operator and three
 // consumers (as local processes, through the stand-in kubelet); `kubectl apply` of a MaintenanceWindow
 // drains them out of their group and their Service while messages keep arriving; `kubectl delete` brings
 // them back, and every message is processed, none skipped. Then the same with mode pause, where the
-// consumers keep their group membership (no rebalance) while they hold still.
+// consumers keep their group membership (no rebalance) while they hold still; and a pod replaced during a
+// window, whose successor starts in maintenance.
 
 const partitions = 6;
 const replicas = 3;
@@ -95,6 +96,13 @@ describe('a MaintenanceWindow, end to end', () => {
   const deleteWindow = (window: string) =>
     kubectl(['delete', 'mw', window, '-n', install.namespace, '--timeout=60s']);
 
+  /** Messages are numbered across the tests of this file; `produced` is how many exist. */
+  let produced = 0;
+  const produce = async (count: number) => {
+    await kafka.produce(topic, produced, count);
+    produced += count;
+  };
+
   const totalProcessed = async () => {
     const pods = await install.consumerPods();
     const stats = await Promise.all(pods.map((p) => podStats(install.url(p))));
@@ -133,7 +141,7 @@ describe('a MaintenanceWindow, end to end', () => {
       timeoutMs: 60_000,
     });
 
-    await kafka.produce(topic, 0, before);
+    await produce(before);
     await waitFor(async () => (await totalProcessed()) >= 200, {
       message: 'the consumers to be consuming',
       timeoutMs: 60_000,
@@ -162,7 +170,7 @@ describe('a MaintenanceWindow, end to end', () => {
     const processedAtDrain = await totalProcessed();
     const offsetsAtDrain = await kafka.offsets(group, topic);
     expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(before);
-    await kafka.produce(topic, before, during);
+    await produce(during);
 
     // The real controller-manager takes the drained pods out of the Service.
     await everyEndpointNotReady();
@@ -195,7 +203,7 @@ describe('a MaintenanceWindow, end to end', () => {
       timeoutMs: 60_000,
     });
 
-    const total = before + during;
+    const total = produced;
     const offsets = await durations.time('ready again → all consumed', () => allCommitted(120_000));
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
     const processed = await totalProcessed();
@@ -216,9 +224,9 @@ describe('a MaintenanceWindow, end to end', () => {
       },
       { message: `a stable group of ${replicas}`, timeoutMs: 60_000 },
     );
-    const firstMessage = before + during;
-    await kafka.produce(topic, firstMessage, before);
-    await waitFor(async () => (await totalProcessed()) >= firstMessage + 200, {
+    const processedBefore = await totalProcessed();
+    await produce(before);
+    await waitFor(async () => (await totalProcessed()) >= processedBefore + 200, {
       message: 'the consumers to be consuming',
       timeoutMs: 60_000,
     });
@@ -236,10 +244,8 @@ describe('a MaintenanceWindow, end to end', () => {
 
     const processedAtDrain = await totalProcessed();
     const offsetsAtDrain = await kafka.offsets(group, topic);
-    expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(
-      firstMessage + before,
-    );
-    await kafka.produce(topic, firstMessage + before, during);
+    expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(produced);
+    await produce(during);
     await everyEndpointNotReady();
     await waitFor(async () => (await inStateByPrometheus('maintenance')) === replicas, {
       message: 'Prometheus to see every consumer in maintenance',
@@ -255,11 +261,74 @@ describe('a MaintenanceWindow, end to end', () => {
       await install.waitAllReady(120_000);
     });
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Stable', members });
-    const total = 2 * (before + during);
+    const total = produced;
     const offsets = await allCommitted(120_000);
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
     const processed = await totalProcessed();
     expect(processed).toBeGreaterThanOrEqual(total);
     console.log(`pause: processed ${processed} of ${total} messages (${processed - total} twice)`);
+  });
+
+  it('replaces a pod deleted during a window with one that starts in maintenance, and the window stays Drained', async () => {
+    const ns = install.namespace;
+    const pods = (await install.waitAllReady()).map(podName);
+    const window = await applyWindow('drain');
+    await waitDrained(window);
+    const offsetsAtDrain = await kafka.offsets(group, topic);
+
+    const [victim = ''] = pods;
+    const replacement = await durations.time('pod deleted in a window → successor drained', async () => {
+      // kubectl waits for the object to go: the kubelet has SIGTERMed the process and seen it exit.
+      await kubectl(['delete', 'pod', victim, '-n', ns, '--timeout=90s']);
+      const successor = await waitFor(
+        async () => {
+          const now = (await install.consumerPods()).map(podName);
+          const fresh = now.filter((p) => !pods.includes(p));
+          return now.length === replicas && fresh.length === 1 ? fresh[0] : undefined;
+        },
+        { message: 'a successor pod', timeoutMs: 60_000 },
+      );
+      await waitFor(
+        async () => {
+          const reports = await memberReports(etcd, install.key);
+          const mw = JSON.parse((await kubectl(['get', 'mw', window, '-n', ns, '-o', 'json'])).stdout) as {
+            status?: { pods?: { selected?: number; drained?: number } };
+          };
+          return (
+            reports.get(successor)?.state === 'maintenance' &&
+            !reports.has(victim) &&
+            mw.status?.pods?.selected === replicas &&
+            mw.status.pods.drained === replicas
+          );
+        },
+        { message: 'the successor reported drained and counted in the window', timeoutMs: 60_000 },
+      );
+      await waitDrained(window);
+      return successor;
+    });
+
+    const victimLog = logLines(install.logFile(victim)).map((l) => l.msg);
+    expect(victimLog).toContain('shut down cleanly');
+    // Startup respects the key: the successor never joined the group and is not in the Service.
+    expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
+    const successorPod = (await install.consumerPods()).find((p) => podName(p) === replacement);
+    expect(successorPod && isReady(successorPod)).toBe(false);
+    await everyEndpointNotReady();
+
+    await produce(300);
+    expect((await podStats(install.url(replacement))).processed).toBe(0);
+    expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
+      offsetsAtDrain.map((p) => p.committed),
+    );
+
+    await deleteWindow(window);
+    await install.waitAllReady(120_000);
+    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
+      message: `${replicas} members in the group again`,
+      timeoutMs: 60_000,
+    });
+    const offsets = await allCommitted(120_000);
+    expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(produced);
+    expect((await memberReports(etcd, install.key)).get(replacement)?.state).toBe('running');
   });
 });
