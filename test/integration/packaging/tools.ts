@@ -20,7 +20,7 @@ export interface RunResult {
 export function run(
   file: string,
   args: readonly string[],
-  options: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
