@@ -39,11 +39,14 @@ describe('maintenance through the etcd switch', () => {
 
       const switchedAt = performance.now();
       await setSwitch(t, key, 'true');
-      await waitFor(stateIs(engine, 'maintenance'), { message: 'maintenance' });
-      const members = await waitFor(async () => {
-        const g = await groupMembers(t, groupId);
-        return g.clientIds.length === 0 ? g : null;
-      });
+      await waitFor(stateIs(engine, 'maintenance'), { intervalMs: 5, message: 'maintenance' });
+      const members = await waitFor(
+        async () => {
+          const g = await groupMembers(t, groupId);
+          return g.clientIds.length === 0 ? g : null;
+        },
+        { intervalMs: 5 },
+      );
       const leftGroupMs = performance.now() - switchedAt;
       expect(members.state).toBe('Empty');
       expect(await fullyCommitted(t, groupId, topic)).toBe(true);
