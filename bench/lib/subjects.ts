@@ -18,6 +18,8 @@ export interface Subject {
   /** The fetch long-poll (maxWaitTimeInMs) this consumer uses. */
   readonly fetchWaitMs: number;
   start(): Promise<void>;
+  /** Resolves with performance.now() when the subject learns that the switch turned on. */
+  whenSwitchedOn(): Promise<number>;
   /** Resolves with performance.now() when the subject reports it is stopped (maintenance). */
   whenStopped(): Promise<number>;
   /** Resolves when the subject says it consumes again. */
@@ -53,6 +55,17 @@ export class EngineSubject implements Subject {
 
   start(): Promise<void> {
     return this.#engine.start();
+  }
+
+  whenSwitchedOn(): Promise<number> {
+    return new Promise((resolve) => {
+      const on = (d: { maintenance: boolean }): void => {
+        if (!d.maintenance) return;
+        this.#engine.events.off('desired', on);
+        resolve(performance.now());
+      };
+      this.#engine.events.on('desired', on);
+    });
   }
 
   whenStopped(): Promise<number> {
@@ -91,6 +104,7 @@ export class RawKafkajsSubject implements Subject {
   /** Transitions in the order the watch delivered them, never two at once. */
   #chain: Promise<void> = Promise.resolve();
   #stoppedAt: PromiseWithResolvers<number> = Promise.withResolvers();
+  #switchedOnAt: PromiseWithResolvers<number> = Promise.withResolvers();
   #running: PromiseWithResolvers<void> = Promise.withResolvers();
 
   constructor(env: BenchEnv, etcd: Etcd3, s: SubjectSetup, maxWaitTimeInMs: number) {
@@ -122,8 +136,13 @@ export class RawKafkajsSubject implements Subject {
     this.#watcher = await this.#etcd.watch().key(this.#s.key).create();
     this.#watcher.on('put', (kv) => {
       const on = kv.value.toString() === 'true';
+      if (on) this.#switchedOnAt.resolve(performance.now());
       this.#chain = this.#chain.then(() => (on ? this.#stop() : this.#resume()));
     });
+  }
+
+  whenSwitchedOn(): Promise<number> {
+    return this.#switchedOnAt.promise;
   }
 
   whenStopped(): Promise<number> {
@@ -148,6 +167,7 @@ export class RawKafkajsSubject implements Subject {
 
   async #resume(): Promise<void> {
     this.#stoppedAt = Promise.withResolvers();
+    this.#switchedOnAt = Promise.withResolvers();
     await this.#consumer.run(this.#runConfig);
     this.#running.resolve();
   }

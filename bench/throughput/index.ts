@@ -15,7 +15,7 @@ const run = promisify(execFile);
 const MESSAGES = 200_000;
 const RECORD_BYTES = 100;
 const PARTITIONS = 3;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const CLIENTS = ['kmaint', 'kmaint-autocommit', 'kafkajs', 'java'] as const;
 type Client = (typeof CLIENTS)[number];
 
