@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restartKafka, startKafka } from '../../../../test/env/control.ts';
+import { restartKafka, startKafka, stopKafka } from '../../../../test/env/control.ts';
 import {
   Recorder,
   createTopic,
@@ -64,6 +64,48 @@ describe('Kafka restarting under the engine', () => {
         await waitFor(() => fullyCommitted(t, groupId, topic));
         console.log(
           `[kafka-restart] 1100 messages, duplicates ${rec.duplicates}, kafka health changes ${kafkaHealth.join(',')}`,
+        );
+      } finally {
+        await startKafka().catch(() => undefined);
+        await engine.shutdown();
+      }
+    },
+  );
+
+  it(
+    'a maintenance switched while Kafka is down still completes, and nothing is lost after it returns',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('kafkadown');
+      const groupId = uniqueName('g-kafkadown');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      await engine.start();
+      try {
+        await produce(t, topic, 200, { partitions: 2 });
+        await waitFor(() => rec.distinct === 200);
+        await stopKafka();
+        await setSwitch(t, key, 'true');
+        await waitFor(stateIs(engine, 'maintenance'), {
+          timeoutMs: 60_000,
+          message: 'maintenance without Kafka',
+        });
+        await startKafka();
+        await setSwitch(t, key, 'false');
+        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000 });
+        await waitFor(
+          async () => {
+            await produce(t, topic, 100, { partitions: 2, prefix: 'after' });
+            return true;
+          },
+          { timeoutMs: 60_000, message: 'producing after Kafka is back' },
+        );
+        await waitFor(() => rec.distinct === 300, { timeoutMs: 120_000, message: 'all 300 processed' });
+        await waitFor(() => fullyCommitted(t, groupId, topic), { timeoutMs: 60_000 });
+        console.log(
+          `[kafka-down] 300 messages, duplicates ${rec.duplicates}, drain ${JSON.stringify(engine.snapshot().lastDrain)}`,
         );
       } finally {
         await startKafka().catch(() => undefined);
