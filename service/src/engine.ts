@@ -398,14 +398,7 @@ class DrainEngine implements Engine {
     // The operator shows which pods are still draining and with how much: keep the report current.
     const reporting = setInterval(() => this.#report(), DRAIN_REPORT_INTERVAL_MS);
     const outcome = await this.#processor.drain(timeoutMs).finally(() => clearInterval(reporting));
-    if (leaving !== null) {
-      // With the broker unreachable kafkajs can retry its goodbye for a long time; the broker's session
-      // timeout removes the member anyway, so the drain does not wait for it beyond a bound.
-      const failed = leaving.catch((err: unknown) => this.#log.warn({ err }, 'leaving the group failed'));
-      if (!(await settlesWithin(failed, LEAVE_TIMEOUT_MS))) {
-        this.#log.warn({ waitedMs: LEAVE_TIMEOUT_MS }, 'leaving the group takes too long; moving on');
-      }
-    }
+    if (leaving !== null) await this.#awaitGoodbye(leaving);
     const result: DrainResult = { mode, durationMs: performance.now() - started, ...outcome };
     this.#lastDrain = result;
     this.#drainedAt = new Date().toISOString();
@@ -437,7 +430,18 @@ class DrainEngine implements Engine {
     await this.#rejoining;
     const session = this.#session;
     this.#session = null;
-    await session?.leave();
+    if (session !== null) await this.#awaitGoodbye(session.leave());
+  }
+
+  /**
+   * With the broker unreachable kafkajs can retry its goodbye for a long time; the broker's session
+   * timeout removes the member anyway, so a drain or shutdown does not wait for it beyond a bound.
+   */
+  async #awaitGoodbye(leaving: Promise<void>): Promise<void> {
+    const failed = leaving.catch((err: unknown) => this.#log.warn({ err }, 'leaving the group failed'));
+    if (!(await settlesWithin(failed, LEAVE_TIMEOUT_MS))) {
+      this.#log.warn({ waitedMs: LEAVE_TIMEOUT_MS }, 'leaving the group takes too long; moving on');
+    }
   }
 
   /** Joins the group; retries until it works or the switch (or shutdown) no longer wants it. */
