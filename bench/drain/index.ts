@@ -152,7 +152,9 @@ async function measureVariant(
 
 function summaryLines(variants: VariantResult[]): string[] {
   const lines = [
-    `Switch-on (etcd put \`true\`) → stopped / left the group, and switch-off → first message again; ` +
+    `Switch-on (etcd put \`true\`) → stopped (kmaint: state=maintenance; kafkajs: stop() resolved) and → ` +
+      `the member gone from describeGroups; switch-off (put \`false\`) → the first message handed to the ` +
+      `handler again (resume); ` +
       `${PARTITIONS} partitions; loaded = one ${WORK_MS} ms message in flight on every partition at the put. ` +
       `"excess" = left group − max(put, last in-flight message done); goal ≤ ${GOAL_EXCESS_MS} ms.`,
     '',
