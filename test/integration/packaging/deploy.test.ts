@@ -181,6 +181,21 @@ describe('deploy/prometheus', () => {
     },
   );
 
+  it('adds no target label that a kmaint metric uses itself (it would be renamed exported_<name>)', () => {
+    const config = parse(read('prometheus', 'scrape-config.yaml')) as {
+      scrape_configs: { relabel_configs: { target_label?: string }[] }[];
+    };
+    const targetLabels = config.scrape_configs.flatMap((j) =>
+      j.relabel_configs.flatMap((r) => r.target_label ?? []),
+    );
+    const metricLabels = ['service/src/metrics.ts', 'operator/src/metrics.ts']
+      .map((f) => readFileSync(join(repoRoot, f), 'utf8'))
+      .flatMap((text) => [...text.matchAll(/labelNames: \[([^\]]*)\]/g)])
+      .flatMap((m) => [...(m[1] ?? '').matchAll(/'(\w+)'/g)].map((l) => l[1]));
+    expect(metricLabels).toContain('component');
+    for (const label of targetLabels) expect(metricLabels, label).not.toContain(label);
+  });
+
   it('keeps NotReady pods: consumers in a window are scraped while they drain', () => {
     const config = parse(read('prometheus', 'scrape-config.yaml')) as {
       scrape_configs: {
