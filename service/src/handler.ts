@@ -16,6 +16,7 @@ export interface ConsumedMessage {
  * The user's message handler. Resolve when the message is done; reject to have it retried (with
  * exponential backoff) and finally dead-lettered. `signal` aborts when the drain timeout or the per-message
  * MAX_PROCESSING_TIME runs out: stop work and reject; the message is then redelivered, never skipped.
+ * Read `ctx.signal` only if you use it: it is made on first read, which a busy consumer notices.
  */
 export type MessageHandler = (msg: ConsumedMessage, ctx: { signal: AbortSignal }) => Promise<void>;
 
@@ -29,9 +30,12 @@ export interface ExampleHandlerOptions {
 /** The seed's handler: logs and counts each message, optionally pretending to work for a while. */
 export function exampleHandler(logger: Logger, options: ExampleHandlerOptions = {}): MessageHandler {
   const { workTimeMs = 0, failWhen } = options;
-  return async (msg, { signal }) => {
-    if (workTimeMs > 0) await abortableDelay(workTimeMs, signal);
-    signal.throwIfAborted();
+  // The signal is read only when there is work to interrupt: the engine makes it on first read.
+  return async (msg, ctx) => {
+    if (workTimeMs > 0) {
+      await abortableDelay(workTimeMs, ctx.signal);
+      ctx.signal.throwIfAborted();
+    }
     if (failWhen?.(msg)) throw new Error(`simulated failure for ${msg.topic}/${msg.partition}@${msg.offset}`);
     logger.debug(
       { topic: msg.topic, partition: msg.partition, offset: msg.offset, bytes: msg.value?.length ?? 0 },

@@ -1,53 +1,52 @@
-export type Submitted<T> = { status: 'ran'; value: T } | { status: 'cancelled' };
-
-interface Entry {
-  job: () => Promise<unknown>;
-  resolve: (outcome: Submitted<unknown>) => void;
-  reject: (err: unknown) => void;
+interface Queue<T> {
+  items: T[];
+  /** Index of the next item to run; items before it have started. */
+  head: number;
 }
 
 /**
- * A bounded worker pool with ordered lanes: at most `capacity` jobs run at once, and jobs of one lane
+ * A bounded worker pool with ordered lanes: at most `capacity` items run at once, and items of one lane
  * (a partition, or a key within a partition) run one after another in submission order. Lanes take turns,
- * so one busy partition does not starve the others. Queued jobs can be cancelled (drain, rebalance).
+ * so one busy partition does not starve the others. Queued items can be cancelled (drain, rebalance).
+ * It runs once per consumed message, so it keeps items in plain arrays and makes no promise per item: the
+ * `work` function does its own bookkeeping and must not reject.
  */
-export class LaneScheduler {
+export class LaneScheduler<T> {
   readonly #capacity: number;
-  readonly #queues = new Map<string, Entry[]>();
+  readonly #work: (item: T) => Promise<void>;
+  readonly #queues = new Map<string, Queue<T>>();
   /** Lanes with queued work and nothing running, in the order they became ready. */
   readonly #ready = new Set<string>();
   readonly #busy = new Set<string>();
 
-  constructor(capacity: number) {
+  constructor(capacity: number, work: (item: T) => Promise<void>) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError('capacity must be a positive integer');
     this.#capacity = capacity;
+    this.#work = work;
   }
 
   get running(): number {
     return this.#busy.size;
   }
 
-  submit<T>(lane: string, job: () => Promise<T>): Promise<Submitted<T>> {
-    return new Promise<Submitted<T>>((resolve, reject) => {
-      const queue = this.#queues.get(lane) ?? [];
-      queue.push({ job, resolve: resolve as (o: Submitted<unknown>) => void, reject });
-      this.#queues.set(lane, queue);
-      if (!this.#busy.has(lane)) this.#ready.add(lane);
-      this.#pump();
-    });
+  submit(lane: string, item: T): void {
+    const queue = this.#queues.get(lane);
+    if (queue === undefined) this.#queues.set(lane, { items: [item], head: 0 });
+    else queue.items.push(item);
+    if (!this.#busy.has(lane)) this.#ready.add(lane);
+    this.#pump();
   }
 
-  /** Cancels every queued (not yet started) job; running ones go on. Returns how many were cancelled. */
-  cancel(): number {
-    let n = 0;
+  /** Drops every queued (not yet started) item and returns them; running ones go on. */
+  cancel(): T[] {
+    const dropped: T[] = [];
     for (const queue of this.#queues.values()) {
-      for (const entry of queue) entry.resolve({ status: 'cancelled' });
-      n += queue.length;
+      for (let i = queue.head; i < queue.items.length; i++) dropped.push(queue.items[i] as T);
     }
     this.#queues.clear();
     this.#ready.clear();
-    return n;
+    return dropped;
   }
 
   #pump(): void {
@@ -55,23 +54,25 @@ export class LaneScheduler {
       const lane = this.#ready.values().next().value as string;
       this.#ready.delete(lane);
       const queue = this.#queues.get(lane);
-      const entry = queue?.shift();
-      if (queue !== undefined && queue.length === 0) this.#queues.delete(lane);
-      if (entry === undefined) continue;
+      if (queue === undefined) continue;
+      const item = queue.items[queue.head] as T;
+      queue.head += 1;
+      if (queue.head === queue.items.length) this.#queues.delete(lane);
       this.#busy.add(lane);
-      void this.#run(lane, entry);
+      this.#work(item).then(
+        () => this.#release(lane),
+        (err: unknown) => {
+          this.#release(lane);
+          // A broken `work` is a bug: surface it as an unhandled rejection rather than lose it.
+          throw err;
+        },
+      );
     }
   }
 
-  async #run(lane: string, entry: Entry): Promise<void> {
-    try {
-      entry.resolve({ status: 'ran', value: await entry.job() });
-    } catch (err) {
-      entry.reject(err);
-    } finally {
-      this.#busy.delete(lane);
-      if (this.#queues.has(lane)) this.#ready.add(lane);
-      this.#pump();
-    }
+  #release(lane: string): void {
+    this.#busy.delete(lane);
+    if (this.#queues.has(lane)) this.#ready.add(lane);
+    this.#pump();
   }
 }

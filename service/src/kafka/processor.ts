@@ -8,6 +8,7 @@ import { settlesWithin } from '../core/timeout.ts';
 import type { RecordedError } from '../core/types.ts';
 import { abortableDelay, type ConsumedMessage, type MessageHandler } from '../handler.ts';
 import type { Batch, OutgoingMessage, SentMessage } from './client.ts';
+import { Deadlines } from './deadlines.ts';
 
 export interface ProcessorOptions {
   maxWorkers: number;
@@ -46,6 +47,39 @@ export interface DrainOutcome {
 
 type Result = 'done' | 'failed' | 'aborted';
 
+/** One fetched batch on its way through the pool. */
+class BatchRun {
+  readonly batch: Batch;
+  readonly tracker: OffsetTracker;
+  /** The group generation it started in: it never commits for a later one. */
+  readonly generation: number;
+  /** Resolves once every message has run or was dropped. */
+  readonly settled = Promise.withResolvers<undefined>();
+  sinceCommit = 0;
+  lastCommitAt = Date.now();
+  committing: Promise<void> = Promise.resolve();
+  #open: number;
+
+  constructor(batch: Batch, tracker: OffsetTracker, generation: number) {
+    this.batch = batch;
+    this.tracker = tracker;
+    this.generation = generation;
+    this.#open = batch.messages.length;
+  }
+
+  /** One more message ran or was dropped. */
+  settle(): void {
+    this.#open -= 1;
+    if (this.#open === 0) this.settled.resolve(undefined);
+  }
+}
+
+/** A message of a batch, by its index, as the scheduler queues it. */
+interface Item {
+  run: BatchRun;
+  index: number;
+}
+
 /** After the drain timeout aborts the handlers, how long they get to honour the signal before we move on. */
 const ABANDON_GRACE_MS = 2_000;
 
@@ -57,7 +91,8 @@ const ABANDON_GRACE_MS = 2_000;
 export class Processor {
   readonly #opts: ProcessorOptions;
   readonly #deps: ProcessorDeps;
-  #scheduler: LaneScheduler;
+  #scheduler: LaneScheduler<Item>;
+  readonly #deadlines: Deadlines;
   readonly #batches = new Set<Promise<void>>();
   #stopping = false;
   /**
@@ -75,7 +110,8 @@ export class Processor {
   constructor(options: ProcessorOptions, deps: ProcessorDeps) {
     this.#opts = options;
     this.#deps = deps;
-    this.#scheduler = new LaneScheduler(options.maxWorkers);
+    this.#scheduler = this.#newScheduler();
+    this.#deadlines = new Deadlines(options.maxProcessingTimeMs);
   }
 
   get inFlight(): number {
@@ -96,7 +132,7 @@ export class Processor {
   /** Stops taking messages: queued ones are dropped (they stay uncommitted and are fetched again). */
   beginStop(): void {
     this.#stopping = true;
-    this.#scheduler.cancel();
+    this.#dropQueued();
   }
 
   /** Waits for in-flight messages and the commits of their batches, aborting them past `timeoutMs`. */
@@ -106,7 +142,9 @@ export class Processor {
       Promise.all([...this.#batches].map((b) => b.catch(() => undefined)));
     if (await settlesWithin(settled(), timeoutMs)) return { timedOut: false, leftInFlight: 0 };
     const leftInFlight = this.#scheduler.running;
-    this.#abort.abort(new KmaintError('DRAIN_TIMEOUT', `drain timeout of ${timeoutMs} ms reached`));
+    const reason = new KmaintError('DRAIN_TIMEOUT', `drain timeout of ${timeoutMs} ms reached`);
+    this.#abort.abort(reason);
+    this.#deadlines.abortAll(reason);
     if (!(await settlesWithin(settled(), ABANDON_GRACE_MS))) {
       this.#deps.logger.warn(
         { leftInFlight },
@@ -130,15 +168,24 @@ export class Processor {
     this.#abort = new AbortController();
     this.#abandon = Promise.withResolvers<undefined>();
     // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
-    this.#scheduler = new LaneScheduler(this.#opts.maxWorkers);
+    this.#scheduler = this.#newScheduler();
+  }
+
+  #newScheduler(): LaneScheduler<Item> {
+    return new LaneScheduler(this.#opts.maxWorkers, (item: Item) => this.#runItem(item));
   }
 
   async #handle(batch: Batch): Promise<void> {
-    const { topic, partition } = batch;
-    const tracker = new OffsetTracker();
-    for (const m of batch.messages) tracker.register(BigInt(m.offset));
-    tracker.setEnd(BigInt(batch.nextOffset));
-    for (const m of batch.messages) {
+    const { topic, partition, messages } = batch;
+    const run = new BatchRun(
+      batch,
+      new OffsetTracker(
+        messages.map((m) => m.offset),
+        batch.nextOffset,
+      ),
+      this.#generation,
+    );
+    for (const m of messages) {
       this.#deps.onMessage({
         outcome: 'received',
         topic,
@@ -148,77 +195,92 @@ export class Processor {
         durationMs: 0,
       });
     }
-
-    const laneOf = (m: ConsumedMessage): string =>
-      this.#opts.orderBy === 'key'
-        ? `${topic}/${partition}/${m.key?.toString('hex') ?? ''}`
-        : `${topic}/${partition}`;
-
-    let revokedBy: unknown = null;
-    let sinceCommit = 0;
-    let lastCommitAt = Date.now();
-    let committing: Promise<void> = Promise.resolve();
-    const generation = this.#generation;
-    const current = (): boolean => generation === this.#generation;
-    const commit = (): Promise<void> => {
-      committing = committing.then(async () => {
-        const next = tracker.pendingCommit();
-        if (next === null || !current()) return;
-        try {
-          await batch.commit(next.toString());
-          tracker.markCommitted(next);
-        } catch (err) {
-          this.#recordError('COMMIT_FAILED', err, topic, partition, next.toString());
-        }
-      });
-      return committing;
-    };
-    const abandoned = this.#abandon.promise;
-
-    const jobs = batch.messages.map(async (m) => {
-      const outcome = await this.#scheduler.submit(laneOf(m), () => this.#process(m));
-      if (outcome.status !== 'ran') return;
-      if (outcome.value === 'done') tracker.finish(BigInt(m.offset));
-      else if (outcome.value === 'failed') tracker.fail(BigInt(m.offset));
-      sinceCommit += 1;
-      const auto = this.#opts.autoCommitIntervalMs;
-      const due =
-        auto === null ? sinceCommit >= this.#opts.commitEveryMessages : Date.now() - lastCommitAt >= auto;
-      if (due) {
-        sinceCommit = 0;
-        lastCommitAt = Date.now();
-        void commit();
-      }
-    });
+    const partitionLane = `${topic}/${partition}`;
+    const byKey = this.#opts.orderBy === 'key';
+    for (let index = 0; index < messages.length; index++) {
+      const lane = byKey ? `${partitionLane}/${messages[index]?.key?.toString('hex') ?? ''}` : partitionLane;
+      this.#scheduler.submit(lane, { run, index });
+    }
 
     // kafkajs only heartbeats between batches; a long batch must keep the membership alive itself, and a
     // rejected heartbeat is how a rebalance shows up. kafkajs rebalances eagerly (every partition is
     // revoked): so stop taking messages everywhere, let the running ones finish, commit, and give the
     // partitions up promptly. A rejection that reaches a batch of an older generation changes nothing.
+    let revokedBy: unknown = null;
     const ticker = setInterval(() => {
       batch.heartbeat().catch((err: unknown) => {
         if (revokedBy !== null) return;
         if (!batch.isRevocation(err)) {
           // Not a rebalance: kafkajs meets the same failure at its next heartbeat and handles it there.
-          this.#recordError('HEARTBEAT_FAILED', err, topic, partition, batch.messages[0]?.offset ?? '');
+          this.#recordError('HEARTBEAT_FAILED', err, topic, partition, messages[0]?.offset ?? '');
           return;
         }
         revokedBy = err;
-        if (!current()) return;
-        this.#revokedGeneration = generation;
-        this.#scheduler.cancel();
+        if (!this.#current(run)) return;
+        this.#revokedGeneration = run.generation;
+        this.#dropQueued();
       });
     }, this.#opts.heartbeatIntervalMs);
     try {
-      await Promise.race([Promise.all(jobs), abandoned]);
+      await Promise.race([run.settled.promise, this.#abandon.promise]);
     } finally {
       clearInterval(ticker);
     }
-    await commit();
-    if (!current()) return;
-    const next = tracker.contiguous();
+    await this.#commit(run);
+    if (!this.#current(run)) return;
+    const next = run.tracker.contiguous();
     if (next !== null) batch.seekLocal(next.toString());
     if (revokedBy !== null) throw revokedBy;
+  }
+
+  /** The scheduler's work: one message through its attempts, then its bookkeeping. Never rejects. */
+  async #runItem({ run, index }: Item): Promise<void> {
+    const m = run.batch.messages[index] as ConsumedMessage;
+    let result: Result;
+    try {
+      result = await this.#process(m);
+    } catch (err) {
+      // Only a throwing listener gets here; the message is then left unfinished, so it comes back.
+      this.#recordError('PROCESSING_FAILED', err, m.topic, m.partition, m.offset);
+      result = 'failed';
+    }
+    if (result === 'done') run.tracker.finish(index);
+    else if (result === 'failed') run.tracker.fail(index);
+    run.sinceCommit += 1;
+    const auto = this.#opts.autoCommitIntervalMs;
+    const now = auto === null ? 0 : Date.now();
+    const due =
+      auto === null ? run.sinceCommit >= this.#opts.commitEveryMessages : now - run.lastCommitAt >= auto;
+    if (due) {
+      run.sinceCommit = 0;
+      run.lastCommitAt = now;
+      void this.#commit(run);
+    }
+    run.settle();
+  }
+
+  /** Drops the queued messages of every batch: they stay uncommitted and are fetched again. */
+  #dropQueued(): void {
+    for (const { run } of this.#scheduler.cancel()) run.settle();
+  }
+
+  #current(run: BatchRun): boolean {
+    return run.generation === this.#generation;
+  }
+
+  /** Commits the batch's contiguous finished offset, one commit after the other. */
+  #commit(run: BatchRun): Promise<void> {
+    run.committing = run.committing.then(async () => {
+      const next = run.tracker.pendingCommit();
+      if (next === null || !this.#current(run)) return;
+      try {
+        await run.batch.commit(next.toString());
+        run.tracker.markCommitted(next);
+      } catch (err) {
+        this.#recordError('COMMIT_FAILED', err, run.batch.topic, run.batch.partition, next.toString());
+      }
+    });
+    return run.committing;
   }
 
   async #process(m: ConsumedMessage): Promise<Result> {
@@ -228,25 +290,31 @@ export class Processor {
     let lastError: unknown = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (drainSignal.aborted) return this.#aborted(m, attempt);
-      const signal = AbortSignal.any([drainSignal, AbortSignal.timeout(this.#opts.maxProcessingTimeMs)]);
+      // Aborted by MAX_PROCESSING_TIME or by the drain timeout (Deadlines.abortAll).
+      const ctx = this.#deadlines.start();
       const started = performance.now();
+      let failed = false;
       try {
-        await this.#deps.handler(m, { signal });
-        const durationMs = performance.now() - started;
+        await this.#deps.handler(m, ctx);
+      } catch (err) {
+        failed = true;
+        lastError = err;
+      } finally {
+        this.#deadlines.end(ctx);
+      }
+      const durationMs = performance.now() - started;
+      if (!failed) {
         this.#deps.onMessage({ outcome: 'processed', topic, partition, offset, attempt, durationMs });
         return 'done';
-      } catch (err) {
-        if (drainSignal.aborted) return this.#aborted(m, attempt);
-        lastError = err;
-        this.#recordError('HANDLER_FAILED', err, topic, partition, offset);
-        if (attempt < attempts) {
-          const durationMs = performance.now() - started;
-          this.#deps.onMessage({ outcome: 'retried', topic, partition, offset, attempt, durationMs });
-          try {
-            await abortableDelay(backoffDelay(attempt, this.#opts.retryBackoffMs), drainSignal);
-          } catch {
-            return this.#aborted(m, attempt);
-          }
+      }
+      if (drainSignal.aborted) return this.#aborted(m, attempt);
+      this.#recordError('HANDLER_FAILED', lastError, topic, partition, offset);
+      if (attempt < attempts) {
+        this.#deps.onMessage({ outcome: 'retried', topic, partition, offset, attempt, durationMs });
+        try {
+          await abortableDelay(backoffDelay(attempt, this.#opts.retryBackoffMs), drainSignal);
+        } catch {
+          return this.#aborted(m, attempt);
         }
       }
     }
