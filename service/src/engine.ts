@@ -161,7 +161,8 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
   return new DrainEngine(options, deps);
 }
 
-const DEFAULT_MAX_WAIT_MS = 250;
+/** The fetch long-poll when `kafka.maxWaitTimeMs` is unset: what a drain waits out at most once. */
+export const DEFAULT_MAX_WAIT_MS = 250;
 const JOIN_RETRY_BASE_MS = 500;
 const LEAVE_TIMEOUT_MS = 10_000;
 const DRAIN_REPORT_INTERVAL_MS = 1_000;
@@ -187,6 +188,8 @@ class DrainEngine implements Engine {
   #drainedAt: string | null = null;
   #invalid: EngineSnapshot['invalidSwitch'] = null;
   #kafkaHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
+  /** The missing topics last warned about ('' when none): the warning is logged once per set. */
+  #missingTopicsWarned = '';
   #etcdHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
   readonly #counters: MessageCounters = emptyCounters();
   readonly #errors = newErrorLog();
@@ -468,9 +471,13 @@ class DrainEngine implements Engine {
           },
         });
         this.#watchSession(this.#session);
+        if (this.#missingTopicsWarned !== '') {
+          this.#log.info({ topics }, 'the missing topics exist now; consuming');
+          this.#missingTopicsWarned = '';
+        }
         return;
       } catch (err) {
-        this.#setKafkaHealth(false, err instanceof Error ? err.message : String(err));
+        await this.#joinFailed(err, topics);
         this.#recordError({
           at: new Date().toISOString(),
           code: 'KAFKA_JOIN_FAILED',
@@ -479,6 +486,30 @@ class DrainEngine implements Engine {
         if (this.#machine.desired.maintenance || this.#machine.shuttingDown) return;
         await new Promise((r) => setTimeout(r, backoffDelay(attempt, JOIN_RETRY_BASE_MS, 10_000)));
       }
+    }
+  }
+
+  /**
+   * kafkajs only says "This server does not host this topic-partition" when a configured topic does not
+   * exist (and a consumer never creates one), and the join is retried forever: name the missing topics in
+   * the health detail, and warn once per set of missing topics rather than at every retry.
+   */
+  async #joinFailed(err: unknown, topics: string[]): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    const missing = await this.#kafka.missingTopics(topics).catch(() => []);
+    if (missing.length === 0) {
+      this.#setKafkaHealth(false, message);
+      return;
+    }
+    const detail = `cannot join ${this.#opts.kafka.groupId}: configured topics do not exist: ${missing.join(', ')}`;
+    this.#setKafkaHealth(false, detail, missing);
+    const key = missing.join(',');
+    if (key !== this.#missingTopicsWarned) {
+      this.#missingTopicsWarned = key;
+      this.#log.warn(
+        { missingTopics: missing, group: this.#opts.kafka.groupId },
+        'configured topics do not exist; not consuming until they are created',
+      );
     }
   }
 
@@ -526,9 +557,10 @@ class DrainEngine implements Engine {
     this.events.emit('errorRecorded', e);
   }
 
-  #setKafkaHealth(healthy: boolean, detail: string): void {
+  #setKafkaHealth(healthy: boolean, detail: string, missingTopics?: string[]): void {
     const changed = healthy !== this.#kafkaHealth.healthy;
-    this.#kafkaHealth = { healthy, detail };
+    this.#kafkaHealth =
+      missingTopics === undefined ? { healthy, detail } : { healthy, detail, missingTopics };
     if (changed) this.events.emit('kafkaHealth', this.#kafkaHealth);
   }
 

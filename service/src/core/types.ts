@@ -24,6 +24,8 @@ export interface DrainResult {
 export interface ComponentHealth {
   healthy: boolean;
   detail: string;
+  /** Kafka only: configured topics the broker does not have, found when joining the group failed. */
+  missingTopics?: string[];
 }
 
 /** One entry of the last-errors ring buffer. */

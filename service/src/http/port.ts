@@ -9,6 +9,8 @@ export type ApiState = 'running' | 'draining' | 'maintenance' | 'resuming';
 export interface ApiComponent {
   healthy: boolean;
   detail: string;
+  /** Kafka only: configured topics the broker does not have (the consumer cannot join until they exist). */
+  missingTopics?: string[];
 }
 
 export interface ApiStatus {

@@ -28,7 +28,16 @@ const errorRef = { $ref: 'ErrorBody#' } as const;
 const component = {
   type: 'object',
   required: ['healthy', 'detail'],
-  properties: { healthy: { type: 'boolean' }, detail: { type: 'string' } },
+  properties: {
+    healthy: { type: 'boolean' },
+    detail: { type: 'string' },
+    missingTopics: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        'Kafka only: configured topics the broker does not have; the consumer joins once they exist',
+    },
+  },
 } as const;
 
 const maintenance = {

@@ -73,6 +73,8 @@ export interface KafkaClient {
   consume(options: ConsumeOptions): Promise<ConsumerSession>;
   produce(topic: string, message: OutgoingMessage): Promise<SentMessage>;
   topicsInfo(topics: string[]): Promise<TopicInfo[]>;
+  /** Which of `topics` the cluster does not have (a consumer never creates them). */
+  missingTopics(topics: string[]): Promise<string[]>;
   /** Committed offset per partition of `topics` for `groupId` (null: none committed). */
   committedOffsets(groupId: string, topics: string[]): Promise<Map<string, string | null>>;
   close(): Promise<void>;

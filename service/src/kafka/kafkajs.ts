@@ -150,6 +150,11 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
       );
     },
 
+    async missingTopics(topics: string[]) {
+      const existing = new Set(await ready().admin.listTopics());
+      return topics.filter((t) => !existing.has(t));
+    },
+
     async committedOffsets(groupId: string, topics: string[]) {
       const result = await ready().admin.fetchOffsets({ groupId, topics });
       const out = new Map<string, string | null>();
