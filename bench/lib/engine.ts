@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../service/src/config.ts';
 import { createEngine, type Engine, type EngineOptions } from '../../service/src/engine.ts';
 import type { MessageHandler } from '../../service/src/handler.ts';
+import { engineOptions } from '../../service/src/options.ts';
 import type { BenchEnv } from './env.ts';
 
 export interface BenchEngineSetup {
@@ -10,47 +11,29 @@ export interface BenchEngineSetup {
   key: string;
   memberId: string;
   handler: MessageHandler;
-  /** Settings the service exposes (e.g. ENABLE_AUTO_COMMIT), for runs that show what they cost. */
-  kafka?: Partial<EngineOptions['kafka']>;
+  /** Service variables to set (e.g. KAFKA_ENABLE_AUTO_COMMIT), for runs that show what they cost. */
+  variables?: Record<string, string>;
 }
 
 /**
- * A kmaint engine as the service runs it: every setting at the service's own default (read through its
- * config schema with an empty environment), only the servers and names are the bench's.
+ * A kmaint engine as the service runs it: configured through the service's own schema and mapping, every
+ * setting at its default unless `variables` says otherwise; only the servers and names are the bench's.
  */
 export function benchEngine(
   env: Pick<BenchEnv, 'brokers' | 'etcdEndpoints'>,
   s: BenchEngineSetup,
 ): { engine: Engine; options: EngineOptions } {
-  const d = loadConfig({});
-  const options: EngineOptions = {
-    kafka: {
-      brokers: env.brokers,
-      clientId: s.memberId,
-      topics: [s.topic],
-      groupId: s.groupId,
-      batchSize: d.batchSize,
-      sessionTimeoutMs: d.sessionTimeoutMs,
-      heartbeatIntervalMs: d.heartbeatIntervalMs,
-      offsetInitial: d.offsetInitial,
-      enableAutoCommit: d.enableAutoCommit,
-      autoCommitIntervalMs: d.autoCommitIntervalMs,
-      ...s.kafka,
-    },
-    processing: {
-      maxWorkers: d.maxWorkers,
-      maxProcessingTimeMs: d.maxProcessingTimeMs,
-      retryBackoffMs: d.retryBackoffMs,
-      maxRetries: d.maxRetries,
-      dlqTopicSuffix: d.dlqTopicSuffix,
-    },
-    drainTimeoutMs: d.drainTimeoutMs,
-    etcd: { endpoints: env.etcdEndpoints },
-    switchKey: s.key,
-    etcdUnavailable: d.etcdUnavailable,
-    memberId: s.memberId,
-    pod: null,
-  };
+  const config = loadConfig({
+    KAFKA_BROKERS: env.brokers.join(','),
+    KAFKA_TOPICS: s.topic,
+    KAFKA_CONSUMER_GROUP: s.groupId,
+    ETCD_ENDPOINTS: env.etcdEndpoints.join(','),
+    MAINTENANCE_KEY: s.key,
+    MEMBER_ID: s.memberId,
+    KAFKA_CLIENT_ID: s.memberId,
+    ...s.variables,
+  });
+  const options = engineOptions(config);
   // Warnings only: logging every message would measure pino, not the engine.
   const logger = pino({ level: 'warn' });
   return { engine: createEngine(options, { logger, handler: s.handler }), options };

@@ -1,13 +1,11 @@
 import type { Etcd3, Watcher } from 'etcd3';
 import kafkajs, { type Consumer, type ConsumerRunConfig } from 'kafkajs';
-import type { Engine, EngineState } from '../../service/src/engine.ts';
+import { DEFAULT_MAX_WAIT_MS, type Engine, type EngineState } from '../../service/src/engine.ts';
 import { benchEngine } from './engine.ts';
 import type { BenchEnv } from './env.ts';
 import type { Probe } from './probe.ts';
 
 const { Kafka, logLevel } = kafkajs;
-/** The engine's fetch long-poll when its options leave it unset (engine.ts: DEFAULT_MAX_WAIT_MS). */
-const ENGINE_DEFAULT_MAX_WAIT_MS = 250;
 
 /**
  * A consumer switched by the etcd key: the kmaint engine, or the baseline of a plain kafkajs consumer
@@ -50,7 +48,7 @@ export class EngineSubject implements Subject {
       handler: (m, { signal }) => s.probe.handle(`${m.partition}/${m.offset}`, s.workMs, signal),
     });
     this.#engine = engine;
-    this.fetchWaitMs = options.kafka.maxWaitTimeMs ?? ENGINE_DEFAULT_MAX_WAIT_MS;
+    this.fetchWaitMs = options.kafka.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS;
   }
 
   start(): Promise<void> {

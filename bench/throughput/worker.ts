@@ -54,7 +54,7 @@ if (input.client !== 'kafkajs') {
     key: input.key,
     memberId: input.memberId,
     handler: async () => onMessage(),
-    kafka: { enableAutoCommit: input.client === 'kmaint-autocommit' },
+    variables: { KAFKA_ENABLE_AUTO_COMMIT: String(input.client === 'kmaint-autocommit') },
   });
   await engine.start();
   stop = () => engine.shutdown();

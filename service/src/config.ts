@@ -290,6 +290,12 @@ const schema = {
     help: 'Messages processed at once',
     parse: integer(1, 1000),
   }),
+  orderBy: variable({
+    name: 'ORDER_BY',
+    default: 'partition',
+    help: 'Order kept: partition (one message at a time per partition) or key (in order per key within a partition)',
+    parse: oneOf(['partition', 'key']),
+  }),
   dlqTopicSuffix: variable({
     name: 'DLQ_TOPIC_SUFFIX',
     default: '.dlq',

@@ -1,10 +1,11 @@
 import { ConfigError, helpText, loadConfig, type ServiceConfig } from './config.ts';
-import { createEngine, type Engine, type EngineOptions } from './engine.ts';
+import { createEngine, type Engine } from './engine.ts';
 import { exampleHandler } from './handler.ts';
 import { buildApp } from './http/app.ts';
 import { engineServicePort } from './http/engine-adapter.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { engineOptions } from './options.ts';
 
 /**
  * The one place that wires configuration, engine and HTTP together and owns the process: signals, exit
@@ -13,43 +14,6 @@ import { createMetrics } from './metrics.ts';
 
 const EXIT_CONFIG = 2;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
-
-function engineOptions(config: ServiceConfig): EngineOptions {
-  return {
-    kafka: {
-      brokers: config.kafkaBrokers,
-      clientId: config.clientId,
-      topics: config.kafkaTopics,
-      groupId: config.consumerGroup,
-      batchSize: config.batchSize,
-      sessionTimeoutMs: config.sessionTimeoutMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      offsetInitial: config.offsetInitial,
-      enableAutoCommit: config.enableAutoCommit,
-      autoCommitIntervalMs: config.autoCommitIntervalMs,
-    },
-    processing: {
-      maxWorkers: config.maxWorkers,
-      maxProcessingTimeMs: config.maxProcessingTimeMs,
-      retryBackoffMs: config.retryBackoffMs,
-      maxRetries: config.maxRetries,
-      dlqTopicSuffix: config.dlqTopicSuffix,
-    },
-    drainTimeoutMs: config.drainTimeoutMs,
-    etcd: {
-      endpoints: config.etcdEndpoints,
-      caFile: config.etcdCaFile,
-      certFile: config.etcdCertFile,
-      keyFile: config.etcdKeyFile,
-      username: config.etcdUsername,
-      password: config.etcdPassword,
-    },
-    switchKey: config.maintenanceKey,
-    etcdUnavailable: config.etcdUnavailable,
-    memberId: config.memberId,
-    pod: config.podName ?? null,
-  };
-}
 
 /**
  * Part of the grace period kept for what follows the drain (commit, leaving the group, closing etcd and

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { engineOptions } from '../../src/options.ts';
+
+describe('engineOptions', () => {
+  it('maps the configuration onto the engine, durations in milliseconds', () => {
+    const o = engineOptions(
+      loadConfig({
+        KAFKA_BROKERS: 'k1:9092,k2:9092',
+        KAFKA_TOPICS: 'a,b',
+        KAFKA_CONSUMER_GROUP: 'g',
+        ETCD_ENDPOINTS: 'e:2379',
+        MAINTENANCE_KEY: '/maintenance/x',
+        MEMBER_ID: 'm-1',
+        POD_NAME: 'pod-1',
+        DRAIN_TIMEOUT: '2s',
+        MAX_PROCESSING_TIME: '1m',
+        KAFKA_ENABLE_AUTO_COMMIT: 'true',
+        MAX_WORKERS: '7',
+        ETCD_UNAVAILABLE: 'maintenance',
+      }),
+    );
+    expect(o.kafka).toMatchObject({
+      brokers: ['k1:9092', 'k2:9092'],
+      topics: ['a', 'b'],
+      groupId: 'g',
+      enableAutoCommit: true,
+    });
+    expect(o.processing).toMatchObject({ maxWorkers: 7, maxProcessingTimeMs: 60_000, orderBy: 'partition' });
+    expect(o).toMatchObject({
+      drainTimeoutMs: 2_000,
+      switchKey: '/maintenance/x',
+      memberId: 'm-1',
+      pod: 'pod-1',
+      etcdUnavailable: 'maintenance',
+      etcd: { endpoints: ['http://e:2379'] },
+    });
+  });
+
+  it('passes ORDER_BY to the processing options', () => {
+    expect(engineOptions(loadConfig({ ORDER_BY: 'key' })).processing.orderBy).toBe('key');
+    expect(engineOptions(loadConfig({ ORDER_BY: 'Partition' })).processing.orderBy).toBe('partition');
+  });
+});
