@@ -30,3 +30,8 @@ node_bin=node_modules/.bin/node
 [[ -x $node_bin ]] || { echo "install.sh: run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
 "$node_bin" test/env/fetch-kafka.ts >&2
 bash test/env/build-go-tools.sh
+# The packaging tests' tools: the compose CLI and upstream promtool built from their Go modules, hadolint
+# and shellcheck. Built here, before the tests, so a cold machine pays for them outside any test timeout.
+bash test/env/build-compose.sh >&2
+bash test/env/build-promtool.sh >&2
+bash test/env/install-linters.sh >&2

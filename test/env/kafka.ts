@@ -150,8 +150,7 @@ export class KafkaServer {
       '-Djava.awt.headless=true',
     ];
     const logFile = join(opts.dir, 'kafka.log');
-    // What `StorageTool random-uuid` prints (a Kafka Uuid is 16 bytes in URL-safe base64), without a JVM start.
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = randomClusterId();
     try {
       await run('java', [
         ...jvm,
@@ -223,4 +222,16 @@ async function brokerAnswers(brokers: string): Promise<boolean> {
 /** The seed's broker port when it is free (for `npm run stack`), else any free port. */
 export async function preferredKafkaPort(seedPort = 9092): Promise<number> {
   return (await isPortFree(seedPort)) ? seedPort : freePort();
+}
+
+/**
+ * What `StorageTool random-uuid` prints (a Kafka Uuid is 16 bytes in URL-safe base64), without a JVM
+ * start. Like Kafka's own Uuid.randomUuid it never starts with '-', which the tool's argument parser
+ * would read as an option (1 start in 64 failed with ENV_KAFKA_FORMAT before).
+ */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
