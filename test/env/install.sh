@@ -30,8 +30,10 @@ node_bin=node_modules/.bin/node
 [[ -x $node_bin ]] || { echo "install.sh: run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
 "$node_bin" test/env/fetch-kafka.ts >&2
 bash test/env/build-go-tools.sh
-# The packaging tests' tools: the compose CLI and upstream promtool built from their Go modules, hadolint
-# and shellcheck. Built here, before the tests, so a cold machine pays for them outside any test timeout.
+# With --test-tools (.ci/run), also the packaging tests' tools: the compose CLI and upstream promtool built
+# from their Go modules, hadolint and shellcheck. The tests would build them on first use, but inside a
+# test timeout; .ci/run builds them first. `npm run stack` needs none of them.
+[[ ${1:-} == --test-tools ]] || exit 0
 bash test/env/build-compose.sh >&2
 bash test/env/build-promtool.sh >&2
 bash test/env/install-linters.sh >&2
