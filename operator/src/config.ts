@@ -31,27 +31,68 @@ export interface OperatorConfig {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Every variable the operator reads, with the default --help shows and loadConfig falls back to. */
+const VARIABLES = {
+  ETCD_ENDPOINTS: {
+    default: 'etcd:2379',
+    help: 'etcd endpoints, comma-separated host:port or http(s):// URLs',
+  },
+  ETCD_CA_FILE: { default: '', help: 'CA bundle that signs the etcd server certificate (turns on TLS)' },
+  ETCD_CERT_FILE: { default: '', help: 'client certificate for etcd (with ETCD_KEY_FILE)' },
+  ETCD_KEY_FILE: { default: '', help: 'client key for etcd (with ETCD_CERT_FILE)' },
+  ETCD_USERNAME: { default: '', help: 'etcd user name (with ETCD_PASSWORD)' },
+  ETCD_PASSWORD: { default: '', help: 'etcd password' },
+  KUBECONFIG: { default: '', help: 'kubeconfig file; unset: the in-cluster service account' },
+  WATCH_NAMESPACE: { default: '', help: 'namespace whose windows are reconciled; unset: all namespaces' },
+  HTTP_PORT: { default: '8080', help: 'port of /livez, /readyz and /metrics' },
+  LEADER_ELECTION: {
+    default: 'true',
+    help: 'elect one writer among replicas through a coordination.k8s.io Lease',
+  },
+  LEADER_ELECTION_NAMESPACE: {
+    default: '',
+    help: 'namespace of the Lease; unset: POD_NAMESPACE, else default',
+  },
+  LEADER_ELECTION_LEASE_NAME: { default: 'kmaint-operator', help: 'name of the Lease' },
+  POD_NAME: { default: '', help: 'identity in the Lease and the logs; unset: the host name' },
+  POD_NAMESPACE: { default: '', help: 'the pod namespace (downward API)' },
+  LEASE_DURATION: { default: '15s', help: 'how long a silent leader keeps the Lease' },
+  RESYNC_PERIOD: { default: '5m', help: 'how often every window is reconciled even without a change' },
+  LOG_LEVEL: { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+} as const;
+
+type Variable = keyof typeof VARIABLES;
+
+/** What `--help` prints: every variable, its default and what it is for. */
+export function helpText(): string {
+  const rows = Object.entries(VARIABLES).map(
+    ([name, v]) => `  ${name.padEnd(28)} ${(v.default === '' ? '(unset)' : v.default).padEnd(16)} ${v.help}`,
+  );
+  return `kmaint-operator: reconciles MaintenanceWindow resources into etcd maintenance keys.\n\nEnvironment:\n${rows.join('\n')}\n`;
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): OperatorConfig {
   const errors: string[] = [];
-  const get = (name: string): string | null => {
+  const get = (name: Variable): string | null => {
     const v = env[name]?.trim();
     return v === undefined || v === '' ? null : v;
   };
-  const duration = (name: string, fallback: string): number => {
-    const parsed = parseDuration(get(name) ?? fallback);
+  const getOrDefault = (name: Variable): string => get(name) ?? VARIABLES[name].default;
+  const duration = (name: Variable): number => {
+    const parsed = parseDuration(getOrDefault(name));
     if (!parsed.ok) errors.push(`${name}: ${parsed.error}`);
     else if (parsed.value <= 0) errors.push(`${name}: must be positive`);
     return parsed.ok ? parsed.value : 0;
   };
 
-  const portText = get('HTTP_PORT') ?? '8080';
+  const portText = getOrDefault('HTTP_PORT');
   const httpPort = Number(portText);
   if (!/^\d+$/.test(portText) || httpPort > 65_535)
     errors.push(`HTTP_PORT: "${portText}" is not a port number`);
 
   const tls = get('ETCD_CA_FILE') !== null || get('ETCD_CERT_FILE') !== null;
   const hosts: string[] = [];
-  for (const raw of (get('ETCD_ENDPOINTS') ?? 'etcd:2379').split(',')) {
+  for (const raw of getOrDefault('ETCD_ENDPOINTS').split(',')) {
     const endpoint = raw.trim();
     if (endpoint === '') continue;
     if (/^https?:\/\//.test(endpoint)) hosts.push(endpoint);
@@ -64,9 +105,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     errors.push('ETCD_CERT_FILE and ETCD_KEY_FILE go together');
   }
 
-  const leaderText = (get('LEADER_ELECTION') ?? 'true').toLowerCase();
+  const leaderText = getOrDefault('LEADER_ELECTION').toLowerCase();
   if (!['true', 'false'].includes(leaderText)) errors.push(`LEADER_ELECTION: must be true or false`);
-  const logLevel = (get('LOG_LEVEL') ?? 'info').toLowerCase();
+  const logLevel = getOrDefault('LOG_LEVEL').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
 
   const config: OperatorConfig = {
@@ -83,10 +124,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     watchNamespace: get('WATCH_NAMESPACE'),
     leaderElection: leaderText === 'true',
     leaseNamespace: get('LEADER_ELECTION_NAMESPACE') ?? get('POD_NAMESPACE') ?? 'default',
-    leaseName: get('LEADER_ELECTION_LEASE_NAME') ?? 'kmaint-operator',
+    leaseName: getOrDefault('LEADER_ELECTION_LEASE_NAME'),
     identity: get('POD_NAME') ?? hostname(),
-    leaseDurationMs: duration('LEASE_DURATION', '15s'),
-    resyncPeriodMs: duration('RESYNC_PERIOD', '5m'),
+    leaseDurationMs: duration('LEASE_DURATION'),
+    resyncPeriodMs: duration('RESYNC_PERIOD'),
     logLevel,
   };
   if (errors.length > 0) {

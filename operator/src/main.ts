@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { loadConfig, type OperatorConfig } from './config.ts';
+import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import { createEtcdClient, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
@@ -108,6 +108,10 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(helpText());
+    return;
+  }
   let config: OperatorConfig;
   try {
     config = loadConfig();

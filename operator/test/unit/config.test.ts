@@ -1,6 +1,6 @@
 import { KmaintError } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { helpText, loadConfig } from '../../src/config.ts';
 
 describe('loadConfig', () => {
   it('uses the agreed defaults', () => {
@@ -62,5 +62,28 @@ describe('loadConfig', () => {
       expect(message).toContain(name);
     }
     expect((error as KmaintError).code).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('helpText', () => {
+  it('lists every variable the operator reads, with the defaults loadConfig uses', () => {
+    const help = helpText();
+    const defaults = loadConfig({});
+    for (const [name, shown] of [
+      ['HTTP_PORT', String(defaults.httpPort)],
+      ['LEADER_ELECTION', String(defaults.leaderElection)],
+      ['LEADER_ELECTION_LEASE_NAME', defaults.leaseName],
+      ['LOG_LEVEL', defaults.logLevel],
+      ['LEASE_DURATION', '15s'],
+      ['RESYNC_PERIOD', '5m'],
+      ['ETCD_ENDPOINTS', 'etcd:2379'],
+    ]) {
+      expect(help).toMatch(new RegExp(`^  ${name} +${shown} `, 'm'));
+    }
+    expect(defaults.leaseDurationMs).toBe(15_000);
+    expect(defaults.resyncPeriodMs).toBe(300_000);
+    for (const name of ['KUBECONFIG', 'WATCH_NAMESPACE', 'ETCD_CA_FILE', 'POD_NAME']) {
+      expect(help).toMatch(new RegExp(`^  ${name} +\\(unset\\)`, 'm'));
+    }
   });
 });
