@@ -1,7 +1,8 @@
+import { Watch, type V1Pod } from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../env/helpers.ts';
-import { kubectl } from '../env/tools.ts';
+import { kubeConfig, kubectl } from '../env/tools.ts';
 import { Durations } from './support/durations.ts';
 import { consumerName, KmaintInstall, podName } from './support/install.ts';
 import { KafkaProbe } from './support/kafka.ts';
@@ -73,6 +74,17 @@ describe('a rolling restart of the consumers, end to end', () => {
       { message: 'the consumers to be consuming', timeoutMs: 60_000 },
     );
 
+    // The stand-in kubelet reports each container's exit code before it removes the pod, as a kubelet does.
+    const exitCodes = new Map<string, number | undefined>();
+    const watch = await new Watch(kubeConfig()).watch(
+      `/api/v1/namespaces/${ns}/pods`,
+      {},
+      (_type, pod: V1Pod) => {
+        const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+        if (terminated) exitCodes.set(podName(pod), terminated.exitCode);
+      },
+      () => undefined,
+    );
     const producing = kafka.produce(topic, before, during);
     await durations.time('rollout restart → rollout complete', async () => {
       await kubectl(['rollout', 'restart', `deployment/${consumerName}`, '-n', ns]);
@@ -87,6 +99,13 @@ describe('a rolling restart of the consumers, end to end', () => {
       timeoutMs: 60_000,
     });
 
+    await waitFor(() => oldPods.every((p) => exitCodes.has(p)), {
+      message: 'the exit code of every old pod',
+    });
+    watch.abort();
+    expect(Object.fromEntries(oldPods.map((p) => [p, exitCodes.get(p)]))).toEqual(
+      Object.fromEntries(oldPods.map((p) => [p, 0])),
+    );
     for (const pod of oldPods) {
       const messages = logLines(install.logFile(pod)).map((l) => l.msg);
       // 'shut down cleanly' is logged right before exit(0); the grace timer would log and exit(1) instead.

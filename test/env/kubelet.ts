@@ -476,6 +476,10 @@ export class StandInKubelet {
       }),
     );
     for (const timer of runtime.timers) clearInterval(timer);
+    // As a kubelet does: report how each container ended (exit code, terminal phase) before the object
+    // goes, so a watcher can tell a clean drain (exit 0) from a SIGKILL after the grace period (137).
+    for (const c of runtime.containers) if (c.process?.running === false) c.process = undefined;
+    await this.#patchStatus(runtime);
     await this.#deleteObject(runtime.pod);
     this.#pods.delete(runtime.key);
   }

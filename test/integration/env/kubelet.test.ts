@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
 import { StandInKubelet } from '../../env/kubelet.ts';
@@ -122,12 +122,26 @@ describe('the stand-in kubelet', () => {
     });
 
     const logFile = kubelet.logFile(namespace, name) ?? '';
+    // The last status the kubelet reports before the object goes says how the process ended.
+    const endings: { phase?: string; exitCode?: number }[] = [];
+    const watch = await new Watch(kc).watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      { fieldSelector: `metadata.name=${name}` },
+      (_type, pod: V1Pod) => {
+        const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+        if (terminated) endings.push({ phase: pod.status?.phase, exitCode: terminated.exitCode });
+      },
+      () => undefined,
+    );
     await core.deleteNamespacedPod({ name, namespace });
     await waitFor(() => !kubelet.runningPods().includes(`${namespace}/${name}`), {
       message: 'the pod process to end',
       timeoutMs: 20_000,
     });
     expect(readFileSync(logFile, 'utf8')).toContain('SIGTERM received');
+    await waitFor(() => endings.length > 0, { message: 'a terminated container status before deletion' });
+    watch.abort();
+    expect(endings.at(-1)).toEqual({ phase: 'Succeeded', exitCode: 0 });
     await waitFor(
       async () => !(await core.listNamespacedPod({ namespace })).items.some((p) => p.metadata?.name === name),
       { message: 'the pod object to be removed' },
