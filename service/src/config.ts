@@ -227,7 +227,7 @@ const schema = {
   batchSize: variable({
     name: 'KAFKA_BATCH_SIZE',
     default: '100',
-    help: 'Most messages taken from one fetched batch before the next fetch',
+    help: 'Finished messages between offset commits within a fetched batch (and a commit at its end)',
     parse: integer(1, 100_000),
   }),
   sessionTimeoutMs: variable({
