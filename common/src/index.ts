@@ -1,6 +1,7 @@
 export { KmaintError, isRetriable } from './errors.ts';
 export { fail, ok, type Parsed } from './result.ts';
 export { formatDuration, parseDuration } from './duration.ts';
+export { parseEtcdEndpoint, parseHostPort } from './endpoints.ts';
 export {
   MAINTENANCE_MODES,
   SWITCH_OFF,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { KmaintError, parseDuration } from '@kmaint/common';
+import { KmaintError, parseDuration, parseEtcdEndpoint } from '@kmaint/common';
 
 /**
  * The operator's whole configuration (contracts: names and defaults agreed with the chart). The only
@@ -63,6 +63,9 @@ const VARIABLES = {
 
 type Variable = keyof typeof VARIABLES;
 
+/** The names of every variable the operator reads (the chart is tested against them). */
+export const variableNames = (): string[] => Object.keys(VARIABLES);
+
 /** What `--help` prints: every variable, its default and what it is for. */
 export function helpText(): string {
   const rows = Object.entries(VARIABLES).map(
@@ -95,10 +98,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   for (const raw of getOrDefault('ETCD_ENDPOINTS').split(',')) {
     const endpoint = raw.trim();
     if (endpoint === '') continue;
-    if (/^https?:\/\//.test(endpoint)) hosts.push(endpoint);
-    else if (/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(endpoint))
-      hosts.push(`${tls ? 'https' : 'http'}://${endpoint}`);
-    else errors.push(`ETCD_ENDPOINTS: "${endpoint}" is neither host:port nor an http(s):// URL`);
+    const parsed = parseEtcdEndpoint(endpoint, tls);
+    if (parsed.ok) hosts.push(parsed.value);
+    else errors.push(`ETCD_ENDPOINTS: ${parsed.error}`);
   }
   if (hosts.length === 0) errors.push('ETCD_ENDPOINTS: no endpoint given');
   if ((get('ETCD_CERT_FILE') === null) !== (get('ETCD_KEY_FILE') === null)) {

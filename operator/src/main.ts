@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
-import { createEtcdClient, EtcdSwitches } from './etcd/switches.ts';
+import { connectEtcd, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { startKubeSources } from './kube/sources.ts';
@@ -24,7 +24,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   if (config.kubeconfig === null) kc.loadFromCluster();
   else kc.loadFromFile(config.kubeconfig);
 
-  const etcd = createEtcdClient(config.etcd);
+  const etcd = connectEtcd(config.etcd);
   let elector: LeaderElector | null = null;
   const isLeader = (): boolean => elector?.isLeader ?? true;
   const controller = new Controller({

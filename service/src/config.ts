@@ -1,6 +1,15 @@
 import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { fail, formatDuration, KmaintError, ok, parseDuration, type Parsed } from '@kmaint/common';
+import {
+  fail,
+  formatDuration,
+  KmaintError,
+  ok,
+  parseDuration,
+  parseEtcdEndpoint,
+  parseHostPort,
+  type Parsed,
+} from '@kmaint/common';
 
 /**
  * The service's whole configuration: one schema of environment variables (the seed's names and defaults
@@ -81,48 +90,9 @@ function list<T>(item: (raw: string) => Parsed<T>) {
   };
 }
 
-const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
-
-function port(raw: string, item: string): Parsed<number> {
-  if (!/^\d+$/.test(raw)) return fail(`"${item}" has no valid port`);
-  const n = Number(raw);
-  return n >= 1 && n <= 65535 ? ok(n) : fail(`"${item}" has port ${n}, outside 1-65535`);
-}
-
-function hostPort(raw: string): Parsed<string> {
-  const at = raw.lastIndexOf(':');
-  const host = at > 0 ? raw.slice(0, at) : '';
-  if (!HOST.test(host)) return fail(`"${raw}" is not host:port`);
-  const p = port(raw.slice(at + 1), raw);
-  return p.ok ? ok(`${host}:${p.value}`) : p;
-}
-
-const ETCD_DEFAULT_PORT = 2379;
-
-/**
- * An etcd endpoint as the seed writes it (host:port) or as a URL. The result is always a URL with a port,
- * which is what the etcd client wants; the scheme of a bare host:port follows whether TLS is configured.
- */
-function etcdEndpoint(raw: string, env: Env): Parsed<string> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return fail(`"${raw}" is not a valid URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return fail(`"${raw}" must use http:// or https://`);
-    }
-    if (url.pathname !== '/' || url.search !== '' || url.username !== '') {
-      return fail(`"${raw}" must be a bare scheme://host:port, without path, query or credentials`);
-    }
-    return ok(`${url.protocol}//${url.hostname}:${url.port === '' ? ETCD_DEFAULT_PORT : url.port}`);
-  }
-  const parsed = hostPort(raw);
-  if (!parsed.ok) return fail(`"${raw}" is neither host:port nor an http(s):// URL`);
-  const tls = nonEmpty(env['ETCD_CA_FILE']) !== undefined || nonEmpty(env['ETCD_CERT_FILE']) !== undefined;
-  return ok(`${tls ? 'https' : 'http'}://${parsed.value}`);
+/** TLS is on when a CA or client certificate is configured; bare host:port endpoints then get https. */
+function etcdTls(env: Env): boolean {
+  return nonEmpty(env['ETCD_CA_FILE']) !== undefined || nonEmpty(env['ETCD_CERT_FILE']) !== undefined;
 }
 
 function topic(raw: string): Parsed<string> {
@@ -167,7 +137,7 @@ const schema = {
     name: 'KAFKA_BROKERS',
     default: 'kafka:29092',
     help: 'Kafka bootstrap brokers, comma-separated host:port',
-    parse: list(hostPort),
+    parse: list(parseHostPort),
   }),
   kafkaTopics: variable({
     name: 'KAFKA_TOPICS',
@@ -185,7 +155,7 @@ const schema = {
     name: 'ETCD_ENDPOINTS',
     default: 'etcd:2379',
     help: 'etcd endpoints, comma-separated host:port or http(s):// URLs',
-    parse: (raw, env) => list((item) => etcdEndpoint(item, env))(raw),
+    parse: (raw, env) => list((item) => parseEtcdEndpoint(item, etcdTls(env)))(raw),
   }),
   httpPort: variable({
     name: 'HTTP_PORT',

@@ -26,7 +26,7 @@ import {
 } from './kafka/client.ts';
 import { createKafkajsClient } from './kafka/kafkajs.ts';
 import { Processor } from './kafka/processor.ts';
-import { createEtcdClient } from './switch/etcd.ts';
+import { createEtcdClient, type EtcdConnectionOptions } from '@kmaint/common/etcd-client';
 import { MemberReporter } from './switch/reporter.ts';
 import { SwitchWatcher } from './switch/watcher.ts';
 
@@ -60,14 +60,7 @@ export interface EngineOptions {
     orderBy?: 'partition' | 'key';
   };
   drainTimeoutMs: number;
-  etcd: {
-    endpoints: string[];
-    caFile?: string;
-    certFile?: string;
-    keyFile?: string;
-    username?: string;
-    password?: string;
-  };
+  etcd: Omit<EtcdConnectionOptions, 'callDeadlineMs'>;
   /** The switch key, e.g. /maintenance/kafka-service. */
   switchKey: string;
   /** What to do while etcd cannot be reached: keep the last known state, or enter maintenance. */
@@ -166,6 +159,8 @@ export const DEFAULT_MAX_WAIT_MS = 250;
 const JOIN_RETRY_BASE_MS = 500;
 const LEAVE_TIMEOUT_MS = 10_000;
 const DRAIN_REPORT_INTERVAL_MS = 1_000;
+/** etcd calls give up after this long, so an unreachable etcd is noticed and reported, not awaited. */
+const ETCD_CALL_DEADLINE_MS = 3_000;
 
 class DrainEngine implements Engine {
   readonly events = new EventEmitter<EngineEvents>();
@@ -244,7 +239,7 @@ class DrainEngine implements Engine {
   async #start(): Promise<void> {
     await this.#kafka.connect();
     this.#setKafkaHealth(true, 'connected');
-    this.#etcd = createEtcdClient(this.#opts.etcd);
+    this.#etcd = createEtcdClient({ ...this.#opts.etcd, callDeadlineMs: ETCD_CALL_DEADLINE_MS });
     this.#reporter = new MemberReporter(this.#etcd, this.#opts.switchKey, this.#opts.memberId, this.#log);
     let initialized = false;
     this.#watcher = new SwitchWatcher(

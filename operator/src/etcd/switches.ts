@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { Etcd3, type Watcher } from 'etcd3';
+import { createEtcdClient } from '@kmaint/common/etcd-client';
+import type { Etcd3, Watcher } from 'etcd3';
 import { KmaintError, membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
@@ -17,22 +17,17 @@ export interface SwitchStore {
 /** Unary calls fail after this long instead of hanging while etcd is down; the queue retries them. */
 const CALL_DEADLINE_MS = 5_000;
 
-export function createEtcdClient(config: OperatorConfig['etcd']): Etcd3 {
-  const read = (path: string | null): Buffer | undefined => (path === null ? undefined : readFileSync(path));
-  return new Etcd3({
-    hosts: config.hosts,
-    credentials:
-      config.caFile === null && config.certFile === null
-        ? undefined
-        : {
-            rootCertificate: read(config.caFile) as Buffer,
-            certChain: read(config.certFile),
-            privateKey: read(config.keyFile),
-          },
-    auth:
-      config.username === null ? undefined : { username: config.username, password: config.password ?? '' },
-    dialTimeout: CALL_DEADLINE_MS,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+/** The operator's etcd client: the shared one, with nulls from the config as "not set". */
+export function connectEtcd(config: OperatorConfig['etcd']): Etcd3 {
+  const set = (v: string | null): string | undefined => v ?? undefined;
+  return createEtcdClient({
+    endpoints: config.hosts,
+    caFile: set(config.caFile),
+    certFile: set(config.certFile),
+    keyFile: set(config.keyFile),
+    username: set(config.username),
+    password: set(config.password),
+    callDeadlineMs: CALL_DEADLINE_MS,
   });
 }
 

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig as loadOperatorConfig } from '../../../operator/src/config.ts';
+import {
+  loadConfig as loadOperatorConfig,
+  variableNames as operatorVariableNames,
+} from '../../../operator/src/config.ts';
 import { describeVariables, loadConfig as loadServiceConfig } from '../../../service/src/config.ts';
 import { findObject, render, repoRoot, runOk, type K8sObject } from './tools.ts';
 
@@ -22,14 +24,7 @@ function containerEnv(deployment: K8sObject, container: string): Record<string, 
 }
 
 const serviceVariables = new Set(describeVariables().map((v) => v.name));
-// The operator reads its variables by name in one place; collect the names it asks for.
-const operatorVariables = new Set(
-  [
-    ...readFileSync(join(repoRoot, 'operator/src/config.ts'), 'utf8').matchAll(
-      /(?:get|duration)\('([A-Z_]+)'/g,
-    ),
-  ].map((m) => m[1]),
-);
+const operatorVariables = new Set(operatorVariableNames());
 
 describe('the chart configures the programs with variables they know and values they accept', () => {
   it('example consumer → service config', async () => {

@@ -1,31 +1,35 @@
 import { readFileSync } from 'node:fs';
-import { KmaintError } from '@kmaint/common';
 import { Etcd3, type IOptions } from 'etcd3';
+import { KmaintError } from './errors.ts';
 
+/**
+ * How the service and the operator reach etcd: the same variables (ETCD_ENDPOINTS, ETCD_CA_FILE, ...)
+ * mean the same thing in both. Kept apart from the package's pure entry point because it does I/O.
+ */
 export interface EtcdConnectionOptions {
+  /** host:port (the seed's form) or http(s):// URLs. */
   endpoints: string[];
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  username?: string;
-  password?: string;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Unary calls give up after this long, so an unreachable etcd is noticed instead of awaited forever. */
+  callDeadlineMs: number;
 }
 
-/** Unary calls give up after this long, so an unreachable etcd is noticed instead of awaited forever. */
-const CALL_DEADLINE_MS = 3_000;
-
-/** Endpoints as etcd3 wants them: `host:port` (the seed's form) gets a scheme, https when TLS is set up. */
+/** Endpoints as etcd3 wants them: `host:port` gets a scheme, https when TLS is set up. */
 export function etcdHosts(endpoints: string[], tls: boolean): string[] {
   return endpoints.map((e) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(e) ? e : `${tls ? 'https' : 'http'}://${e}`));
 }
 
-/** An etcd3 client from the service's settings (TLS files are read here, once). */
+/** An etcd3 client from the shared settings; TLS files are read here, once, and named when unreadable. */
 export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
   const tls = options.caFile !== undefined || options.certFile !== undefined;
   const config: IOptions = {
     hosts: etcdHosts(options.endpoints, tls),
-    dialTimeout: CALL_DEADLINE_MS,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+    dialTimeout: options.callDeadlineMs,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.callDeadlineMs }),
   };
   if (tls) {
     config.credentials = {
@@ -36,8 +40,8 @@ export function createEtcdClient(options: EtcdConnectionOptions): Etcd3 {
       ...(options.keyFile === undefined ? {} : { privateKey: readPem('ETCD_KEY_FILE', options.keyFile) }),
     };
   }
-  if (options.username !== undefined && options.password !== undefined) {
-    config.auth = { username: options.username, password: options.password };
+  if (options.username !== undefined) {
+    config.auth = { username: options.username, password: options.password ?? '' };
   }
   return new Etcd3(config);
 }

@@ -1,6 +1,6 @@
-import { KmaintError } from '@kmaint/common';
+import { KmaintError } from '../../src/errors.ts';
 import { describe, expect, it } from 'vitest';
-import { createEtcdClient, etcdHosts } from '../../src/switch/etcd.ts';
+import { createEtcdClient, etcdHosts } from '../../src/etcd-client.ts';
 
 describe('etcd client settings', () => {
   it('gives host:port endpoints a scheme (https with TLS) and keeps URLs as they are', () => {
@@ -14,7 +14,7 @@ describe('etcd client settings', () => {
 
   it('names the variable when a TLS file cannot be read', () => {
     const attempt = (): unknown =>
-      createEtcdClient({ endpoints: ['etcd:2379'], caFile: '/nonexistent/ca.pem' });
+      createEtcdClient({ endpoints: ['etcd:2379'], caFile: '/nonexistent/ca.pem', callDeadlineMs: 1000 });
     expect(attempt).toThrow(KmaintError);
     expect(attempt).toThrow(/ETCD_CA_FILE: cannot read \/nonexistent\/ca.pem/);
   });
