@@ -2,6 +2,7 @@ import { KmaintError } from '@kmaint/common';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, LogEntry, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { StallWatch } from '../core/stall-watch.ts';
 import type { ConsumedMessage } from '../handler.ts';
 import {
   tpKey,
@@ -13,6 +14,9 @@ import {
 } from './client.ts';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
+
+/** kafkajs' default, set explicitly because the stall limit below is derived from it. */
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 export interface KafkajsClientOptions {
   brokers: string[];
@@ -72,9 +76,17 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         sessionTimeout: options.sessionTimeoutMs,
         heartbeatInterval: options.heartbeatIntervalMs,
         maxWaitTimeInMs: options.maxWaitTimeMs,
+        rebalanceTimeout: REBALANCE_TIMEOUT_MS,
         allowAutoTopicCreation: false,
       });
-      const { GROUP_JOIN, CRASH, FETCH } = consumer.events;
+      const { GROUP_JOIN, CRASH, FETCH, FETCH_START, HEARTBEAT, REBALANCING } = consumer.events;
+      // A healthy member is never quiet longer than a rebalance plus a session timeout (a member that
+      // stops heartbeating is gone by then anyway); past that, give the session up as dead.
+      const quietMs = REBALANCE_TIMEOUT_MS + options.sessionTimeoutMs;
+      const watch = new StallWatch(quietMs, Date.now());
+      for (const event of [FETCH_START, FETCH, HEARTBEAT, REBALANCING, GROUP_JOIN]) {
+        consumer.on(event, () => watch.activity(Date.now()));
+      }
       consumer.on(GROUP_JOIN, (e) => {
         const assigned: Record<string, number[]> = {};
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
@@ -89,6 +101,21 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         if (!restart) dead.resolve(error);
       });
       consumer.on(FETCH, () => opts.onHealth(true, `member of ${opts.groupId}`));
+      const watchdog = setInterval(() => {
+        if (!watch.stalled(Date.now())) return;
+        clearInterval(watchdog);
+        log.warn({ groupId: opts.groupId, quietMs }, 'the Kafka consumer went quiet; replacing it');
+        opts.onHealth(false, `consumer stalled: no fetch for ${quietMs} ms`);
+        dead.resolve(
+          new KmaintError('KAFKA_CONSUMER_STALLED', `no fetch, heartbeat or batch for ${quietMs} ms`, {
+            retriable: true,
+          }),
+        );
+        // Whatever it still holds uncommitted is fetched again by its successor.
+        void consumer.disconnect().catch(() => undefined);
+      }, 5_000);
+      watchdog.unref();
+      void dead.promise.then(() => clearInterval(watchdog));
       try {
         await consumer.connect();
         await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning });
@@ -96,9 +123,17 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
-          eachBatch: (payload) => opts.onBatch(toBatch(payload, opts)),
+          eachBatch: async (payload) => {
+            watch.batchStarted(Date.now());
+            try {
+              await opts.onBatch(toBatch(payload, opts));
+            } finally {
+              watch.batchEnded(Date.now());
+            }
+          },
         });
       } catch (err) {
+        clearInterval(watchdog);
         await consumer.disconnect().catch(() => undefined);
         throw new KmaintError(
           'KAFKA_CONSUME_FAILED',
@@ -109,7 +144,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           },
         );
       }
-      return session(consumer, opts.topics, dead.promise);
+      return session(consumer, opts.topics, dead.promise, watch, () => clearInterval(watchdog));
     },
 
     async produce(topic: string, msg: OutgoingMessage) {
@@ -177,15 +212,30 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
   };
 }
 
-function session(consumer: Consumer, topics: string[], dead: Promise<Error>): ConsumerSession {
+function session(
+  consumer: Consumer,
+  topics: string[],
+  dead: Promise<Error>,
+  watch: StallWatch,
+  stopWatchdog: () => void,
+): ConsumerSession {
   const all = topics.map((topic) => ({ topic }));
   return {
     dead,
-    pause: () => consumer.pause(all),
-    resume: () => consumer.resume(all),
+    pause: () => {
+      watch.pause();
+      consumer.pause(all);
+    },
+    resume: () => {
+      watch.resume(Date.now());
+      consumer.resume(all);
+    },
     // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),
     // leaves the group, then closes the connections.
-    leave: () => consumer.disconnect(),
+    leave: () => {
+      stopWatchdog();
+      return consumer.disconnect();
+    },
   };
 }
 
