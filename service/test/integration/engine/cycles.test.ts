@@ -1,5 +1,5 @@
 import { setImmediate as tick } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DrainResult } from '../../../src/engine.ts';
 import {
   Recorder,
@@ -11,20 +11,13 @@ import {
   produce,
   setSwitch,
   stateIs,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
   waitForAll,
-  type Tools,
 } from './harness.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTools();
 
 const TOTAL = 10_000;
 const CYCLES = 20;

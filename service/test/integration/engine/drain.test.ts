@@ -1,5 +1,5 @@
 import { memberKey, parseMemberReport } from '@kmaint/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { abortableDelay } from '../../../src/handler.ts';
 import {
   Recorder,
@@ -11,19 +11,12 @@ import {
   produce,
   setSwitch,
   stateIs,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
-  type Tools,
 } from './harness.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTools();
 
 function names(prefix: string): { topic: string; groupId: string; key: string } {
   return {

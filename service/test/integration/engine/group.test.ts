@@ -1,7 +1,7 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { abortableDelay } from '../../../src/handler.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Recorder,
   brokers,
@@ -12,21 +12,14 @@ import {
   produce,
   setSwitch,
   stateIs,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
   waitForAll,
-  type Tools,
 } from './harness.ts';
 import type { Engine } from '../../../src/engine.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTools();
 
 interface DlqRecord {
   value: string;

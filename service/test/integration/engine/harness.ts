@@ -2,7 +2,7 @@ import { encodeSwitchValue, type SwitchValue } from '@kmaint/common';
 import { Etcd3 } from 'etcd3';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/engine.ts';
 import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
@@ -45,6 +45,18 @@ export async function tools(): Promise<Tools> {
       etcd.close();
     },
   };
+}
+
+/** Tools for one test file: connected before its tests, closed after them. */
+export function useTools(): Tools {
+  const shared = {} as Tools;
+  beforeAll(async () => {
+    Object.assign(shared, await tools());
+  });
+  afterAll(async () => {
+    await shared.close();
+  });
+  return shared;
 }
 
 export async function createTopic(t: Tools, topic: string, partitions: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Recorder,
   createTopic,
@@ -8,19 +8,12 @@ import {
   produce,
   setSwitch,
   stateIs,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
-  type Tools,
 } from './harness.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTools();
 
 describe('maintenance through the etcd switch', () => {
   it('mode drain: leaves the group, processes nothing in maintenance, resumes from the commits', async () => {

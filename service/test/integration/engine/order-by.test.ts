@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { createEngine, type Engine } from '../../../src/engine.ts';
 import type { MessageHandler } from '../../../src/handler.ts';
@@ -10,19 +10,12 @@ import {
   fullyCommitted,
   produce,
   testLogger,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
-  type Tools,
 } from './harness.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const t = useTools();
 
 const KEYS = 4;
 const MESSAGES = 40;

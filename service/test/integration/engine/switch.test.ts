@@ -1,5 +1,5 @@
 import { memberKey, parseMemberReport } from '@kmaint/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { killEtcd, restartEtcd, startEtcd } from '../../../../test/env/control.ts';
 import {
   Recorder,
@@ -9,19 +9,13 @@ import {
   produce,
   setSwitch,
   stateIs,
-  tools,
+  useTools,
   uniqueName,
   waitFor,
   type Tools,
 } from './harness.ts';
 
-let t: Tools;
-beforeAll(async () => {
-  t = await tools();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTools();
 
 async function compactNow(tools: Tools): Promise<void> {
   const { header } = await tools.etcd.get('/').exec();
