@@ -59,6 +59,20 @@ export function useTools(): Tools {
   return shared;
 }
 
+/** One test's own topic, group and switch key, and an engine on them that records what it handles. */
+export async function scenario(
+  t: Tools,
+  name: string,
+  partitions: number,
+): Promise<{ topic: string; groupId: string; key: string; rec: Recorder; engine: Engine }> {
+  const topic = uniqueName(name);
+  const groupId = uniqueName(`g-${name}`);
+  const key = `/maintenance/${uniqueName('svc')}`;
+  await createTopic(t, topic, partitions);
+  const rec = new Recorder();
+  return { topic, groupId, key, rec, engine: makeEngine({ topic, groupId, key, handler: rec.handler() }) };
+}
+
 export async function createTopic(t: Tools, topic: string, partitions: number): Promise<void> {
   await t.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
 }

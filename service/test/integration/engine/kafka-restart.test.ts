@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { restartKafka, startKafka, stopKafka } from '../../../../test/env/control.ts';
-import {
-  Recorder,
-  createTopic,
-  fullyCommitted,
-  makeEngine,
-  produce,
-  setSwitch,
-  stateIs,
-  useTools,
-  uniqueName,
-  waitFor,
-} from './harness.ts';
+import { scenario, fullyCommitted, produce, setSwitch, stateIs, useTools, waitFor } from './harness.ts';
 
 const t = useTools();
 
@@ -20,12 +9,7 @@ describe('Kafka restarting under the engine', () => {
     'keeps consuming after a broker restart, then drains and resumes; nothing lost',
     { timeout: 300_000 },
     async () => {
-      const topic = uniqueName('kafkarestart');
-      const groupId = uniqueName('g-kafkarestart');
-      const key = `/maintenance/${uniqueName('svc')}`;
-      await createTopic(t, topic, 3);
-      const rec = new Recorder();
-      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      const { topic, groupId, key, rec, engine } = await scenario(t, 'kafkarestart', 3);
       const kafkaHealth: boolean[] = [];
       engine.events.on('kafkaHealth', (h) => kafkaHealth.push(h.healthy));
       await engine.start();
@@ -69,12 +53,7 @@ describe('Kafka restarting under the engine', () => {
     'a maintenance switched while Kafka is down still completes, and nothing is lost after it returns',
     { timeout: 300_000 },
     async () => {
-      const topic = uniqueName('kafkadown');
-      const groupId = uniqueName('g-kafkadown');
-      const key = `/maintenance/${uniqueName('svc')}`;
-      await createTopic(t, topic, 2);
-      const rec = new Recorder();
-      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      const { topic, groupId, key, rec, engine } = await scenario(t, 'kafkadown', 2);
       await engine.start();
       try {
         await produce(t, topic, 200, { partitions: 2 });

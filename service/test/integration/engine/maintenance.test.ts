@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Recorder,
-  createTopic,
+  scenario,
   fullyCommitted,
   groupMembers,
-  makeEngine,
   produce,
   setSwitch,
   stateIs,
   useTools,
-  uniqueName,
   waitFor,
 } from './harness.ts';
 
@@ -17,12 +14,7 @@ const t = useTools();
 
 describe('maintenance through the etcd switch', () => {
   it('mode drain: leaves the group, processes nothing in maintenance, resumes from the commits', async () => {
-    const topic = uniqueName('drain');
-    const groupId = uniqueName('g-drain');
-    const key = `/maintenance/${uniqueName('svc')}`;
-    await createTopic(t, topic, 3);
-    const rec = new Recorder();
-    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const { topic, groupId, key, rec, engine } = await scenario(t, 'drain', 3);
     await engine.start();
     try {
       await produce(t, topic, 300, { partitions: 3 });
@@ -65,12 +57,7 @@ describe('maintenance through the etcd switch', () => {
   });
 
   it('mode pause: stays in the group and processes nothing until off', async () => {
-    const topic = uniqueName('pause');
-    const groupId = uniqueName('g-pause');
-    const key = `/maintenance/${uniqueName('svc')}`;
-    await createTopic(t, topic, 3);
-    const rec = new Recorder();
-    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const { topic, groupId, key, rec, engine } = await scenario(t, 'pause', 3);
     await engine.start();
     try {
       await produce(t, topic, 60, { partitions: 3 });
@@ -100,12 +87,7 @@ describe('maintenance through the etcd switch', () => {
   });
 
   it('a shutdown that arrives during start waits for it, then leaves nothing behind', async () => {
-    const topic = uniqueName('earlystop');
-    const groupId = uniqueName('g-earlystop');
-    const key = `/maintenance/${uniqueName('svc')}`;
-    await createTopic(t, topic, 1);
-    const rec = new Recorder();
-    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const { groupId, engine } = await scenario(t, 'earlystop', 1);
     const starting = engine.start();
     await engine.shutdown();
     await starting;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { killEtcd, restartEtcd, startEtcd } from '../../../../test/env/control.ts';
 import {
   Recorder,
+  scenario,
   createTopic,
   fullyCommitted,
   makeEngine,
@@ -27,12 +28,7 @@ describe('the etcd maintenance switch', () => {
     'follows toggles across compactions and an etcd restart and kill; no toggle missed',
     { timeout: 300_000 },
     async () => {
-      const topic = uniqueName('switch');
-      const groupId = uniqueName('g-switch');
-      const key = `/maintenance/${uniqueName('svc')}`;
-      await createTopic(t, topic, 2);
-      const rec = new Recorder();
-      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      const { topic, groupId, key, rec, engine } = await scenario(t, 'switch', 2);
       const restarts: string[] = [];
       engine.events.on('watchRestart', ({ reason }) => restarts.push(reason));
       const etcdDown: boolean[] = [];
@@ -91,12 +87,7 @@ describe('the etcd maintenance switch', () => {
     'keeps running while etcd is down (keep policy) and catches up when it returns',
     { timeout: 300_000 },
     async () => {
-      const topic = uniqueName('etcddown');
-      const groupId = uniqueName('g-etcddown');
-      const key = `/maintenance/${uniqueName('svc')}`;
-      await createTopic(t, topic, 1);
-      const rec = new Recorder();
-      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      const { topic, key, rec, engine } = await scenario(t, 'etcddown', 1);
       await engine.start();
       try {
         await killEtcd();
