@@ -21,20 +21,20 @@ import {
 } from './support.ts';
 
 const k = kube();
+// Both outages share one etcd client and one cleanup list, closed after the last test of the file.
+const etcd = etcdClient();
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  await installCrd(k);
+});
+afterAll(async () => {
+  await removeNamespaces(k);
+  for (const fn of cleanup) await fn();
+  etcd.close();
+});
 
 describe('an apiserver outage (a relay in front of the real apiserver is cut and restored)', () => {
-  const etcd = etcdClient();
-  const cleanup: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    await installCrd(k);
-  });
-  afterAll(async () => {
-    await removeNamespaces(k);
-    for (const fn of cleanup) await fn();
-    etcd.close();
-  });
-
   it('watches restart and the operator catches up on what changed while it was cut off', async () => {
     const link = await apiserverLink(k);
     cleanup.push(() => link.close());
@@ -92,18 +92,6 @@ describe('an apiserver outage (a relay in front of the real apiserver is cut and
 });
 
 describe('a leader cut off from the apiserver', () => {
-  const etcd = etcdClient();
-  const cleanup: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    await installCrd(k);
-  });
-  afterAll(async () => {
-    await removeNamespaces(k);
-    for (const fn of cleanup) await fn();
-    etcd.close();
-  });
-
   it('steps down past the renew deadline, leads again once back, and its restarted controller works', async () => {
     const link = await apiserverLink(k);
     cleanup.push(() => link.close());
