@@ -1,6 +1,7 @@
 export { KmaintError, isRetriable } from './errors.ts';
 export { fail, ok, type Parsed } from './result.ts';
 export { formatDuration, parseDuration } from './duration.ts';
+export { abortableDelay, backoffDelay } from './backoff.ts';
 export { parseEtcdEndpoint, parseHostPort } from './endpoints.ts';
 export {
   MAINTENANCE_MODES,
@@ -8,6 +9,8 @@ export {
   encodeSwitchValue,
   parseSwitchValue,
   switchKey,
+  toDesired,
+  type Desired,
   type MaintenanceMode,
   type SwitchValue,
 } from './switch.ts';

@@ -77,6 +77,26 @@ export function parseSwitchValue(raw: string | null | undefined): Parsed<SwitchV
   return ok(value);
 }
 
+/** What the switch asks of a consumer, after parsing; `maintenance: false` means consume. */
+export interface Desired {
+  maintenance: boolean;
+  mode: MaintenanceMode;
+  reason: string | null;
+  window: string | null;
+  /** From the switch's `drainTimeoutSeconds`, else null (the configured drain timeout applies). */
+  drainTimeoutMs: number | null;
+}
+
+export function toDesired(v: SwitchValue): Desired {
+  return {
+    maintenance: v.enabled,
+    mode: v.mode,
+    reason: v.reason ?? null,
+    window: v.window ?? null,
+    drainTimeoutMs: v.drainTimeoutSeconds === undefined ? null : v.drainTimeoutSeconds * 1000,
+  };
+}
+
 /** The JSON the operator writes; fields in a fixed order so equal values compare equal as strings. */
 export function encodeSwitchValue(value: SwitchValue): string {
   return JSON.stringify({

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { KmaintError, type MaintenanceMode } from '@kmaint/common';
+import { KmaintError, backoffDelay, type MaintenanceMode } from '@kmaint/common';
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { backoffDelay } from './core/backoff.ts';
 import type { EngineEvents } from './core/events.ts';
 import {
   OFF,
@@ -26,9 +25,12 @@ import {
 } from './kafka/client.ts';
 import { createKafkajsClient } from './kafka/kafkajs.ts';
 import { Processor } from './kafka/processor.ts';
-import { createEtcdClient, type EtcdConnectionOptions } from '@kmaint/common/etcd-client';
-import { MemberReporter } from './switch/reporter.ts';
-import { SwitchWatcher } from './switch/watcher.ts';
+import {
+  MemberReporter,
+  SwitchWatcher,
+  createEtcdClient,
+  type EtcdConnectionOptions,
+} from '@kmaint/common/etcd';
 
 export type { EngineEvents } from './core/events.ts';
 export type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from './core/types.ts';

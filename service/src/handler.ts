@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { abortableDelay } from '@kmaint/common';
 
 /** One consumed Kafka message as the handler sees it. Values and keys are raw bytes (null for tombstones). */
 export interface ConsumedMessage {
@@ -42,23 +43,4 @@ export function exampleHandler(logger: Logger, options: ExampleHandlerOptions = 
       'message processed',
     );
   };
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

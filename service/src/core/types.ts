@@ -1,17 +1,9 @@
 import type { MaintenanceMode, MemberState } from '@kmaint/common';
 
+export type { Desired } from '@kmaint/common';
+
 /** The engine's actual state; the same words as the member report's `state`. */
 export type EngineState = MemberState;
-
-/** What the switch asks for, after parsing; `maintenance: false` means consume. */
-export interface Desired {
-  maintenance: boolean;
-  mode: MaintenanceMode;
-  reason: string | null;
-  window: string | null;
-  /** From the switch's `drainTimeoutSeconds`, else null (the configured DRAIN_TIMEOUT applies). */
-  drainTimeoutMs: number | null;
-}
 
 /** How the last drain ended. `leftInFlight` messages were aborted and will be redelivered after resume. */
 export interface DrainResult {

@@ -1,12 +1,12 @@
 import { KmaintError } from '@kmaint/common';
 import type { Logger } from 'pino';
-import { backoffDelay } from '../core/backoff.ts';
 import type { MessageOutcome } from '../core/events.ts';
 import { OffsetTracker } from '../core/offset-tracker.ts';
 import { LaneScheduler } from '../core/scheduler.ts';
 import { settlesWithin } from '../core/timeout.ts';
 import type { RecordedError } from '../core/types.ts';
-import { abortableDelay, type ConsumedMessage, type MessageHandler } from '../handler.ts';
+import { abortableDelay, backoffDelay } from '@kmaint/common';
+import type { ConsumedMessage, MessageHandler } from '../handler.ts';
 import type { Batch, OutgoingMessage, SentMessage } from './client.ts';
 import { Deadlines } from './deadlines.ts';
 

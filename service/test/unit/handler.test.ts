@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { abortableDelay, exampleHandler, type ConsumedMessage } from '../../src/handler.ts';
+import { abortableDelay } from '@kmaint/common';
+import { exampleHandler, type ConsumedMessage } from '../../src/handler.ts';
 
 const msg: ConsumedMessage = {
   topic: 't',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/core/backoff.ts';
+import { backoffDelay } from '@kmaint/common';
 import { RingBuffer } from '../../src/core/stats.ts';
 import { settlesWithin } from '../../src/core/timeout.ts';
 

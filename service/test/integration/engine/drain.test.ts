@@ -1,6 +1,6 @@
 import { memberKey, parseMemberReport } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
-import { abortableDelay } from '../../../src/handler.ts';
+import { abortableDelay } from '@kmaint/common';
 import {
   Recorder,
   committed,

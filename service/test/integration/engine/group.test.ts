@@ -1,6 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
-import { abortableDelay } from '../../../src/handler.ts';
+import { abortableDelay } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
 import {
   Recorder,

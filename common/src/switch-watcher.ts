@@ -1,9 +1,7 @@
-import { parseSwitchValue, type SwitchValue } from '@kmaint/common';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { backoffDelay } from '../core/backoff.ts';
-import type { Desired } from '../core/types.ts';
-import { abortableDelay } from '../handler.ts';
+import { abortableDelay, backoffDelay } from './backoff.ts';
+import { parseSwitchValue, toDesired, type Desired } from './switch.ts';
 
 export interface SwitchWatcherOptions {
   key: string;
@@ -20,14 +18,6 @@ export interface SwitchCallbacks {
   health: (healthy: boolean, detail: string) => void;
   restart: (reason: string) => void;
 }
-
-const toDesired = (v: SwitchValue): Desired => ({
-  maintenance: v.enabled,
-  mode: v.mode,
-  reason: v.reason ?? null,
-  window: v.window ?? null,
-  drainTimeoutMs: v.drainTimeoutSeconds === undefined ? null : v.drainTimeoutSeconds * 1000,
-});
 
 const ETCD_DOWN: Desired = {
   maintenance: true,

@@ -1,4 +1,4 @@
-import { encodeMemberReport, memberKey, type MemberReport } from '@kmaint/common';
+import { encodeMemberReport, memberKey, type MemberReport } from './members.ts';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 
