@@ -16,15 +16,19 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,service,operator}/test/unit/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: [
+            '*/test/unit/**/*.test.ts',
+            'examples/*/test/unit/**/*.test.ts',
+            'test/unit/**/*.test.ts',
+          ],
         },
       },
       {
         test: {
           name: 'integration',
           include: [
-            'service/test/integration/**/*.test.ts',
-            'operator/test/integration/**/*.test.ts',
+            '*/test/integration/**/*.test.ts',
+            'examples/*/test/integration/**/*.test.ts',
             'test/integration/**/*.test.ts',
           ],
           ...realServers,
