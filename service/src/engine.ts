@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { KmaintError, backoffDelay, type MaintenanceMode } from '@kmaint/common';
+import { KmaintError, abortableDelay, backoffDelay, type MaintenanceMode } from '@kmaint/common';
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { EngineEvents } from './core/events.ts';
 import {
   OFF,
   initial,
+  starting,
   step,
   type Effect,
   type Input,
@@ -159,6 +160,7 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
 /** The fetch long-poll when `kafka.maxWaitTimeMs` is unset: what a drain waits out at most once. */
 export const DEFAULT_MAX_WAIT_MS = 250;
 const JOIN_RETRY_BASE_MS = 500;
+const JOIN_RETRY_MAX_MS = 10_000;
 const LEAVE_TIMEOUT_MS = 10_000;
 const DRAIN_REPORT_INTERVAL_MS = 1_000;
 /** etcd calls give up after this long, so an unreachable etcd is noticed and reported, not awaited. */
@@ -174,8 +176,8 @@ class DrainEngine implements Engine {
   #watcher: SwitchWatcher | null = null;
   #reporter: MemberReporter | null = null;
   #session: ConsumerSession | null = null;
-  /** A join after the consumer died, if one is under way. */
-  #rejoining: Promise<void> = Promise.resolve();
+  /** Aborted when the switch turns on or a shutdown begins, so a join's backoff does not hold them up. */
+  #joinWait = new AbortController();
 
   #machine: Machine;
   #starting: Promise<void> | null = null;
@@ -228,8 +230,8 @@ class DrainEngine implements Engine {
         onError: (e) => this.#recordError(e),
       },
     );
-    // Until start() reads the switch the engine is on its way in, not consuming.
-    this.#machine = { ...initial(OFF).machine, pending: null };
+    // Until start() reads the switch the engine is on its way in: neither consuming nor in maintenance.
+    this.#machine = starting();
   }
 
   start(): Promise<void> {
@@ -239,8 +241,12 @@ class DrainEngine implements Engine {
   }
 
   async #start(): Promise<void> {
-    await this.#kafka.connect();
-    this.#setKafkaHealth(true, 'connected');
+    // A broker that is down at start is an outage like any other, not a reason to exit: the join is
+    // retried with backoff, and produce and admin calls connect when they are made.
+    await this.#kafka.connect().then(
+      () => this.#setKafkaHealth(true, 'connected'),
+      (err: unknown) => this.#setKafkaHealth(false, `cannot connect: ${errorMessage(err)}`),
+    );
     this.#etcd = createEtcdClient({ ...this.#opts.etcd, callDeadlineMs: ETCD_CALL_DEADLINE_MS });
     this.#reporter = new MemberReporter(this.#etcd, this.#opts.switchKey, this.#opts.memberId, this.#log);
     let initialized = false;
@@ -275,13 +281,14 @@ class DrainEngine implements Engine {
     if (this.#starting === null) return;
     // A signal during start: let start finish (or fail) first, so nothing it opens outlives the shutdown.
     await this.#starting.catch(() => undefined);
+    this.#interruptJoinWait();
     this.#step({ type: 'shutdown', timeoutMs: options.timeoutMs ?? null });
     await this.#stopped.promise;
   }
 
   snapshot(): EngineSnapshot {
     const m = this.#machine;
-    const inMaintenance = m.state !== 'running' && m.state !== 'resuming';
+    const inMaintenance = m.state === 'draining' || m.state === 'maintenance';
     return {
       state: m.state,
       desired: this.#desired,
@@ -354,8 +361,9 @@ class DrainEngine implements Engine {
   }
 
   async #run(effect: Effect): Promise<void> {
+    let joined = true;
     try {
-      await this.#execute(effect);
+      joined = await this.#execute(effect);
     } catch (err) {
       this.#recordError({
         at: new Date().toISOString(),
@@ -364,26 +372,31 @@ class DrainEngine implements Engine {
       });
       this.#log.error({ err, effect }, 'maintenance step failed; carrying on');
     }
-    this.#step({ type: 'done' });
+    this.#step({ type: 'done', joined });
     if (this.#machine.stopped) this.#stopped.resolve(undefined);
   }
 
-  async #execute(effect: Effect): Promise<void> {
+  /** Runs one effect; resolves false only for a join given up because the switch or a shutdown said so. */
+  async #execute(effect: Effect): Promise<boolean> {
     switch (effect.type) {
       case 'drain':
-        return this.#drain(effect.mode, effect.timeoutMs ?? this.#opts.drainTimeoutMs);
+        await this.#drain(effect.mode, effect.timeoutMs ?? this.#opts.drainTimeoutMs);
+        return true;
       case 'resume':
-        return effect.how === 'unpause' ? this.#unpause() : this.#join();
+        if (effect.how === 'join') return this.#join();
+        this.#unpause();
+        return true;
       case 'leave':
-        return this.#leave();
+        await this.#leave();
+        return true;
       case 'stop':
-        return this.#close();
+        await this.#close();
+        return true;
     }
   }
 
   async #drain(mode: MaintenanceMode, timeoutMs: number): Promise<void> {
     const started = performance.now();
-    await this.#rejoining;
     this.#processor.beginStop();
     const session = this.#session;
     // Leaving starts at once: kafkajs waits for the running batch handlers (which commit before they
@@ -398,7 +411,10 @@ class DrainEngine implements Engine {
     // The operator shows which pods are still draining and with how much: keep the report current.
     const reporting = setInterval(() => this.#report(), DRAIN_REPORT_INTERVAL_MS);
     const outcome = await this.#processor.drain(timeoutMs).finally(() => clearInterval(reporting));
-    if (leaving !== null) await this.#awaitGoodbye(leaving);
+    if (leaving !== null) {
+      await this.#awaitGoodbye(leaving);
+      this.#leftGroup('drain-mode maintenance');
+    }
     const result: DrainResult = { mode, durationMs: performance.now() - started, ...outcome };
     this.#lastDrain = result;
     this.#drainedAt = new Date().toISOString();
@@ -406,31 +422,44 @@ class DrainEngine implements Engine {
     this.events.emit('drained', result);
   }
 
-  async #unpause(): Promise<void> {
+  #unpause(): void {
     this.#processor.reopen();
     this.#session?.resume();
   }
 
   /**
-   * kafkajs gives up on a consumer after a crash it deems fatal; while the switch wants consuming, join
-   * again with a fresh one (a drain or shutdown that begins meanwhile waits for this and then leaves).
+   * The client never restarts a crashed consumer behind the engine's back (a restart it schedules can
+   * outlive a leave and join anyway); a dead session goes to the state machine, which joins again with a
+   * fresh consumer while the switch wants consuming, or remembers that a paused member is no longer in
+   * its group.
    */
   #watchSession(session: ConsumerSession): void {
     void session.dead.then((err) => {
       if (this.#session !== session) return;
       this.#session = null;
-      this.#log.error({ err }, 'the Kafka consumer died; joining again');
+      const joining = !this.#machine.desired.maintenance && !this.#machine.shuttingDown;
+      this.#log.error(
+        { err },
+        joining ? 'the Kafka consumer died; joining again' : 'the Kafka consumer died',
+      );
       this.#recordError({ at: new Date().toISOString(), code: 'KAFKA_CONSUMER_DIED', message: err.message });
-      if (this.#machine.state !== 'running' || this.#machine.pending !== null) return;
-      this.#rejoining = this.#join();
+      this.#step({ type: 'lost' });
+      this.#report();
     });
   }
 
   async #leave(): Promise<void> {
-    await this.#rejoining;
     const session = this.#session;
     this.#session = null;
-    if (session !== null) await this.#awaitGoodbye(session.leave());
+    if (session === null) return;
+    await this.#awaitGoodbye(session.leave());
+    this.#leftGroup('maintenance');
+  }
+
+  /** After a goodbye /health says so: "member of" would not be true any more. */
+  #leftGroup(why: string): void {
+    const healthy = this.#kafkaHealth.healthy;
+    this.#setKafkaHealth(healthy, `left ${this.#opts.kafka.groupId} (${why}); not a member`);
   }
 
   /**
@@ -444,8 +473,12 @@ class DrainEngine implements Engine {
     }
   }
 
-  /** Joins the group; retries until it works or the switch (or shutdown) no longer wants it. */
-  async #join(): Promise<void> {
+  /**
+   * Joins the group; retries with backoff, for as long as it takes, until it works (true) or the switch
+   * (or a shutdown) no longer wants it (false). Each failure is in /health, the errors, the member report
+   * and the `joinFailed` event.
+   */
+  async #join(): Promise<boolean> {
     this.#processor.reopen();
     const { groupId, topics, offsetInitial } = this.#opts.kafka;
     for (let attempt = 1; ; attempt++) {
@@ -472,16 +505,20 @@ class DrainEngine implements Engine {
           this.#log.info({ topics }, 'the missing topics exist now; consuming');
           this.#missingTopicsWarned = '';
         }
-        return;
+        return true;
       } catch (err) {
         await this.#joinFailed(err, topics);
         this.#recordError({
           at: new Date().toISOString(),
           code: 'KAFKA_JOIN_FAILED',
-          message: err instanceof Error ? err.message : String(err),
+          message: errorMessage(err),
         });
-        if (this.#machine.desired.maintenance || this.#machine.shuttingDown) return;
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, JOIN_RETRY_BASE_MS, 10_000)));
+        this.events.emit('joinFailed', { attempt, error: errorMessage(err) });
+        this.#report();
+        if (this.#machine.desired.maintenance || this.#machine.shuttingDown) return false;
+        const delayMs = backoffDelay(attempt, JOIN_RETRY_BASE_MS, JOIN_RETRY_MAX_MS);
+        await abortableDelay(delayMs, this.#joinWait.signal).catch(() => undefined);
+        if (this.#machine.desired.maintenance || this.#machine.shuttingDown) return false;
       }
     }
   }
@@ -523,6 +560,12 @@ class DrainEngine implements Engine {
     if (JSON.stringify(d) === JSON.stringify(this.#desired)) return;
     this.#desired = d;
     this.events.emit('desired', d);
+    if (d.maintenance) this.#interruptJoinWait();
+  }
+
+  #interruptJoinWait(): void {
+    this.#joinWait.abort();
+    this.#joinWait = new AbortController();
   }
 
   #onMessage(e: EngineEvents['message'][0]): void {
@@ -602,4 +645,8 @@ class DrainEngine implements Engine {
       window: this.#machine.state === 'running' ? null : this.#desired.window,
     });
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

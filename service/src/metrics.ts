@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { MEMBER_STATES } from '@kmaint/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine.ts';
 import { withTimeout } from './timeout.ts';
@@ -15,7 +16,7 @@ export interface MetricsOptions {
   lagTimeoutMs?: number;
 }
 
-const STATES = ['running', 'draining', 'maintenance', 'resuming'] as const;
+const STATES = MEMBER_STATES;
 
 // prom-client's defaults include gauges named *_total, which Prometheus' naming rules (and `promtool check
 // metrics`) reserve for counters; the same numbers are there per type without the suffix.
@@ -137,6 +138,11 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     help: 'Partition assignments received from the consumer group.',
     registers,
   });
+  const joinFailures = new Counter({
+    name: 'kmaint_consumer_join_failures_total',
+    help: 'Failed attempts to join the consumer group (each is retried with backoff).',
+    registers,
+  });
   const watchRestarts = new Counter({
     name: 'kmaint_etcd_watch_restarts_total',
     help: 'Restarts of the etcd switch watch (disconnect, compaction, error).',
@@ -183,6 +189,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   });
   events.on('commit', ({ topic }) => commits.inc({ topic }));
   events.on('rebalance', () => rebalances.inc());
+  events.on('joinFailed', () => joinFailures.inc());
   events.on('watchRestart', () => watchRestarts.inc());
   events.on('invalidSwitch', () => unparseable.inc());
   return registry;

@@ -4,7 +4,11 @@
  * behind an adapter (see ./engine-adapter.ts).
  */
 
-export type ApiState = 'running' | 'draining' | 'maintenance' | 'resuming';
+/**
+ * `starting` (before the switch is read) and `joining` (switch off, not in the group yet: at start, while
+ * a join fails, after the consumer died) are not maintenance; only `running` is ready.
+ */
+export type ApiState = 'running' | 'draining' | 'maintenance' | 'resuming' | 'starting' | 'joining';
 
 export interface ApiComponent {
   healthy: boolean;

@@ -44,8 +44,15 @@ const maintenance = {
   type: 'object',
   required: ['active', 'state', 'since', 'desired', 'mode', 'reason', 'window', 'drain', 'lastDrain'],
   properties: {
-    active: { type: 'boolean', description: 'false only while consuming (state running)' },
-    state: { type: 'string', enum: ['running', 'draining', 'maintenance', 'resuming'] },
+    active: {
+      type: 'boolean',
+      description: 'true while draining, in maintenance or resuming from it, or shutting down',
+    },
+    state: {
+      type: 'string',
+      enum: ['running', 'draining', 'maintenance', 'resuming', 'starting', 'joining'],
+      description: 'starting and joining (not in the group yet, switch off) are not maintenance',
+    },
     since: { type: 'string', format: 'date-time' },
     desired: { type: 'boolean', description: 'Whether the switch asks for maintenance' },
     mode: { type: 'string', enum: ['drain', 'pause'] },
