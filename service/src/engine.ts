@@ -299,7 +299,7 @@ class DrainEngine implements Engine {
       inFlight: this.#processor.inFlight,
       lastDrain: this.#lastDrain,
       drainedAt: this.#drainedAt,
-      components: { kafka: this.#kafkaHealth, etcd: this.#etcdHealth },
+      components: { kafka: this.#kafkaComponent(), etcd: this.#etcdHealth },
       invalidSwitch: this.#invalid,
       topics: [...this.#opts.kafka.topics],
       stopped: m.stopped,
@@ -602,6 +602,11 @@ class DrainEngine implements Engine {
     this.#kafkaHealth =
       missingTopics === undefined ? { healthy, detail } : { healthy, detail, missingTopics };
     if (changed) this.events.emit('kafkaHealth', this.#kafkaHealth);
+  }
+
+  #kafkaComponent(): ComponentHealth {
+    const blocked = this.#processor.blocked();
+    return blocked.length === 0 ? this.#kafkaHealth : { ...this.#kafkaHealth, blockedPartitions: blocked };
   }
 
   #setEtcdHealth(healthy: boolean, detail: string): void {

@@ -69,6 +69,14 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     },
   });
   new Gauge({
+    name: 'kmaint_partitions_blocked',
+    help: 'Partitions held at a message that can be neither processed nor dead-lettered.',
+    registers,
+    collect() {
+      this.set(source.snapshot().components.kafka.blockedPartitions?.length ?? 0);
+    },
+  });
+  new Gauge({
     name: 'kmaint_messages_in_flight',
     help: 'Messages handed to the handler and not finished yet.',
     registers,

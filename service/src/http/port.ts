@@ -15,6 +15,15 @@ export interface ApiComponent {
   detail: string;
   /** Kafka only: configured topics the broker does not have (the consumer cannot join until they exist). */
   missingTopics?: string[];
+  /** Kafka only: partitions held at a message that can be neither processed nor dead-lettered. */
+  blockedPartitions?: {
+    topic: string;
+    partition: number;
+    offset: string;
+    since: string;
+    reason: string;
+    failures: number;
+  }[];
 }
 
 export interface ApiStatus {

@@ -37,6 +37,23 @@ const component = {
       description:
         'Kafka only: configured topics the broker does not have; the consumer joins once they exist',
     },
+    blockedPartitions: {
+      type: 'array',
+      description:
+        'Kafka only: partitions held at a message that failed and could not be dead-lettered; nothing after it is processed until it is',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition', 'offset', 'since', 'reason', 'failures'],
+        properties: {
+          topic: { type: 'string' },
+          partition: { type: 'integer' },
+          offset: { type: 'string' },
+          since: { type: 'string', format: 'date-time' },
+          reason: { type: 'string' },
+          failures: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const;
 

@@ -190,7 +190,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           },
         );
       }
-      return session(consumer, opts.topics, dead.promise, watch, () => {
+      return session(log, consumer, opts.topics, dead.promise, watch, () => {
         clearInterval(watchdog);
         return settling;
       });
@@ -265,6 +265,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
 }
 
 function session(
+  log: Logger,
   consumer: Consumer,
   topics: string[],
   dead: Promise<Error>,
@@ -275,13 +276,23 @@ function session(
   const all = topics.map((topic) => ({ topic }));
   return {
     dead,
+    // kafkajs throws from pause/resume while its consumer group is gone (a crash mid-way): the session is
+    // dead then and `dead` says so; a drain must go on rather than be skipped by the throw.
     pause: () => {
       watch.pause();
-      consumer.pause(all);
+      try {
+        consumer.pause(all);
+      } catch (err) {
+        log.warn({ err }, 'pausing a consumer that is gone');
+      }
     },
     resume: () => {
       watch.resume(Date.now());
-      consumer.resume(all);
+      try {
+        consumer.resume(all);
+      } catch (err) {
+        log.warn({ err }, 'resuming a consumer that is gone');
+      }
     },
     // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),
     // leaves the group, then closes the connections.
