@@ -210,6 +210,16 @@ describe('Processor', () => {
     expect(fresh.commits).toEqual(['2']);
   });
 
+  it('defect 11: a drain is bounded when commits hang', async () => {
+    const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
+    const b = batch([message(0), message(1)]);
+    b.commit = () => new Promise<void>(() => undefined);
+    const run = p.handleBatch(b);
+    const outcome = await p.drain(20);
+    expect(outcome.timedOut).toBe(true);
+    void run;
+  });
+
   it('defect 9: a revocation cuts the retries and backoff of a failing message: aborted, not dead-lettered by a member that lost its partition', async () => {
     const sent: string[] = [];
     const { p, outcomes } = processor(
