@@ -180,10 +180,12 @@ export class Processor {
     if (!(await settlesWithin(settled(), ABANDON_GRACE_MS))) {
       this.#deps.logger.warn(
         { leftInFlight },
-        'handlers ignored their abort signal; committing without them',
+        'handlers ignored their abort signal or commits hang; committing without them',
       );
       this.#abandon.resolve(undefined);
-      await settled();
+      // A commit that hangs (the broker went away) is not awaited past one more grace period: what it
+      // would have committed is fetched again by the next owner.
+      await settlesWithin(settled(), ABANDON_GRACE_MS);
     }
     return { timedOut: true, leftInFlight };
   }
