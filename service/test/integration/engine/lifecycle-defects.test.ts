@@ -1,7 +1,10 @@
+import kafkajs from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startKafka, stopKafka } from '../../../../test/env/control.ts';
 import {
+  brokers,
   createTopic,
+  fullyCommitted,
   groupMembers,
   makeEngine,
   produce,
@@ -120,6 +123,49 @@ describe('a leave while Kafka goes away and comes back', () => {
     } finally {
       await bringKafkaBack(t);
       await Promise.all([engine.shutdown(), probe.shutdown()]);
+    }
+  });
+});
+
+describe('a transactional topic', () => {
+  it('defect 11: the trailing transaction markers are committed, so lag reaches 0', async () => {
+    const topic = uniqueName('d11-tx');
+    const groupId = uniqueName('g-d11');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    await createTopic(t, topic, 1);
+    const rec = new Recorder();
+    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const kafka = new kafkajs.Kafka({
+      clientId: uniqueName('tx'),
+      brokers: brokers(),
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
+    const producer = kafka.producer({
+      transactionalId: uniqueName('tx-id'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    await engine.start();
+    try {
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+      for (let round = 0; round < 3; round++) {
+        const tx = await producer.transaction();
+        await tx.send({ topic, messages: [{ value: `tx-${round}-a` }, { value: `tx-${round}-b` }] });
+        await tx.commit();
+        await waitFor(() => rec.distinct === (round + 1) * 2, {
+          timeoutMs: 60_000,
+          message: `round ${round} processed`,
+        });
+      }
+      await waitFor(() => fullyCommitted(t, groupId, topic), {
+        timeoutMs: 30_000,
+        message: 'the committed offset at the end (past the last marker)',
+      });
+      expect((await engine.stats()).partitions.every((p) => p.lag === 0)).toBe(true);
+    } finally {
+      await producer.disconnect();
+      await engine.shutdown();
     }
   });
 });
