@@ -137,7 +137,10 @@ export interface EngineStats extends EngineCounters {
 export interface Engine {
   /** Typed events for metrics and logs. */
   readonly events: EventEmitter<EngineEvents>;
-  /** Reads the switch, connects, and joins the group unless the switch says maintenance. */
+  /**
+   * Reads the switch and joins the group unless the switch says maintenance; resolves once the switch is
+   * read (an unreachable Kafka does not fail it: the join is retried, and /health says so).
+   */
   start(): Promise<void>;
   /** Drains exactly as maintenance (mode drain), commits, leaves the group, closes etcd and Kafka. */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
@@ -159,6 +162,7 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
 
 /** The fetch long-poll when `kafka.maxWaitTimeMs` is unset: what a drain waits out at most once. */
 export const DEFAULT_MAX_WAIT_MS = 250;
+const NOT_CONNECTED = 'not connected yet';
 const JOIN_RETRY_BASE_MS = 500;
 const JOIN_RETRY_MAX_MS = 10_000;
 const LEAVE_TIMEOUT_MS = 10_000;
@@ -186,7 +190,7 @@ class DrainEngine implements Engine {
   #lastDrain: DrainResult | null = null;
   #drainedAt: string | null = null;
   #invalid: EngineSnapshot['invalidSwitch'] = null;
-  #kafkaHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
+  #kafkaHealth: ComponentHealth = { healthy: false, detail: NOT_CONNECTED };
   /** The missing topics last warned about ('' when none): the warning is logged once per set. */
   #missingTopicsWarned = '';
   #etcdHealth: ComponentHealth = { healthy: false, detail: 'not connected yet' };
@@ -241,11 +245,15 @@ class DrainEngine implements Engine {
   }
 
   async #start(): Promise<void> {
-    // A broker that is down at start is an outage like any other, not a reason to exit: the join is
-    // retried with backoff, and produce and admin calls connect when they are made.
-    await this.#kafka.connect().then(
-      () => this.#setKafkaHealth(true, 'connected'),
-      (err: unknown) => this.#setKafkaHealth(false, `cannot connect: ${errorMessage(err)}`),
+    // A broker that is down at start is an outage like any other, not a reason to exit or to wait before
+    // reading the switch: the join is retried with backoff, and produce and admin calls connect when made.
+    // Only the first word on Kafka: a join that already reported (member, failure) knows better.
+    const first = (healthy: boolean, detail: string): void => {
+      if (this.#kafkaHealth.detail === NOT_CONNECTED) this.#setKafkaHealth(healthy, detail);
+    };
+    void this.#kafka.connect().then(
+      () => first(true, 'connected'),
+      (err: unknown) => first(false, `cannot connect: ${errorMessage(err)}`),
     );
     this.#etcd = createEtcdClient({ ...this.#opts.etcd, callDeadlineMs: ETCD_CALL_DEADLINE_MS });
     this.#reporter = new MemberReporter(this.#etcd, this.#opts.switchKey, this.#opts.memberId, this.#log);
