@@ -635,7 +635,11 @@ class DrainEngine implements Engine {
   async #kafkaCall<T>(call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
-      if (!this.#kafkaHealth.healthy && this.#session === null) this.#setKafkaHealth(true, 'reachable');
+      // While a join is being retried its failure is what /health must show, not that Kafka answered.
+      const joining = this.#machine.pending?.type === 'resume';
+      if (!this.#kafkaHealth.healthy && this.#session === null && !joining) {
+        this.#setKafkaHealth(true, 'reachable');
+      }
       return result;
     } catch (err) {
       if (this.#kafka.isUnreachable(err)) {

@@ -82,7 +82,10 @@ describe('start-up with the switch off', () => {
     expect(sent.status).toBe(200);
     expect((await service.get('/metrics')).body).toContain('kmaint_maintenance_state{state="joining"} 1');
 
-    await cluster.ensureTopics([missing]);
+    // /topics/info asked the broker for the missing topic's metadata, which may have auto-created it.
+    await waitFor(async () => (await cluster.ensureTopics([missing]), true), {
+      message: 'the topic created',
+    });
     await waitFor(() => ready(service), { timeoutMs: 60_000, message: 'consuming once the topic exists' });
     expect((await service.get('/health')).body.maintenance.state).toBe('running');
   });

@@ -116,6 +116,12 @@ describe('a leave while Kafka goes away and comes back', () => {
       await waitFor(() => probeRec.distinct === 40, {
         timeoutMs: 60_000,
         message: 'the probe to process everything',
+      }).catch(async (err: unknown) => {
+        const where = { probe: probe.snapshot(), errors: probe.counters().errors, engine: engine.snapshot() };
+        const group = await groupMembers(t, groupId);
+        throw new Error(
+          `${(err as Error).message}; group ${JSON.stringify(group)}; ${JSON.stringify(where)}`,
+        );
       });
       const members = await groupMembers(t, groupId);
       expect(members.clientIds).not.toContain(memberId);
