@@ -1,4 +1,4 @@
-export * from './engine.ts';
+export * from './engine/index.ts';
 export {
   exampleHandler,
   type ConsumedMessage,
