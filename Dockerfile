@@ -13,10 +13,12 @@ WORKDIR /src
 # Manifests first so the dependency layer is reused until a lockfile or package.json changes.
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY common/package.json common/
+COPY consumer/package.json consumer/tsconfig.build.json consumer/
 COPY service/package.json service/tsconfig.build.json service/
 COPY operator/package.json operator/tsconfig.build.json operator/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common/ common/
+COPY consumer/src consumer/src
 COPY service/src service/src
 COPY operator/src operator/src
 RUN npm run build --workspaces --if-present
@@ -26,6 +28,7 @@ FROM ${NODE_IMAGE} AS service-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY common/package.json common/
+COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
 RUN npm ci --omit=dev --workspace=@kmaint/service --no-audit --no-fund --ignore-scripts \
@@ -35,6 +38,7 @@ FROM ${NODE_IMAGE} AS operator-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY common/package.json common/
+COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
 RUN npm ci --omit=dev --workspace=@kmaint/operator --no-audit --no-fund --ignore-scripts \
@@ -52,6 +56,8 @@ WORKDIR /app
 COPY --from=service-deps /app/node_modules node_modules
 COPY --from=build /src/package.json ./
 COPY --from=build /src/common common
+COPY --from=build /src/consumer/package.json consumer/
+COPY --from=build /src/consumer/dist consumer/dist
 COPY --from=build /src/service/package.json service/
 COPY --from=build /src/service/dist service/dist
 USER 1000:1000

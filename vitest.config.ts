@@ -10,7 +10,13 @@ const realServers = {
   fileParallelism: false,
 };
 
+// In the repo, workspace packages resolve to their TypeScript sources (the "@kmaint/source" export
+// condition); a published package resolves to its compiled dist/.
+const resolve = { conditions: ['@kmaint/source'] };
+
 export default defineConfig({
+  resolve,
+  ssr: { resolve: { conditions: ['@kmaint/source'], externalConditions: ['@kmaint/source'] } },
   test: {
     projects: [
       {

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { loadConfig } from '../../service/src/config.ts';
-import { createEngine, type Engine, type EngineOptions } from '../../service/src/engine.ts';
-import type { MessageHandler } from '../../service/src/handler.ts';
+import { createEngine, type Engine, type EngineOptions, type MessageHandler } from '@kmaint/consumer';
 import { engineOptions } from '../../service/src/options.ts';
 import type { BenchEnv } from './env.ts';
 

@@ -1,6 +1,6 @@
 import type { Etcd3, Watcher } from 'etcd3';
 import kafkajs, { type Consumer, type ConsumerRunConfig } from 'kafkajs';
-import { DEFAULT_MAX_WAIT_MS, type Engine, type EngineState } from '../../service/src/engine.ts';
+import { DEFAULT_MAX_WAIT_MS, type Engine, type EngineState } from '@kmaint/consumer';
 import { benchEngine } from './engine.ts';
 import type { BenchEnv } from './env.ts';
 import type { Probe } from './probe.ts';

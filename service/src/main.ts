@@ -1,10 +1,8 @@
 import { ConfigError, helpText, loadConfig, type ServiceConfig } from './config.ts';
-import { createEngine, type Engine } from './engine.ts';
-import { exampleHandler } from './handler.ts';
+import { createEngine, createMetrics, exampleHandler, type Engine } from '@kmaint/consumer';
 import { buildApp } from './http/app.ts';
 import { engineServicePort } from './http/engine-adapter.ts';
 import { createLogger, type Logger } from './log.ts';
-import { createMetrics } from './metrics.ts';
 import { engineOptions } from './options.ts';
 
 /**

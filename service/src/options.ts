@@ -1,5 +1,5 @@
 import type { ServiceConfig } from './config.ts';
-import type { EngineOptions } from './engine.ts';
+import type { EngineOptions } from '@kmaint/consumer';
 
 /** The engine's options from the validated configuration: the one place that maps one onto the other. */
 export function engineOptions(config: ServiceConfig): EngineOptions {

@@ -122,7 +122,7 @@ async function startProgram(
   const program = new Supervised({
     name,
     command: process.execPath,
-    args: [join(repoRoot, name, 'src/main.ts')],
+    args: ['--conditions=@kmaint/source', join(repoRoot, name, 'src/main.ts')],
     env: { ...process.env, HTTP_PORT: String(port), ...extra },
     cwd: repoRoot,
     logFile: join(envDir, `${name}.log`),

@@ -1,6 +1,5 @@
 import { KmaintError } from '@kmaint/common';
-import type { Engine } from '../engine.ts';
-import { withTimeout } from '../timeout.ts';
+import { withTimeout, type Engine } from '@kmaint/consumer';
 import type { ApiStats, ServicePort } from './port.ts';
 
 export interface AdapterOptions {

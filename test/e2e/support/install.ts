@@ -97,7 +97,7 @@ export class KmaintInstall {
     return {
       'kmaint/service': {
         command: node24,
-        args: ['service/src/main.ts'],
+        args: ['--conditions=@kmaint/source', 'service/src/main.ts'],
         cwd: repoRoot,
         portEnv: 'HTTP_PORT',
       },

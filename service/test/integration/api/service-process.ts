@@ -61,18 +61,22 @@ export class ServiceProcess {
   /** Starts the service against the test environment's Kafka and etcd; resolves once /livez answers. */
   static async start(env: Record<string, string>): Promise<ServiceProcess> {
     const port = await freePort();
-    const child = spawn(join(repoRoot, 'node_modules/.bin/node'), ['service/src/main.ts'], {
-      cwd: repoRoot,
-      // Nothing of the test runner's environment leaks in: the service sees what a pod would.
-      env: {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        ETCD_ENDPOINTS: inject('etcdEndpoints'),
-        HTTP_PORT: String(port),
-        ...env,
+    const child = spawn(
+      join(repoRoot, 'node_modules/.bin/node'),
+      ['--conditions=@kmaint/source', 'service/src/main.ts'],
+      {
+        cwd: repoRoot,
+        // Nothing of the test runner's environment leaks in: the service sees what a pod would.
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          KAFKA_BROKERS: inject('kafkaBrokers'),
+          ETCD_ENDPOINTS: inject('etcdEndpoints'),
+          HTTP_PORT: String(port),
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     const service = new ServiceProcess(port, child);
     let ended: Exit | undefined;
     void service.exited.then((exit) => (ended = exit));

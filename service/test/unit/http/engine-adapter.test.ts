@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { KmaintError } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
-import type { Engine, EngineCounters, EngineSnapshot, EngineStats, TopicInfo } from '../../../src/engine.ts';
+import type { Engine, EngineCounters, EngineSnapshot, EngineStats, TopicInfo } from '@kmaint/consumer';
 import { engineServicePort } from '../../../src/http/engine-adapter.ts';
 
 const counters: EngineCounters = {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { EngineEvents, EngineSnapshot, PartitionStats } from '../../../src/engine.ts';
+import type { EngineEvents, EngineSnapshot, PartitionStats } from '../../../src/engine/index.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 
 type Snap = Pick<EngineSnapshot, 'state' | 'desired' | 'inFlight' | 'components'>;

@@ -3,7 +3,7 @@ import { Etcd3 } from 'etcd3';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createEngine, type Engine, type EngineOptions } from '../../../src/engine.ts';
+import { createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.ts';
 import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
 

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { MEMBER_STATES } from '@kmaint/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EngineEvents, EngineSnapshot, EngineStats } from './engine.ts';
+import type { EngineEvents, EngineSnapshot, EngineStats } from './engine/index.ts';
 import { withTimeout } from './timeout.ts';
 
 /** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
@@ -14,6 +14,8 @@ export interface MetricsSource {
 export interface MetricsOptions {
   /** Longest a scrape waits for Kafka's end offsets before serving the last known lag. */
   lagTimeoutMs?: number;
+  /** An application's registry to add the kmaint_* metrics to (its process metrics are its own affair). */
+  registry?: Registry | undefined;
 }
 
 const STATES = MEMBER_STATES;
@@ -29,14 +31,19 @@ const MISNAMED_DEFAULTS = [
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const MESSAGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
 
+function defaultRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  return registry;
+}
+
 /**
  * The service's Prometheus registry: default process metrics plus the engine's state and counters. Event
  * driven where Prometheus wants counters, read from the engine at scrape time where it wants the present.
  */
 export function createMetrics(source: MetricsSource, options: MetricsOptions = {}): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  const registry = options.registry ?? defaultRegistry();
   const registers = [registry];
 
   new Gauge({

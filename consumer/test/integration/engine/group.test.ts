@@ -17,7 +17,7 @@ import {
   waitFor,
   waitForAll,
 } from './harness.ts';
-import type { Engine } from '../../../src/engine.ts';
+import type { Engine } from '../../../src/engine/index.ts';
 
 const t = useTools();
 

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.ts';
-import { createEngine, type Engine } from '../../../src/engine.ts';
-import type { MessageHandler } from '../../../src/handler.ts';
-import { engineOptions } from '../../../src/options.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createEngine, type Engine, type MessageHandler } from '@kmaint/consumer';
+import { engineOptions } from '../../src/options.ts';
 import {
   brokers,
   createTopic,
@@ -13,7 +12,7 @@ import {
   useTools,
   uniqueName,
   waitFor,
-} from './harness.ts';
+} from '../../../consumer/test/integration/engine/harness.ts';
 
 const t = useTools();
 

@@ -1,6 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { DrainResult } from '../../../src/engine.ts';
+import type { DrainResult } from '../../../src/engine/index.ts';
 import {
   Recorder,
   committed,

@@ -1,6 +1,15 @@
 import { KmaintError } from '@kmaint/common';
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, LogEntry, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka as KafkaInstance,
+  KafkaMessage,
+  LogEntry,
+  Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { StallWatch } from '../core/stall-watch.ts';
 import type { ConsumedMessage } from '../handler.ts';
@@ -23,9 +32,23 @@ const REBALANCE_TIMEOUT_MS = 60_000;
  */
 const CALL_RETRY = { retries: 4, initialRetryTime: 250, maxRetryTime: 2_000 };
 
+/** Timing a consumer session shares with the client, whichever way the client is given. */
+interface SessionTiming {
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
+  maxWaitTimeMs?: number;
+}
+
+/** How a consumer reaches Kafka: brokers to connect to, or a ready kafkajs client (`new Kafka(...)`). */
+export type KafkaConnection = ({ brokers: string[]; clientId?: string } | { client: KafkaInstance }) &
+  SessionTiming;
+
 export interface KafkajsClientOptions {
   brokers: string[];
   clientId: string;
+  /** A ready kafkajs client to use instead of one made from `brokers` and `clientId`. */
+  client?: KafkaInstance;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
@@ -38,19 +61,21 @@ export interface KafkajsClientOptions {
 /** kafkajs behind kmaint's KafkaClient: one producer and one admin for the process, a consumer per session. */
 export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient {
   const log = options.logger.child({ component: 'kafkajs' });
-  const kafka = new Kafka({
-    clientId: options.clientId,
-    brokers: options.brokers,
-    logLevel: logLevel.INFO,
-    logCreator: () => (entry: LogEntry) => {
-      const { message, ...extra } = entry.log;
-      const fields = { namespace: entry.namespace, ...extra };
-      // kafkajs is chatty at INFO (every join and stop); those are the engine's to tell at info.
-      if (entry.level === logLevel.ERROR) log.error(fields, message);
-      else if (entry.level === logLevel.WARN) log.warn(fields, message);
-      else log.debug(fields, message);
-    },
-  });
+  const kafka =
+    options.client ??
+    new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.INFO,
+      logCreator: () => (entry: LogEntry) => {
+        const { message, ...extra } = entry.log;
+        const fields = { namespace: entry.namespace, ...extra };
+        // kafkajs is chatty at INFO (every join and stop); those are the engine's to tell at info.
+        if (entry.level === logLevel.ERROR) log.error(fields, message);
+        else if (entry.level === logLevel.WARN) log.warn(fields, message);
+        else log.debug(fields, message);
+      },
+    });
   interface Connected {
     producer: Producer;
     admin: Admin;
