@@ -77,60 +77,70 @@ describe('KAFKA_OFFSET_INITIAL=newest', () => {
 });
 
 describe('a leave while Kafka goes away and comes back', () => {
-  it('defect 3: after a drain-mode leave during a broker outage no member of the engine remains in the group (describeGroups)', async () => {
-    const topic = uniqueName('d3-orphan');
-    const groupId = uniqueName('g-d3');
-    const key = `/maintenance/${uniqueName('svc')}`;
-    const memberId = uniqueName('d3-a');
-    await createTopic(t, topic, 2);
-    const rec = new Recorder();
-    const engine = makeEngine({ topic, groupId, key, memberId, handler: rec.handler() });
-    await engine.start();
-    const probeRec = new Recorder();
-    const probe = makeEngine({
-      topic,
-      groupId,
-      key: `/maintenance/${uniqueName('probe')}`,
-      memberId: uniqueName('d3-probe'),
-      handler: probeRec.handler(),
-    });
-    try {
-      await waitFor(async () => (await groupMembers(t, groupId)).clientIds.includes(memberId), {
-        timeoutMs: 60_000,
-        message: 'the engine in the group',
+  it(
+    'defect 3: after a drain-mode leave during a broker outage no member of the engine remains in the group (describeGroups)',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d3-orphan');
+      const groupId = uniqueName('g-d3');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      const memberId = uniqueName('d3-a');
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const engine = makeEngine({ topic, groupId, key, memberId, handler: rec.handler() });
+      await engine.start();
+      const probeRec = new Recorder();
+      const probe = makeEngine({
+        topic,
+        groupId,
+        key: `/maintenance/${uniqueName('probe')}`,
+        memberId: uniqueName('d3-probe'),
+        handler: probeRec.handler(),
       });
-      await stopKafka();
-      kafkaDown = true;
-      await waitFor(() => !engine.snapshot().components.kafka.healthy, {
-        timeoutMs: 60_000,
-        message: 'the consumer to notice the broker is gone',
-      });
-      await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
-      await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
-      await bringKafkaBack(t);
+      try {
+        await waitFor(async () => (await groupMembers(t, groupId)).clientIds.includes(memberId), {
+          timeoutMs: 60_000,
+          message: 'the engine in the group',
+        });
+        await stopKafka();
+        kafkaDown = true;
+        await waitFor(() => !engine.snapshot().components.kafka.healthy, {
+          timeoutMs: 60_000,
+          message: 'the consumer to notice the broker is gone',
+        });
+        await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
+        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+        await bringKafkaBack(t);
 
-      // A second member of the same group takes every partition; a leftover consumer of the first would
-      // hold some of them and keep the probe from processing everything.
-      await probe.start();
-      await produce(t, topic, 40, { partitions: 2 });
-      await waitFor(() => probeRec.distinct === 40, {
-        timeoutMs: 60_000,
-        message: 'the probe to process everything',
-      }).catch(async (err: unknown) => {
-        const where = { probe: probe.snapshot(), errors: probe.counters().errors, engine: engine.snapshot() };
-        const group = await groupMembers(t, groupId);
-        throw new Error(
-          `${(err as Error).message}; group ${JSON.stringify(group)}; ${JSON.stringify(where)}`,
-        );
-      });
-      const members = await groupMembers(t, groupId);
-      expect(members.clientIds).not.toContain(memberId);
-      expect(rec.distinct).toBe(0);
-    } finally {
-      await bringKafkaBack(t);
-      await Promise.all([engine.shutdown(), probe.shutdown()]);
-    }
-  });
+        // A second member of the same group takes every partition; a leftover consumer of the first would
+        // hold some of them and keep the probe from processing everything.
+        await probe.start();
+        await produce(t, topic, 40, { partitions: 2 });
+        // The member that was in the group when the broker stopped is in its reloaded metadata: the probe's
+        // join can wait for it up to the rebalance timeout (60 s).
+        await waitFor(() => probeRec.distinct === 40, {
+          timeoutMs: 120_000,
+          message: 'the probe to process everything',
+        }).catch(async (err: unknown) => {
+          const where = {
+            probe: probe.snapshot(),
+            errors: probe.counters().errors,
+            engine: engine.snapshot(),
+          };
+          const group = await groupMembers(t, groupId);
+          throw new Error(
+            `${(err as Error).message}; group ${JSON.stringify(group)}; ${JSON.stringify(where)}`,
+          );
+        });
+        const members = await groupMembers(t, groupId);
+        expect(members.clientIds).not.toContain(memberId);
+        expect(rec.distinct).toBe(0);
+      } finally {
+        await bringKafkaBack(t);
+        await Promise.all([engine.shutdown(), probe.shutdown()]);
+      }
+    },
+  );
 });
 
 describe('a transactional topic', () => {

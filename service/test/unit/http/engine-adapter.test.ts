@@ -114,6 +114,14 @@ describe('the engine behind the HTTP port', () => {
     await expect(port.topicsInfo()).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE', retriable: true });
   });
 
+  it('defect 6: a send the broker does not answer within the Kafka deadline is a retriable KAFKA_UNAVAILABLE', async () => {
+    const port = engineServicePort(fakeEngine({ send: never }), options);
+    await expect(port.send({ topic: 'a', message: 'm' })).rejects.toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+  });
+
   it.each([
     [{ type: 'MESSAGE_TOO_LARGE', retriable: false, message: 'big' }, 'MESSAGE_TOO_LARGE', false],
     [{ type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false, message: 'no' }, 'KAFKA_FAILED', false],
