@@ -60,8 +60,15 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
     },
 
     async send({ topic, message, key, headers }) {
+      // kafkajs nests its retries (metadata inside produce) and takes 15 s or more to give up on a stopped
+      // broker: the client gets its 503 within the deadline instead. A send still under way then may land
+      // later, so a client that retries on 503 gets the message at least once, as with any Kafka producer.
       try {
-        return await engine.send(topic, message, key, headers);
+        return await withTimeout(
+          engine.send(topic, message, key, headers),
+          timeoutMs,
+          kafkaTimeout(timeoutMs),
+        );
       } catch (err) {
         throw asKafkaError(err, 'accept the message');
       }
