@@ -13,12 +13,13 @@ WORKDIR /src
 # Manifests first so the dependency layer is reused until a lockfile or package.json changes.
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY common/package.json common/
-COPY consumer/package.json consumer/tsconfig.build.json consumer/
+COPY consumer/package.json consumer/tsconfig.build.json consumer/tsconfig.common.json consumer/
 COPY service/package.json service/tsconfig.build.json service/
 COPY operator/package.json operator/tsconfig.build.json operator/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common/ common/
 COPY consumer/src consumer/src
+COPY consumer/scripts consumer/scripts
 COPY service/src service/src
 COPY operator/src operator/src
 RUN npm run build --workspaces --if-present

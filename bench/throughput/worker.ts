@@ -48,7 +48,7 @@ const onMessage = (): void => {
 const startedAt = performance.now();
 let stop: () => Promise<void>;
 if (input.client !== 'kafkajs') {
-  const { engine } = benchEngine(input, {
+  const engine = benchEngine(input, {
     topic: input.topic,
     groupId: input.groupId,
     key: input.key,
@@ -57,7 +57,7 @@ if (input.client !== 'kafkajs') {
     variables: { KAFKA_ENABLE_AUTO_COMMIT: String(input.client === 'kmaint-autocommit') },
   });
   await engine.start();
-  stop = () => engine.shutdown();
+  stop = () => engine.stop();
 } else {
   const kafka = new Kafka({ clientId: input.memberId, brokers: input.brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine/index.ts';
-import { withTimeout } from './timeout.ts';
+import { withTimeout } from '@kmaint/common';
 
 /** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
 export interface MetricsSource {

@@ -27,6 +27,9 @@ const { Kafka, Partitioners, logLevel } = kafkajs;
 /** kafkajs' default, set explicitly because the stall limit below is derived from it. */
 const REBALANCE_TIMEOUT_MS = 60_000;
 
+/** A kafkajs client (`new Kafka(...)`) an application already has. */
+export type KafkajsInstance = KafkaInstance;
+
 /** Timing a consumer session shares with the client, whichever way the client is given. */
 interface SessionTiming {
   sessionTimeoutMs?: number;
