@@ -24,7 +24,8 @@ export interface HandlerContext {
 /**
  * The application's message handler. Resolve when the message is done (its offset is then committed once
  * every earlier message of its partition is done too); reject to have it retried with exponential backoff
- * and, after the last retry, sent to the dead-letter topic. Delivery is at least once: after a crash, a
+ * and, after the last retry, sent to the dead-letter topic. Reject with a KmaintError whose `retriable` is
+ * false (a message that can never succeed) to dead-letter it at once; its message becomes the reason. Delivery is at least once: after a crash, a
  * rebalance or an aborted attempt the same message arrives again, so make the handler idempotent.
  */
 export type MessageHandler = (msg: ConsumedMessage, ctx: HandlerContext) => Promise<void>;
