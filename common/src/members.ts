@@ -1,6 +1,18 @@
 import { fail, ok, type Parsed } from './result.ts';
 
-export const MEMBER_STATES = ['running', 'draining', 'maintenance', 'resuming'] as const;
+/**
+ * `starting` (the switch not read yet) and `joining` (the switch is off and the member is not in its group
+ * yet: at start, while a join fails, after its consumer died) are not maintenance; both were added after
+ * the first four, so a reader must accept states it does not know.
+ */
+export const MEMBER_STATES = [
+  'running',
+  'draining',
+  'maintenance',
+  'resuming',
+  'starting',
+  'joining',
+] as const;
 export type MemberState = (typeof MEMBER_STATES)[number];
 
 /**

@@ -10,7 +10,15 @@ export interface SwitchWatcherOptions {
   logger: Logger;
   /** First delay between attempts to reach etcd again; doubles up to 5 s. */
   retryBaseMs?: number;
+  /**
+   * While watching, the key is read again this often (default 10 s): a watch stream that went silent (a
+   * half-open connection delivers neither events nor a disconnect) is noticed within this bound, and the
+   * change it missed is applied.
+   */
+  recheckMs?: number;
 }
+
+const DEFAULT_RECHECK_MS = 10_000;
 
 export interface SwitchCallbacks {
   desired: (desired: Desired) => void;
@@ -38,6 +46,8 @@ export class SwitchWatcher {
   readonly #on: SwitchCallbacks;
   readonly #closed = new AbortController();
   #lastRevision = -1n;
+  /** mod_revision of the key's value last applied; 0n while the key does not exist. */
+  #lastModRevision = 0n;
   #loop: Promise<void> | null = null;
 
   constructor(client: Etcd3, options: SwitchWatcherOptions, callbacks: SwitchCallbacks) {
@@ -69,6 +79,7 @@ export class SwitchWatcher {
         const kv = res.kvs[0];
         // A read is the latest word, whatever was applied before (even the etcd-down policy's maintenance).
         this.#apply(kv?.value.toString() ?? null, BigInt(res.header.revision), true);
+        this.#lastModRevision = kv === undefined ? 0n : BigInt(kv.mod_revision);
         this.#on.health(true, `watching ${this.#opts.key}`);
         failures = 0;
         firstAttemptDone();
@@ -103,8 +114,31 @@ export class SwitchWatcher {
       .startRevision(fromRevision.toString())
       .watcher();
     const ended = Promise.withResolvers<string>();
-    watcher.on('put', (kv: IKeyValue) => this.#apply(kv.value.toString(), BigInt(kv.mod_revision)));
-    watcher.on('delete', (kv: IKeyValue) => this.#apply(null, BigInt(kv.mod_revision)));
+    watcher.on('put', (kv: IKeyValue) => {
+      this.#lastModRevision = BigInt(kv.mod_revision);
+      this.#apply(kv.value.toString(), BigInt(kv.mod_revision));
+    });
+    watcher.on('delete', (kv: IKeyValue) => {
+      this.#lastModRevision = 0n;
+      this.#apply(null, BigInt(kv.mod_revision));
+    });
+    const recheck = setInterval(() => {
+      void this.#client
+        .get(this.#opts.key)
+        .exec()
+        .then((res) => {
+          const kv = res.kvs[0];
+          const modRevision = kv === undefined ? 0n : BigInt(kv.mod_revision);
+          // A value the watch should have delivered by now and did not: the stream is dead.
+          if (modRevision !== this.#lastModRevision && BigInt(res.header.revision) > this.#lastRevision) {
+            ended.resolve('watch missed a change (stalled stream)');
+          }
+        })
+        .catch((err: unknown) => {
+          ended.resolve(`re-read failed: ${err instanceof Error ? err.message : String(err)}`);
+        });
+    }, this.#opts.recheckMs ?? DEFAULT_RECHECK_MS);
+    recheck.unref();
     watcher.on('disconnected', (err: Error) => {
       this.#on.health(false, `watch disconnected: ${err.message}`);
       ended.resolve(`watch disconnected: ${err.message}`);
@@ -113,6 +147,7 @@ export class SwitchWatcher {
     const onClose = (): void => ended.resolve('closed');
     this.#closed.signal.addEventListener('abort', onClose, { once: true });
     const why = await ended.promise;
+    clearInterval(recheck);
     this.#closed.signal.removeEventListener('abort', onClose);
     watcher.removeAllListeners();
     // An EventEmitter throws an 'error' nobody listens to; this watcher's errors no longer matter.

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { MEMBER_STATES } from '@kmaint/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MessageOutcome } from './core/events.ts';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine/index.ts';
@@ -18,7 +19,7 @@ export interface MetricsOptions {
   registry?: Registry | undefined;
 }
 
-const STATES = ['running', 'draining', 'maintenance', 'resuming'] as const;
+const STATES = MEMBER_STATES;
 
 type TopicMetrics = Record<MessageOutcome, { inc(): void }> & {
   processedSeconds: { observe(value: number): void };
@@ -78,6 +79,14 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
       const { components } = source.snapshot();
       this.set({ component: 'kafka' }, components.kafka.healthy ? 1 : 0);
       this.set({ component: 'etcd' }, components.etcd.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kmaint_partitions_blocked',
+    help: 'Partitions held at a message that can be neither processed nor dead-lettered.',
+    registers,
+    collect() {
+      this.set(source.snapshot().components.kafka.blockedPartitions?.length ?? 0);
     },
   });
   new Gauge({
@@ -150,6 +159,11 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     help: 'Partition assignments received from the consumer group.',
     registers,
   });
+  const joinFailures = new Counter({
+    name: 'kmaint_consumer_join_failures_total',
+    help: 'Failed attempts to join the consumer group (each is retried with backoff).',
+    registers,
+  });
   const watchRestarts = new Counter({
     name: 'kmaint_etcd_watch_restarts_total',
     help: 'Restarts of the etcd switch watch (disconnect, compaction, error).',
@@ -216,6 +230,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   });
   events.on('commit', ({ topic }) => commits.inc({ topic }));
   events.on('rebalance', () => rebalances.inc());
+  events.on('joinFailed', () => joinFailures.inc());
   events.on('watchRestart', () => watchRestarts.inc());
   events.on('invalidSwitch', () => unparseable.inc());
   return registry;

@@ -37,6 +37,8 @@ export interface EngineEvents {
   etcdHealth: [ComponentHealth];
   /** Kafka became reachable or unreachable (consumer crash, connect failure, recovery). */
   kafkaHealth: [ComponentHealth];
+  /** Joining the group failed; `attempt` counts the failures of this join, which is retried with backoff. */
+  joinFailed: [{ attempt: number; error: string }];
   /** An error was recorded in the last-errors ring buffer. */
   errorRecorded: [RecordedError];
 }

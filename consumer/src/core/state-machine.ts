@@ -2,10 +2,13 @@ import type { MaintenanceMode } from '@kmaint/common';
 import type { Desired, EngineState } from './types.ts';
 
 /**
- * The engine's one state machine: running → draining → maintenance → resuming → running. It keeps the
- * desired state (from the switch) apart from the actual one, and at most one effect runs at a time;
- * desired changes that arrive meanwhile are only remembered, so a pile of toggles collapses to the latest.
- * Pure: `step` returns the next machine and the effect the caller must run, then report with `done`.
+ * The engine's one state machine: starting → joining → running → draining → maintenance → resuming →
+ * running. It keeps the desired state (from the switch) apart from the actual one, and at most one effect
+ * runs at a time; desired changes that arrive meanwhile are only remembered, so a pile of toggles
+ * collapses to the latest. `running` means a consumer session is live: a join that did not happen and a
+ * session that died both leave it (to `joining`, or stay in maintenance), so nothing reports consuming
+ * that is not. Pure: `step` returns the next machine and the effect the caller must run, then report with
+ * `done`.
  */
 export type Effect =
   /** Stop fetching, finish or abort in-flight work, commit; `mode` drain also leaves the group. */
@@ -26,13 +29,20 @@ export interface Machine {
   mode: MaintenanceMode | null;
   /** The effect being run, if any. */
   pending: Effect | null;
+  /** The consumer session died while `pending` ran: its outcome holds no membership. */
+  lost: boolean;
   shuttingDown: boolean;
   shutdownTimeoutMs: number | null;
   stopped: boolean;
 }
 
 export type Input =
-  { type: 'desired'; desired: Desired } | { type: 'done' } | { type: 'shutdown'; timeoutMs: number | null };
+  | { type: 'desired'; desired: Desired }
+  /** The pending effect finished; a join says whether a session was made (false: given up for the switch or a shutdown). */
+  | { type: 'done'; joined?: boolean }
+  /** The consumer session died (a crash the client does not recover from, or a stall). */
+  | { type: 'lost' }
+  | { type: 'shutdown'; timeoutMs: number | null };
 
 export interface Step {
   machine: Machine;
@@ -47,22 +57,33 @@ export const OFF: Desired = Object.freeze({
   drainTimeoutMs: null,
 });
 
-/**
- * The machine at start, before anything joined: if the switch is on, it is already in maintenance (a pod
- * that starts during a window does not join); otherwise it is resuming, with a join to run.
- */
-export function initial(desired: Desired): Step {
-  const base: Machine = {
-    state: 'maintenance',
-    desired,
+/** The machine before the switch was read: not consuming, and not in maintenance either. */
+export function starting(): Machine {
+  return {
+    state: 'starting',
+    desired: OFF,
     inGroup: false,
-    mode: desired.maintenance ? desired.mode : null,
+    mode: null,
     pending: null,
+    lost: false,
     shuttingDown: false,
     shutdownTimeoutMs: null,
     stopped: false,
   };
-  return reconcile(base);
+}
+
+/**
+ * The machine once the switch was read, before anything joined: if the switch is on, it is already in
+ * maintenance (a pod that starts during a window does not join); otherwise it is joining, which is not
+ * maintenance (the API serves what needs no group membership, readiness waits for the session).
+ */
+export function initial(desired: Desired): Step {
+  return reconcile({
+    ...starting(),
+    state: desired.maintenance ? 'maintenance' : 'joining',
+    desired,
+    mode: desired.maintenance ? desired.mode : null,
+  });
 }
 
 export function step(machine: Machine, input: Input): Step {
@@ -73,19 +94,34 @@ export function step(machine: Machine, input: Input): Step {
     case 'shutdown':
       if (machine.shuttingDown) return { machine, effect: null };
       return reconcile({ ...machine, shuttingDown: true, shutdownTimeoutMs: input.timeoutMs });
+    case 'lost':
+      if (machine.pending !== null) return { machine: { ...machine, lost: true }, effect: null };
+      return reconcile({
+        ...machine,
+        inGroup: false,
+        state: machine.state === 'running' ? 'joining' : machine.state,
+      });
     case 'done':
       if (machine.pending === null) throw new Error('"done" reported with no effect pending');
-      return reconcile(completed(machine, machine.pending));
+      return reconcile(completed(machine, machine.pending, input.joined ?? true));
   }
 }
 
-function completed(m: Machine, effect: Effect): Machine {
-  const next = { ...m, pending: null };
+function completed(m: Machine, effect: Effect, joined: boolean): Machine {
+  const next = { ...m, pending: null, lost: false };
   switch (effect.type) {
     case 'drain':
-      return { ...next, state: 'maintenance', inGroup: effect.mode === 'pause' };
-    case 'resume':
+      return { ...next, state: 'maintenance', inGroup: effect.mode === 'pause' && !m.lost };
+    case 'resume': {
+      if ((effect.how === 'join' && !joined) || m.lost) {
+        // No session came of it (or it already died): back to wanting one, or in maintenance if the
+        // switch is on now; never `running`.
+        return m.desired.maintenance
+          ? { ...next, state: 'maintenance', inGroup: false, mode: m.desired.mode }
+          : { ...next, state: 'joining', inGroup: false };
+      }
       return { ...next, state: 'running', inGroup: true };
+    }
     case 'leave':
       return { ...next, inGroup: false, mode: 'drain' };
     case 'stop':
@@ -113,6 +149,11 @@ export function reconcile(m: Machine): Step {
   }
 
   const want = m.desired;
+  if (m.state === 'joining') {
+    // Not in the group and nothing in flight: a switch that turns on finds the member drained already.
+    if (want.maintenance) return { machine: { ...m, state: 'maintenance', mode: want.mode }, effect: null };
+    return go({ type: 'resume', how: 'join' });
+  }
   if (m.state === 'running' && want.maintenance) {
     return go(
       { type: 'drain', mode: want.mode, timeoutMs: want.drainTimeoutMs },

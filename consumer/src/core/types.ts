@@ -18,6 +18,15 @@ export interface ComponentHealth {
   detail: string;
   /** Kafka only: configured topics the broker does not have, found when joining the group failed. */
   missingTopics?: string[];
+  /** Kafka only: partitions held at a message that can be neither processed nor dead-lettered. */
+  blockedPartitions?: {
+    topic: string;
+    partition: number;
+    offset: string;
+    since: string;
+    reason: string;
+    failures: number;
+  }[];
 }
 
 /** One entry of the last-errors ring buffer. */

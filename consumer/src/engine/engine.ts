@@ -3,8 +3,8 @@ import { KmaintError, type MaintenanceMode } from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { EngineEvents } from '../core/events.ts';
 import {
-  OFF,
   initial,
+  starting,
   step,
   type Effect,
   type Input,
@@ -42,6 +42,7 @@ export interface EngineCollaborators {
 /** The fetch long-poll when `kafka.maxWaitTimeMs` is unset: what a drain waits out at most once. */
 export const DEFAULT_MAX_WAIT_MS = 250;
 const DRAIN_REPORT_INTERVAL_MS = 1_000;
+const NOT_CONNECTED = 'not connected yet';
 
 /**
  * Drives the state machine: feeds it the switch and shutdown, runs the effects it asks for (drain,
@@ -109,12 +110,16 @@ export class DrainEngine implements Engine {
         groupId: k.groupId,
         topics: k.topics,
         fromBeginning: k.offsetInitial === 'oldest',
-        wantsToConsume: () => this.#machine.state === 'running' && this.#machine.pending === null,
+        onLost: () => {
+          this.#step({ type: 'lost' });
+          this.#report();
+        },
         givesUp: () => this.#machine.desired.maintenance || this.#machine.shuttingDown,
+        onJoinFailed: () => this.#report(),
       },
     );
-    // Until start() reads the switch the engine is on its way in, not consuming.
-    this.#machine = { ...initial(OFF).machine, pending: null };
+    // Until start() reads the switch the engine is on its way in: neither consuming nor in maintenance.
+    this.#machine = starting();
   }
 
   start(): Promise<void> {
@@ -124,12 +129,21 @@ export class DrainEngine implements Engine {
   }
 
   async #start(): Promise<void> {
-    await this.#kafka.connect();
-    this.#health.setKafka(true, 'connected');
+    // A broker that is down at start is an outage like any other, not a reason to exit or to wait before
+    // reading the switch: the join is retried with backoff, and produce and admin calls connect when made.
+    // Only the first word on Kafka: a join that already reported (member, failure) knows better.
+    const first = (healthy: boolean, detail: string): void => {
+      if (this.#health.kafka.detail === NOT_CONNECTED) this.#health.setKafka(healthy, detail);
+    };
+    void this.#kafka.connect().then(
+      () => first(true, 'connected'),
+      (err: unknown) => first(false, `cannot connect: ${err instanceof Error ? err.message : String(err)}`),
+    );
     let initialized = false;
     await this.#switch.start({
       desired: (d) => {
         this.#health.setDesired(d);
+        if (d.maintenance) this.#group.interruptJoinWait();
         if (initialized) this.#step({ type: 'desired', desired: d });
       },
       invalid: (raw, error) => this.#health.invalidSwitch(raw, error),
@@ -151,6 +165,7 @@ export class DrainEngine implements Engine {
     if (this.#starting === null) return;
     // A signal during start: let start finish (or fail) first, so nothing it opens outlives the shutdown.
     await this.#starting.catch(() => undefined);
+    this.#group.interruptJoinWait();
     this.#step({ type: 'shutdown', timeoutMs: options.timeoutMs ?? null });
     await this.#stopped.promise;
   }
@@ -161,6 +176,7 @@ export class DrainEngine implements Engine {
       this.#since,
       this.#processor.inFlight,
       this.#opts.kafka.topics,
+      this.#processor.blocked(),
     );
   }
 
@@ -205,8 +221,9 @@ export class DrainEngine implements Engine {
   }
 
   async #run(effect: Effect): Promise<void> {
+    let joined = true;
     try {
-      await this.#execute(effect);
+      joined = await this.#execute(effect);
     } catch (err) {
       this.#stats.error({
         at: new Date().toISOString(),
@@ -215,31 +232,32 @@ export class DrainEngine implements Engine {
       });
       this.#log.error({ err, effect }, 'maintenance step failed; carrying on');
     }
-    this.#step({ type: 'done' });
+    this.#step({ type: 'done', joined });
     if (this.#machine.stopped) this.#stopped.resolve(undefined);
   }
 
-  async #execute(effect: Effect): Promise<void> {
+  /** Runs one effect; resolves false only for a join given up because the switch or a shutdown said so. */
+  async #execute(effect: Effect): Promise<boolean> {
     switch (effect.type) {
       case 'drain':
-        return this.#drain(effect.mode, effect.timeoutMs ?? this.#opts.drainTimeoutMs);
+        await this.#drain(effect.mode, effect.timeoutMs ?? this.#opts.drainTimeoutMs);
+        return true;
       case 'resume':
-        if (effect.how === 'unpause') {
-          this.#processor.reopen();
-          this.#group.resume();
-          return;
-        }
-        return this.#group.join();
+        if (effect.how === 'join') return this.#group.join();
+        this.#processor.reopen();
+        this.#group.resume();
+        return true;
       case 'leave':
-        return this.#group.leave();
+        await this.#group.leave();
+        return true;
       case 'stop':
-        return this.#close();
+        await this.#close();
+        return true;
     }
   }
 
   async #drain(mode: MaintenanceMode, timeoutMs: number): Promise<void> {
     const started = performance.now();
-    await this.#group.settled();
     this.#processor.beginStop();
     // Leaving starts at once, so kafkajs' wait for the running batch handlers overlaps the drain.
     let leaving: Promise<void> | null = null;
@@ -270,7 +288,11 @@ export class DrainEngine implements Engine {
   async #kafkaCall<T>(call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
-      if (!this.#health.kafka.healthy && !this.#group.joined) this.#health.setKafka(true, 'reachable');
+      // While a join is being retried its failure is what /health must show, not that Kafka answered.
+      const joining = this.#machine.pending?.type === 'resume';
+      if (!this.#health.kafka.healthy && !this.#group.joined && !joining) {
+        this.#health.setKafka(true, 'reachable');
+      }
       return result;
     } catch (err) {
       if (this.#kafka.isUnreachable(err)) {

@@ -69,8 +69,16 @@ export class Health {
     return healthy;
   }
 
-  snapshot(m: Machine, since: Date, inFlight: number, topics: string[]): EngineSnapshot {
-    const inMaintenance = m.state !== 'running' && m.state !== 'resuming';
+  snapshot(
+    m: Machine,
+    since: Date,
+    inFlight: number,
+    topics: string[],
+    blocked: NonNullable<ComponentHealth['blockedPartitions']>,
+  ): EngineSnapshot {
+    // Starting and joining with the switch off are not maintenance; resuming carries no reason either.
+    const inMaintenance = m.state === 'draining' || m.state === 'maintenance';
+    const kafka = blocked.length === 0 ? this.#kafka : { ...this.#kafka, blockedPartitions: blocked };
     return {
       state: m.state,
       desired: this.#desired,
@@ -81,7 +89,7 @@ export class Health {
       inFlight,
       lastDrain: this.#lastDrain,
       drainedAt: this.#drainedAt,
-      components: { kafka: this.#kafka, etcd: this.#etcd },
+      components: { kafka, etcd: this.#etcd },
       invalidSwitch: this.#invalid,
       topics: [...topics],
       stopped: m.stopped,

@@ -1,4 +1,4 @@
-import { backoffDelay } from '@kmaint/common';
+import { abortableDelay, backoffDelay } from '@kmaint/common';
 import type { Logger } from 'pino';
 import { settlesWithin } from '../core/timeout.ts';
 import type { ConsumerSession, KafkaClient } from '../kafka/client.ts';
@@ -10,10 +10,12 @@ export interface MembershipOptions {
   groupId: string;
   topics: string[];
   fromBeginning: boolean;
-  /** Whether the engine still wants to consume (running, no transition pending): a dead consumer rejoins. */
-  wantsToConsume: () => boolean;
+  /** The session died (a crash, or a stall); the state machine decides what follows. */
+  onLost: () => void;
   /** Whether a failed join should stop retrying (the switch asks for maintenance, or shutdown began). */
   givesUp: () => boolean;
+  /** A join attempt failed and was recorded (for the member report). */
+  onJoinFailed: () => void;
 }
 
 const JOIN_RETRY_BASE_MS = 500;
@@ -21,8 +23,10 @@ const JOIN_RETRY_MAX_MS = 10_000;
 const LEAVE_TIMEOUT_MS = 10_000;
 
 /**
- * The group membership: joining (retried until it works or is no longer wanted), joining again after the
- * consumer died, pausing, and leaving within a bound.
+ * The group membership: joining (retried until it works or is no longer wanted), pausing, leaving within
+ * a bound, and telling the engine when the session died. It never joins on its own: the client does not
+ * restart a crashed consumer behind its back (a restart it scheduled could join after a leave, with
+ * nothing holding it), and a rejoin goes through the state machine like any other join.
  */
 export class GroupMembership {
   readonly #kafka: KafkaClient;
@@ -32,8 +36,8 @@ export class GroupMembership {
   readonly #log: Logger;
   readonly #opts: MembershipOptions;
   #session: ConsumerSession | null = null;
-  /** A join after the consumer died, if one is under way. */
-  #rejoining: Promise<void> = Promise.resolve();
+  /** Aborted when the switch turns on or a shutdown begins, so a join's backoff does not hold them up. */
+  #joinWait = new AbortController();
   /** The missing topics last warned about ('' when none): the warning is logged once per set. */
   #missingTopicsWarned = '';
 
@@ -54,13 +58,18 @@ export class GroupMembership {
     return this.#session !== null;
   }
 
-  /** Waits for a rejoin under way, so that what follows acts on the consumer it produces. */
-  settled(): Promise<void> {
-    return this.#rejoining;
+  /** Cuts the backoff of a join being retried short (the switch turned on, or a shutdown began). */
+  interruptJoinWait(): void {
+    this.#joinWait.abort();
+    this.#joinWait = new AbortController();
   }
 
-  /** Joins the group; retries until it works or the switch (or shutdown) no longer wants it. */
-  async join(): Promise<void> {
+  /**
+   * Joins the group; retries with backoff, for as long as it takes, until it works (true) or the switch
+   * (or a shutdown) no longer wants it (false). Each failure is in /health, the errors, the member report
+   * and the `joinFailed` event.
+   */
+  async join(): Promise<boolean> {
     this.#processor.reopen();
     const { groupId, topics, fromBeginning } = this.#opts;
     for (let attempt = 1; ; attempt++) {
@@ -83,16 +92,17 @@ export class GroupMembership {
           this.#log.info({ topics }, 'the missing topics exist now; consuming');
           this.#missingTopicsWarned = '';
         }
-        return;
+        return true;
       } catch (err) {
         await this.#joinFailed(err);
-        this.#stats.error({
-          at: new Date().toISOString(),
-          code: 'KAFKA_JOIN_FAILED',
-          message: err instanceof Error ? err.message : String(err),
-        });
-        if (this.#opts.givesUp()) return;
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, JOIN_RETRY_BASE_MS, JOIN_RETRY_MAX_MS)));
+        const message = err instanceof Error ? err.message : String(err);
+        this.#stats.error({ at: new Date().toISOString(), code: 'KAFKA_JOIN_FAILED', message });
+        this.#stats.joinFailed(attempt, message);
+        this.#opts.onJoinFailed();
+        if (this.#opts.givesUp()) return false;
+        const delayMs = backoffDelay(attempt, JOIN_RETRY_BASE_MS, JOIN_RETRY_MAX_MS);
+        await abortableDelay(delayMs, this.#joinWait.signal).catch(() => undefined);
+        if (this.#opts.givesUp()) return false;
       }
     }
   }
@@ -115,9 +125,8 @@ export class GroupMembership {
     return session?.leave() ?? null;
   }
 
-  /** Leaves the group (after a rejoin under way) and waits for it within a bound. */
+  /** Leaves the group and waits for it within a bound. */
   async leave(): Promise<void> {
-    await this.#rejoining;
     const leaving = this.beginLeave();
     if (leaving !== null) await this.goodbye(leaving);
   }
@@ -131,20 +140,22 @@ export class GroupMembership {
     if (!(await settlesWithin(failed, LEAVE_TIMEOUT_MS))) {
       this.#log.warn({ waitedMs: LEAVE_TIMEOUT_MS }, 'leaving the group takes too long; moving on');
     }
+    // "member of" would not be true any more.
+    this.#health.setKafka(this.#health.kafka.healthy, `left ${this.#opts.groupId}; not a member`);
   }
 
-  /**
-   * kafkajs gives up on a consumer after a crash it deems fatal; while the switch wants consuming, join
-   * again with a fresh one (a drain or shutdown that begins meanwhile waits for this and then leaves).
-   */
+  /** A session that died goes to the engine, which joins again with a fresh consumer if it should. */
   #watch(session: ConsumerSession): void {
     void session.dead.then((err) => {
       if (this.#session !== session) return;
       this.#session = null;
-      this.#log.error({ err }, 'the Kafka consumer died; joining again');
+      const rejoins = !this.#opts.givesUp();
+      this.#log.error(
+        { err },
+        rejoins ? 'the Kafka consumer died; joining again' : 'the Kafka consumer died',
+      );
       this.#stats.error({ at: new Date().toISOString(), code: 'KAFKA_CONSUMER_DIED', message: err.message });
-      if (!this.#opts.wantsToConsume()) return;
-      this.#rejoining = this.join();
+      this.#opts.onLost();
     });
   }
 

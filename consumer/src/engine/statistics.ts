@@ -55,6 +55,11 @@ export class Statistics {
     this.#events.emit('rebalance', { assigned });
   }
 
+  /** A failed attempt to join the group (retried with backoff). */
+  joinFailed(attempt: number, error: string): void {
+    this.#events.emit('joinFailed', { attempt, error });
+  }
+
   readonly error = (e: RecordedError): void => {
     this.#errors.push(e);
     this.#events.emit('errorRecorded', e);

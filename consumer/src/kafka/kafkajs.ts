@@ -26,6 +26,11 @@ const { Kafka, Partitioners, logLevel } = kafkajs;
 
 /** kafkajs' default, set explicitly because the stall limit below is derived from it. */
 const REBALANCE_TIMEOUT_MS = 60_000;
+/**
+ * Produce and admin calls give up after about 4 s of retries (kafkajs' default is ~10 s): long enough for
+ * a leader election, short enough that an API client with the broker down gets its 503 quickly.
+ */
+const CALL_RETRY = { retries: 4, initialRetryTime: 250, maxRetryTime: 2_000 };
 
 /** A kafkajs client (`new Kafka(...)`) an application already has. */
 export type KafkajsInstance = KafkaInstance;
@@ -74,28 +79,51 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         else log.debug(fields, message);
       },
     });
-  let producer: Producer | null = null;
-  let admin: Admin | null = null;
+  interface Connected {
+    producer: Producer;
+    admin: Admin;
+  }
+  let connection: Promise<Connected> | null = null;
 
-  const ready = (): { producer: Producer; admin: Admin } => {
-    if (producer === null || admin === null) {
-      throw new KmaintError('KAFKA_NOT_CONNECTED', 'the Kafka client is not connected yet', {
-        retriable: true,
+  /**
+   * The producer and admin, connected on first use and again after a failed attempt: a broker that is
+   * down at start (or when a call is made) costs that call a 503, not the process.
+   */
+  const ready = (): Promise<Connected> => {
+    connection ??= (async () => {
+      const p = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: true,
+        retry: CALL_RETRY,
       });
+      const a = kafka.admin({ retry: CALL_RETRY });
+      try {
+        await Promise.all([p.connect(), a.connect()]);
+      } catch (err) {
+        await Promise.all([p.disconnect(), a.disconnect()]).catch(() => undefined);
+        throw err;
+      }
+      return { producer: p, admin: a };
+    })().catch((err: unknown) => {
+      connection = null;
+      throw asUnavailable(err, 'connect to Kafka');
+    });
+    return connection;
+  };
+
+  /** A call of the producer or admin, with exhausted retries and unreachable brokers turned into 503s. */
+  const call = async <T>(doing: string, fn: (c: Connected) => Promise<T>): Promise<T> => {
+    const c = await ready();
+    try {
+      return await fn(c);
+    } catch (err) {
+      throw asUnavailable(err, doing);
     }
-    return { producer, admin };
   };
 
   return {
     async connect() {
-      const p = kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
-        allowAutoTopicCreation: true,
-      });
-      const a = kafka.admin();
-      await Promise.all([p.connect(), a.connect()]);
-      producer = p;
-      admin = a;
+      await ready();
     },
 
     async consume(opts: ConsumeOptions): Promise<ConsumerSession> {
@@ -106,6 +134,10 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         maxWaitTimeInMs: options.maxWaitTimeMs,
         rebalanceTimeout: REBALANCE_TIMEOUT_MS,
         allowAutoTopicCreation: false,
+        // kafkajs' own restart of a crashed consumer is scheduled on a timer that a disconnect does not
+        // always cancel (one that fires during the disconnect joins the group with nothing holding it),
+        // and it comes back unpaused: a crash ends the session instead, and the engine joins afresh.
+        retry: { retries: 5, restartOnFailure: async () => false },
       });
       const { GROUP_JOIN, CRASH, FETCH, FETCH_START, HEARTBEAT, REBALANCING } = consumer.events;
       // A healthy member is never quiet longer than a rebalance plus a session timeout (a member that
@@ -115,18 +147,30 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
       for (const event of [FETCH_START, FETCH, HEARTBEAT, REBALANCING, GROUP_JOIN]) {
         consumer.on(event, () => watch.activity(Date.now()));
       }
+      // With fromBeginning false, a partition the group never committed starts at its end at every join:
+      // what is produced to it while the member is away (a drain window) would be skipped. Committing
+      // that start position at assignment gives the group a position to come back to.
+      let settling: Promise<void> = Promise.resolve();
       consumer.on(GROUP_JOIN, (e) => {
         const assigned: Record<string, number[]> = {};
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
           assigned[topic] = partitions;
         opts.onAssigned(assigned);
         opts.onHealth(true, `member of ${opts.groupId}`);
+        if (!opts.fromBeginning) {
+          settling = settling
+            .then(async () => commitStartPositions(consumer, opts.groupId, assigned, (await ready()).admin))
+            .catch((err: unknown) =>
+              log.warn({ err, groupId: opts.groupId }, 'committing start positions failed'),
+            );
+        }
       });
       const dead = Promise.withResolvers<Error>();
+      let crashed: Error | null = null;
       consumer.on(CRASH, (e) => {
-        const { error, restart } = e.payload;
-        opts.onHealth(false, `consumer crashed: ${error.message}${restart ? ' (restarting)' : ''}`);
-        if (!restart) dead.resolve(error);
+        crashed = e.payload.error;
+        opts.onHealth(false, `consumer crashed: ${e.payload.error.message}`);
+        dead.resolve(e.payload.error);
       });
       consumer.on(FETCH, () => opts.onHealth(true, `member of ${opts.groupId}`));
       const watchdog = setInterval(() => {
@@ -160,6 +204,8 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
             }
           },
         });
+        // run() resolves after the first join, or after a crash of it (kafkajs reports that as an event).
+        if (crashed !== null) throw crashed;
       } catch (err) {
         clearInterval(watchdog);
         await consumer.disconnect().catch(() => undefined);
@@ -172,14 +218,19 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           },
         );
       }
-      return session(consumer, opts.topics, dead.promise, watch, () => clearInterval(watchdog));
+      return session(log, consumer, opts.topics, dead.promise, watch, () => {
+        clearInterval(watchdog);
+        return settling;
+      });
     },
 
     async produce(topic: string, msg: OutgoingMessage) {
-      const [meta] = await ready().producer.send({
-        topic,
-        messages: [{ key: msg.key ?? null, value: msg.value, headers: msg.headers }],
-      });
+      const [meta] = await call(`accept a message for ${topic}`, ({ producer }) =>
+        producer.send({
+          topic,
+          messages: [{ key: msg.key ?? null, value: msg.value, headers: msg.headers }],
+        }),
+      );
       if (meta === undefined)
         throw new KmaintError('KAFKA_PRODUCE_FAILED', `no acknowledgement from ${topic}`);
       return {
@@ -189,37 +240,39 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
       };
     },
 
-    async topicsInfo(topics: string[]) {
-      const { admin: a } = ready();
-      const meta = await a.fetchTopicMetadata({ topics });
-      return Promise.all(
-        meta.topics.map(async (t) => {
-          const offsets = await a.fetchTopicOffsets(t.name);
-          const byPartition = new Map(offsets.map((o) => [o.partition, o]));
-          return {
-            topic: t.name,
-            partitions: t.partitions
-              .map((p) => ({
-                partition: p.partitionId,
-                leader: p.leader,
-                replicas: p.replicas,
-                isr: p.isr,
-                earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
-                latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
-              }))
-              .sort((x, y) => x.partition - y.partition),
-          };
-        }),
-      );
-    },
+    topicsInfo: (topics: string[]) =>
+      call('describe the topics', async ({ admin: a }) => {
+        const meta = await a.fetchTopicMetadata({ topics });
+        return Promise.all(
+          meta.topics.map(async (t) => {
+            const offsets = await a.fetchTopicOffsets(t.name);
+            const byPartition = new Map(offsets.map((o) => [o.partition, o]));
+            return {
+              topic: t.name,
+              partitions: t.partitions
+                .map((p) => ({
+                  partition: p.partitionId,
+                  leader: p.leader,
+                  replicas: p.replicas,
+                  isr: p.isr,
+                  earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
+                  latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
+                }))
+                .sort((x, y) => x.partition - y.partition),
+            };
+          }),
+        );
+      }),
 
     async missingTopics(topics: string[]) {
-      const existing = new Set(await ready().admin.listTopics());
+      const existing = new Set(await call('list the topics', ({ admin: a }) => a.listTopics()));
       return topics.filter((t) => !existing.has(t));
     },
 
     async committedOffsets(groupId: string, topics: string[]) {
-      const result = await ready().admin.fetchOffsets({ groupId, topics });
+      const result = await call('read committed offsets', ({ admin: a }) =>
+        a.fetchOffsets({ groupId, topics }),
+      );
       const out = new Map<string, string | null>();
       for (const t of result) {
         for (const p of t.partitions)
@@ -231,40 +284,76 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
     isUnreachable,
 
     async close() {
-      const p = producer;
-      const a = admin;
-      producer = null;
-      admin = null;
-      await Promise.all([p?.disconnect(), a?.disconnect()]);
+      const pending = connection;
+      connection = null;
+      const c = await pending?.catch(() => null);
+      if (c) await Promise.all([c.producer.disconnect(), c.admin.disconnect()]);
     },
   };
 }
 
 function session(
+  log: Logger,
   consumer: Consumer,
   topics: string[],
   dead: Promise<Error>,
   watch: StallWatch,
-  stopWatchdog: () => void,
+  /** Stops the stall watch; resolves once the start positions of the last assignment are committed. */
+  stopWatchdog: () => Promise<void>,
 ): ConsumerSession {
   const all = topics.map((topic) => ({ topic }));
   return {
     dead,
+    // kafkajs throws from pause/resume while its consumer group is gone (a crash mid-way): the session is
+    // dead then and `dead` says so; a drain must go on rather than be skipped by the throw.
     pause: () => {
       watch.pause();
-      consumer.pause(all);
+      try {
+        consumer.pause(all);
+      } catch (err) {
+        log.warn({ err }, 'pausing a consumer that is gone');
+      }
     },
     resume: () => {
       watch.resume(Date.now());
-      consumer.resume(all);
+      try {
+        consumer.resume(all);
+      } catch (err) {
+        log.warn({ err }, 'resuming a consumer that is gone');
+      }
     },
     // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),
     // leaves the group, then closes the connections.
-    leave: () => {
-      stopWatchdog();
-      return consumer.disconnect();
+    leave: async () => {
+      await stopWatchdog();
+      await consumer.disconnect();
     },
   };
+}
+
+/**
+ * Commits, for the assigned partitions the group has no committed offset for, their current end: the
+ * position a consumer without fromBeginning starts at. (A message produced between the consumer's own
+ * look-up and this one is fetched anyway; the processor's later commits replace this one.)
+ */
+async function commitStartPositions(
+  consumer: Consumer,
+  groupId: string,
+  assigned: Record<string, number[]>,
+  admin: Admin,
+): Promise<void> {
+  const topics = Object.keys(assigned);
+  if (topics.length === 0) return;
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  for (const { topic, partitions } of committed) {
+    const mine = new Set(assigned[topic] ?? []);
+    const uncommitted = partitions.filter((p) => mine.has(p.partition) && BigInt(p.offset) < 0n);
+    if (uncommitted.length === 0) continue;
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+    await consumer.commitOffsets(
+      uncommitted.map((p) => ({ topic, partition: p.partition, offset: ends.get(p.partition) ?? '0' })),
+    );
+  }
 }
 
 function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
@@ -337,6 +426,31 @@ function isUnreachable(err: unknown): boolean {
     if (UNREACHABLE.has(e.name)) return true;
   }
   return false;
+}
+
+/** kafkajs' names for a protocol error it may recover from (leader moved, coordinator loading, ...). */
+function retriableCause(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if ((e as { retriable?: unknown }).retriable === true) return true;
+  }
+  return false;
+}
+
+/**
+ * kafkajs wraps exhausted retries in a non-retriable KafkaJSNumberOfRetriesExceeded: what matters is why
+ * they were exhausted. An unreachable broker or a retriable cause (a leader that moved) is
+ * KAFKA_UNAVAILABLE (503, try again); a refused request keeps its own error (its `type` says why).
+ */
+function asUnavailable(err: unknown, doing: string): unknown {
+  if (err instanceof KmaintError) return err;
+  const exhausted = err instanceof Error && err.name === 'KafkaJSNumberOfRetriesExceeded';
+  if (isUnreachable(err) || retriableCause(err) || (exhausted && retriableCause((err as Error).cause))) {
+    return new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not ${doing}: ${message(err)}`, {
+      retriable: true,
+      cause: err,
+    });
+  }
+  return err;
 }
 
 function message(err: unknown): string {

@@ -39,6 +39,23 @@ export interface ProcessorDeps {
   onError: (error: RecordedError) => void;
 }
 
+/** A partition held at a message that could neither be processed nor dead-lettered. */
+export interface BlockedPartition {
+  topic: string;
+  partition: number;
+  /** The offset it is held at: nothing after it is processed until this one is. */
+  offset: string;
+  /** ISO time it was first held there. */
+  since: string;
+  /** Why the last attempt to finish it failed. */
+  reason: string;
+  /** Refetches of it that failed again. */
+  failures: number;
+}
+
+/** Longest wait before a held partition's message is tried again. */
+const BLOCKED_RETRY_MAX_MS = 30_000;
+
 export interface DrainOutcome {
   timedOut: boolean;
   /** Messages still running when the timeout struck; aborted and left uncommitted for redelivery. */
@@ -55,6 +72,8 @@ class BatchRun {
   readonly generation: number;
   /** Resolves once every message has run or was dropped. */
   readonly settled = Promise.withResolvers<undefined>();
+  /** Index of a message that failed for good (DLQ down): later ones of its partition are not run. */
+  blockedAt: number | null = null;
   sinceCommit = 0;
   lastCommitAt = Date.now();
   committing: Promise<void> = Promise.resolve();
@@ -104,6 +123,13 @@ export class Processor {
   #revokedGeneration = -1;
   /** Aborted by a drain timeout: every handler signal and backoff wait follows it. */
   #abort = new AbortController();
+  /** Aborted when the current generation's partitions are revoked: retries and backoff stop then. */
+  #revoke = new AbortController();
+  /** Aborted when a drain begins: the wait before a held partition's retry does not hold it up. */
+  #stop = new AbortController();
+  /** Partitions held at a message that failed and could not be dead-lettered, by `topic/partition`. */
+  readonly #blocked = new Map<string, BlockedPartition>();
+  #lastDlqError = 'processing failed';
   /** Resolves when a drain gives up on handlers that ignore their signal. */
   #abandon = Promise.withResolvers<undefined>();
 
@@ -116,6 +142,11 @@ export class Processor {
 
   get inFlight(): number {
     return this.#scheduler.running;
+  }
+
+  /** The partitions held at a message that can be neither processed nor dead-lettered. */
+  blocked(): BlockedPartition[] {
+    return [...this.#blocked.values()].map((b) => ({ ...b }));
   }
 
   /** Handles one batch to the end (or until a drain or rebalance stops it), then commits. */
@@ -132,6 +163,7 @@ export class Processor {
   /** Stops taking messages: queued ones are dropped (they stay uncommitted and are fetched again). */
   beginStop(): void {
     this.#stopping = true;
+    this.#stop.abort();
     this.#dropQueued();
   }
 
@@ -148,10 +180,12 @@ export class Processor {
     if (!(await settlesWithin(settled(), ABANDON_GRACE_MS))) {
       this.#deps.logger.warn(
         { leftInFlight },
-        'handlers ignored their abort signal; committing without them',
+        'handlers ignored their abort signal or commits hang; committing without them',
       );
       this.#abandon.resolve(undefined);
-      await settled();
+      // A commit that hangs (the broker went away) is not awaited past one more grace period: what it
+      // would have committed is fetched again by the next owner.
+      await settlesWithin(settled(), ABANDON_GRACE_MS);
     }
     return { timedOut: true, leftInFlight };
   }
@@ -159,6 +193,7 @@ export class Processor {
   /** The group assigned partitions: a new generation begins. */
   assigned(): void {
     this.#generation += 1;
+    this.#revoke = new AbortController();
   }
 
   /** Takes messages again after a drain (resume or rejoin). */
@@ -166,6 +201,8 @@ export class Processor {
     this.#stopping = false;
     this.#revokedGeneration = -1;
     this.#abort = new AbortController();
+    this.#revoke = new AbortController();
+    this.#stop = new AbortController();
     this.#abandon = Promise.withResolvers<undefined>();
     // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
     this.#scheduler = this.#newScheduler();
@@ -197,10 +234,9 @@ export class Processor {
     }
     const partitionLane = `${topic}/${partition}`;
     const byKey = this.#opts.orderBy === 'key';
-    for (let index = 0; index < messages.length; index++) {
-      const lane = byKey ? `${partitionLane}/${messages[index]?.key?.toString('hex') ?? ''}` : partitionLane;
-      this.#scheduler.submit(lane, { run, index });
-    }
+    const held = this.#blocked.get(partitionLane);
+    const heldHere = held !== undefined && held.offset === messages[0]?.offset;
+    if (held !== undefined && !heldHere) this.#blocked.delete(partitionLane);
 
     // kafkajs only heartbeats between batches; a long batch must keep the membership alive itself, and a
     // rejected heartbeat is how a rebalance shows up. kafkajs rebalances eagerly (every partition is
@@ -218,9 +254,26 @@ export class Processor {
         revokedBy = err;
         if (!this.#current(run)) return;
         this.#revokedGeneration = run.generation;
+        this.#revoke.abort(err);
         this.#dropQueued();
       });
     }, this.#opts.heartbeatIntervalMs);
+    if (heldHere) {
+      // The refetch of a held partition: wait (bounded, and cut by a drain or revocation), then try the
+      // held message alone; the ones after it come with the next fetch once it is done.
+      const delayMs = backoffDelay(held.failures, this.#opts.retryBackoffMs, BLOCKED_RETRY_MAX_MS);
+      const cut = AbortSignal.any([this.#stopSignal(), this.#stop.signal]);
+      await abortableDelay(delayMs, cut).catch(() => undefined);
+      // Cut short: it stays held and uncommitted, and is fetched again after the resume or rebalance.
+      if (cut.aborted) run.settle();
+      else this.#scheduler.submit(partitionLane, { run, index: 0 });
+      for (let index = 1; index < messages.length; index++) run.settle();
+    } else {
+      for (let index = 0; index < messages.length; index++) {
+        const key = messages[index]?.key?.toString('hex') ?? '';
+        this.#scheduler.submit(byKey ? `${partitionLane}/${key}` : partitionLane, { run, index });
+      }
+    }
     try {
       await Promise.race([run.settled.promise, this.#abandon.promise]);
     } finally {
@@ -236,6 +289,12 @@ export class Processor {
   /** The scheduler's work: one message through its attempts, then its bookkeeping. Never rejects. */
   async #runItem({ run, index }: Item): Promise<void> {
     const m = run.batch.messages[index] as ConsumedMessage;
+    if (run.blockedAt !== null && index > run.blockedAt) {
+      // Its partition is held at an earlier message: running it now would break the order and run it
+      // again with every refetch.
+      run.settle();
+      return;
+    }
     let result: Result;
     try {
       result = await this.#process(m);
@@ -244,8 +303,14 @@ export class Processor {
       this.#recordError('PROCESSING_FAILED', err, m.topic, m.partition, m.offset);
       result = 'failed';
     }
-    if (result === 'done') run.tracker.finish(index);
-    else if (result === 'failed') run.tracker.fail(index);
+    const lane = `${m.topic}/${m.partition}`;
+    if (result === 'done') {
+      run.tracker.finish(index);
+      if (this.#blocked.get(lane)?.offset === m.offset) this.#blocked.delete(lane);
+    } else if (result === 'failed') {
+      run.tracker.fail(index);
+      this.#hold(run, index, m);
+    }
     run.sinceCommit += 1;
     const auto = this.#opts.autoCommitIntervalMs;
     const now = auto === null ? 0 : Date.now();
@@ -257,6 +322,36 @@ export class Processor {
       void this.#commit(run);
     }
     run.settle();
+  }
+
+  /** Holds the partition at `m`, which failed and could not be dead-lettered (or a listener threw). */
+  #hold(run: BatchRun, index: number, m: ConsumedMessage): void {
+    run.blockedAt = run.blockedAt === null ? index : Math.min(run.blockedAt, index);
+    const lane = `${m.topic}/${m.partition}`;
+    const before = this.#blocked.get(lane);
+    const last = this.#lastDlqError;
+    if (before?.offset === m.offset) {
+      this.#blocked.set(lane, { ...before, failures: before.failures + 1, reason: last });
+      return;
+    }
+    this.#blocked.set(lane, {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      since: new Date().toISOString(),
+      reason: last,
+      failures: 1,
+    });
+    this.#deps.logger.warn(
+      { topic: m.topic, partition: m.partition, offset: m.offset, reason: last },
+      'partition held at a message that can be neither processed nor dead-lettered',
+    );
+    this.#recordError('PARTITION_BLOCKED', new Error(last), m.topic, m.partition, m.offset);
+  }
+
+  /** Aborts with a drain timeout or a revocation of the current generation. */
+  #stopSignal(): AbortSignal {
+    return AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
   }
 
   /** Drops the queued messages of every batch: they stay uncommitted and are fetched again. */
@@ -285,7 +380,9 @@ export class Processor {
 
   async #process(m: ConsumedMessage): Promise<Result> {
     const { topic, partition, offset } = m;
-    const drainSignal = this.#abort.signal;
+    // A drain timeout or a revocation: a member that is losing the partition stops retrying it (its
+    // successor fetches it again) rather than outlive the rebalance timeout and be evicted.
+    const drainSignal = this.#stopSignal();
     const attempts = this.#opts.maxRetries + 1;
     let lastError: unknown = null;
     let tried = attempts;
@@ -355,6 +452,7 @@ export class Processor {
     } catch (err) {
       // Not dead-lettered means not finished: the offset stays uncommitted and the message comes back.
       this.#recordError('DLQ_FAILED', err, m.topic, m.partition, m.offset);
+      this.#lastDlqError = `dead-letter topic ${dlq} unavailable: ${err instanceof Error ? err.message : String(err)}`;
       return 'failed';
     }
     this.#deps.onMessage({

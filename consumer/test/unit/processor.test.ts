@@ -173,6 +173,26 @@ describe('Processor', () => {
     expect(b.sought.at(-1)).toBe('1');
   });
 
+  it('defect 8: with the dead-letter topic down, a failed message blocks its partition: later messages are not processed past it, the refetch waits, and the block is reported', async () => {
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '1') throw new Error('poison');
+      },
+      async () => {
+        throw new Error('dlq down');
+      },
+      { orderBy: 'partition', retryBackoffMs: 1, maxRetries: 1 },
+    );
+    // What a refetch after each failure delivers again: the failed message and everything after it.
+    for (let refetch = 0; refetch < 3; refetch++) {
+      const b = batch([message(1), message(2), message(3)]);
+      await p.handleBatch(b);
+      expect(b.commits.every((c) => c === '1')).toBe(true);
+    }
+    expect(outcomes.filter((o) => o === 'processed@2')).toEqual([]);
+    expect(p.blocked()).toMatchObject([{ topic: 't', partition: 0, offset: '1' }]);
+  });
+
   it('a drain timeout aborts in-flight handlers and leaves them uncommitted', async () => {
     const { p, outcomes } = processor(async (m, { signal }) => {
       if (m.offset === '1')
@@ -212,6 +232,41 @@ describe('Processor', () => {
     const fresh = batch([message(1)]);
     await p.handleBatch(fresh);
     expect(fresh.commits).toEqual(['2']);
+  });
+
+  it('defect 11: a drain is bounded when commits hang', async () => {
+    const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
+    const b = batch([message(0), message(1)]);
+    b.commit = () => new Promise<void>(() => undefined);
+    const run = p.handleBatch(b);
+    const outcome = await p.drain(20);
+    expect(outcome.timedOut).toBe(true);
+    void run;
+  });
+
+  it('defect 9: a revocation cuts the retries and backoff of a failing message: aborted, not dead-lettered by a member that lost its partition', async () => {
+    const sent: string[] = [];
+    const { p, outcomes } = processor(
+      async () => {
+        throw new Error('slow poison');
+      },
+      async (topic) => {
+        sent.push(topic);
+        return { topic, partition: 0, offset: '0' };
+      },
+      { orderBy: 'partition', maxRetries: 8, retryBackoffMs: 1, heartbeatIntervalMs: 5 },
+    );
+    const rebalance = new Error('rebalancing');
+    let beats = 0;
+    const b = batch([message(0)], async () => {
+      beats += 1;
+      if (beats >= 2) throw rebalance;
+    });
+    await expect(p.handleBatch(b)).rejects.toBe(rebalance);
+    expect(outcomes).toContain('aborted@0');
+    expect(outcomes).not.toContain('deadLettered@0');
+    expect(sent).toEqual([]);
+    expect(b.commits).toEqual([]);
   });
 
   it('with auto-commit, commits on the interval rather than per message, and always at the batch end', async () => {

@@ -79,6 +79,50 @@ describe('state machine', () => {
     expect(step(s.machine, { type: 'desired', desired: OFF }).effect).toBeNull();
   });
 
+  it('defect 1: at start with the switch off the state is joining, which is not maintenance', () => {
+    const s = initial(OFF);
+    expect(s.machine.state).toBe('joining');
+    expect(s.effect).toEqual({ type: 'resume', how: 'join' });
+  });
+
+  it('defect 2: a join given up because a pause window arrived is not running, and the window does not unpause a session that does not exist', () => {
+    let s = initial(OFF);
+    s = step(s.machine, { type: 'desired', desired: on('pause') });
+    s = step(s.machine, { type: 'done', joined: false });
+    expect(s.machine.state).toBe('maintenance');
+    expect(s.machine.inGroup).toBe(false);
+    expect(s.effect).toBeNull();
+    s = step(s.machine, { type: 'desired', desired: OFF });
+    expect(s.effect).toEqual({ type: 'resume', how: 'join' });
+  });
+
+  it('defect 2: a session that dies while running goes to joining and joins again', () => {
+    let s = step(initial(OFF).machine, { type: 'done' });
+    expect(s.machine.state).toBe('running');
+    s = step(s.machine, { type: 'lost' });
+    expect(s.machine.state).toBe('joining');
+    expect(s.effect).toEqual({ type: 'resume', how: 'join' });
+  });
+
+  it('defect 2: a session that dies while paused is joined again after the window, not unpaused', () => {
+    let s = step(initial(OFF).machine, { type: 'done' });
+    s = step(s.machine, { type: 'desired', desired: on('pause') });
+    s = step(s.machine, { type: 'done' });
+    s = step(s.machine, { type: 'lost' });
+    expect(s.machine.state).toBe('maintenance');
+    expect(s.machine.inGroup).toBe(false);
+    s = step(s.machine, { type: 'desired', desired: OFF });
+    expect(s.effect).toEqual({ type: 'resume', how: 'join' });
+  });
+
+  it('defect 2: a session that dies before its join is reported done does not count as running', () => {
+    let s = initial(OFF);
+    s = step(s.machine, { type: 'lost' });
+    s = step(s.machine, { type: 'done', joined: true });
+    expect(s.machine.state).toBe('joining');
+    expect(s.effect).toEqual({ type: 'resume', how: 'join' });
+  });
+
   it('refuses a "done" with nothing pending', () => {
     const { machine } = initial(on());
     expect(() => step(machine, { type: 'done' })).toThrow();
@@ -91,6 +135,8 @@ describe('state machine', () => {
   const inputArb = fc.oneof(
     desiredArb.map((desired): Input => ({ type: 'desired', desired })),
     fc.constant<Input>({ type: 'done' }),
+    fc.constant<Input>({ type: 'done', joined: false }),
+    fc.constant<Input>({ type: 'lost' }),
     fc.constant<Input>({ type: 'shutdown', timeoutMs: null }),
   );
 
@@ -105,6 +151,10 @@ describe('state machine', () => {
           if (s.effect) expect(machine.pending === null || input.type === 'done').toBe(true);
           if (input.type === 'shutdown') shutdownSeen = true;
           if (shutdownSeen && s.effect) expect(s.effect.type === 'resume').toBe(false);
+          // Running is only ever reported with a session.
+          if (s.machine.state === 'running') expect(s.machine.inGroup).toBe(true);
+          if (input.type === 'lost' && s.machine.pending === null)
+            expect(s.machine.state).not.toBe('running');
           machine = s.machine;
         }
         machine = step(machine, { type: 'desired', desired: last }).machine;

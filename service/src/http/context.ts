@@ -10,11 +10,19 @@ export interface RouteContext {
 }
 
 /**
- * The API serves traffic only while consuming: every other state is some phase of maintenance, and once a
- * shutdown has begun the instance is on its way out even before the engine leaves `running`.
+ * Maintenance is what the switch (or a shutdown) brought about: draining, in it, or resuming from it.
+ * Starting and joining with the switch off are not: the endpoints that need no group membership serve
+ * then, and only readiness waits for the session. Once a shutdown has begun the instance is on its way
+ * out even before the engine leaves `running`.
  */
 export const inMaintenance = (status: ApiStatus): boolean =>
-  status.state !== 'running' || status.shuttingDown;
+  status.state === 'draining' ||
+  status.state === 'maintenance' ||
+  status.state === 'resuming' ||
+  status.shuttingDown;
+
+/** Ready only while a live consumer session consumes (state `running`) and no shutdown has begun. */
+export const isReady = (status: ApiStatus): boolean => status.state === 'running' && !status.shuttingDown;
 
 export function maintenanceMessage(status: ApiStatus): string {
   const why = status.shuttingDown

@@ -4,13 +4,26 @@
  * behind an adapter (see ./consumer-adapter.ts).
  */
 
-export type ApiState = 'running' | 'draining' | 'maintenance' | 'resuming';
+/**
+ * `starting` (before the switch is read) and `joining` (switch off, not in the group yet: at start, while
+ * a join fails, after the consumer died) are not maintenance; only `running` is ready.
+ */
+export type ApiState = 'running' | 'draining' | 'maintenance' | 'resuming' | 'starting' | 'joining';
 
 export interface ApiComponent {
   healthy: boolean;
   detail: string;
   /** Kafka only: configured topics the broker does not have (the consumer cannot join until they exist). */
   missingTopics?: string[];
+  /** Kafka only: partitions held at a message that can be neither processed nor dead-lettered. */
+  blockedPartitions?: {
+    topic: string;
+    partition: number;
+    offset: string;
+    since: string;
+    reason: string;
+    failures: number;
+  }[];
 }
 
 export interface ApiStatus {

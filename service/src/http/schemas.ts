@@ -37,6 +37,23 @@ const component = {
       description:
         'Kafka only: configured topics the broker does not have; the consumer joins once they exist',
     },
+    blockedPartitions: {
+      type: 'array',
+      description:
+        'Kafka only: partitions held at a message that failed and could not be dead-lettered; nothing after it is processed until it is',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition', 'offset', 'since', 'reason', 'failures'],
+        properties: {
+          topic: { type: 'string' },
+          partition: { type: 'integer' },
+          offset: { type: 'string' },
+          since: { type: 'string', format: 'date-time' },
+          reason: { type: 'string' },
+          failures: { type: 'integer' },
+        },
+      },
+    },
   },
 } as const;
 
@@ -44,8 +61,15 @@ const maintenance = {
   type: 'object',
   required: ['active', 'state', 'since', 'desired', 'mode', 'reason', 'window', 'drain', 'lastDrain'],
   properties: {
-    active: { type: 'boolean', description: 'false only while consuming (state running)' },
-    state: { type: 'string', enum: ['running', 'draining', 'maintenance', 'resuming'] },
+    active: {
+      type: 'boolean',
+      description: 'true while draining, in maintenance or resuming from it, or shutting down',
+    },
+    state: {
+      type: 'string',
+      enum: ['running', 'draining', 'maintenance', 'resuming', 'starting', 'joining'],
+      description: 'starting and joining (not in the group yet, switch off) are not maintenance',
+    },
     since: { type: 'string', format: 'date-time' },
     desired: { type: 'boolean', description: 'Whether the switch asks for maintenance' },
     mode: { type: 'string', enum: ['drain', 'pause'] },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
-import { inMaintenance } from '../context.ts';
+import { inMaintenance, isReady } from '../context.ts';
 import type { ApiStatus } from '../port.ts';
 import { errorRef, healthResponse, probeResponse } from '../schemas.ts';
 
@@ -37,13 +37,14 @@ export function healthRoutes(ctx: RouteContext) {
       {
         schema: {
           tags: ['health'],
-          summary: 'Readiness: 200 while consuming; 503 while draining, in maintenance or resuming',
+          summary:
+            'Readiness: 200 while a consumer session consumes; 503 while starting, joining, draining, in maintenance or resuming',
           response: { 200: probeResponse, 503: { description: 'Not consuming', ...errorRef } },
         },
       },
       async (_request, reply) => {
         const status = ctx.service.status();
-        if (!inMaintenance(status)) return { status: 'ready', state: status.state };
+        if (isReady(status)) return { status: 'ready', state: status.state };
         return reply.code(503).send({
           error: { code: 'NOT_READY', message: `not consuming: state ${status.state} since ${status.since}` },
         });

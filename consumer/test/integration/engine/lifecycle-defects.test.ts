@@ -1,0 +1,177 @@
+import kafkajs from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startKafka, stopKafka } from '../../../../test/env/control.ts';
+import {
+  brokers,
+  createTopic,
+  fullyCommitted,
+  groupMembers,
+  makeEngine,
+  produce,
+  Recorder,
+  setSwitch,
+  stateIs,
+  uniqueName,
+  useTools,
+  waitFor,
+  type Tools,
+} from './harness.ts';
+
+const t = useTools();
+let kafkaDown = false;
+
+async function bringKafkaBack(tools: Tools): Promise<void> {
+  if (!kafkaDown) return;
+  await startKafka();
+  kafkaDown = false;
+  await waitFor(async () => (await tools.admin.listTopics()).length >= 0, { timeoutMs: 60_000 });
+}
+
+afterEach(async () => {
+  await bringKafkaBack(t);
+});
+
+describe('KAFKA_OFFSET_INITIAL=newest', () => {
+  it('defect 5: messages produced during a drain window on partitions with no committed offset are processed after it', async () => {
+    const topic = uniqueName('d5-newest');
+    const groupId = uniqueName('g-d5');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    await createTopic(t, topic, 3);
+    const rec = new Recorder();
+    const engine = makeEngine({
+      topic,
+      groupId,
+      key,
+      handler: rec.handler(),
+      overrides: { kafka: { offsetInitial: 'newest' } },
+    });
+    await engine.start();
+    try {
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+      await waitFor(async () => (await groupMembers(t, groupId)).state === 'Stable', {
+        timeoutMs: 60_000,
+        message: 'the group stable',
+      });
+      // Nothing was produced yet: no partition has a committed offset when the window begins.
+      await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
+      await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+      await produce(t, topic, 30, { partitions: 3, prefix: 'window' });
+
+      await setSwitch(t, key, 'false');
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running again' });
+      // Markers after the window: once every partition's marker is processed, whatever the engine was
+      // going to process of the window has been.
+      await waitFor(
+        async () => {
+          await produce(t, topic, 3, { partitions: 3, prefix: `marker-${Date.now()}` });
+          return [0, 1, 2].every((p) => [...rec.seen.keys()].some((k) => k.startsWith(`${topic}/${p}/`)));
+        },
+        { timeoutMs: 60_000, intervalMs: 2_000, message: 'a marker processed on every partition' },
+      );
+      const window = [...rec.values.keys()].filter((v) => v.startsWith('window-'));
+      expect(window).toHaveLength(30);
+    } finally {
+      await engine.shutdown();
+    }
+  });
+});
+
+describe('a leave while Kafka goes away and comes back', () => {
+  it('defect 3: after a drain-mode leave during a broker outage no member of the engine remains in the group (describeGroups)', async () => {
+    const topic = uniqueName('d3-orphan');
+    const groupId = uniqueName('g-d3');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    const memberId = uniqueName('d3-a');
+    await createTopic(t, topic, 2);
+    const rec = new Recorder();
+    const engine = makeEngine({ topic, groupId, key, memberId, handler: rec.handler() });
+    await engine.start();
+    const probeRec = new Recorder();
+    const probe = makeEngine({
+      topic,
+      groupId,
+      key: `/maintenance/${uniqueName('probe')}`,
+      memberId: uniqueName('d3-probe'),
+      handler: probeRec.handler(),
+    });
+    try {
+      await waitFor(async () => (await groupMembers(t, groupId)).clientIds.includes(memberId), {
+        timeoutMs: 60_000,
+        message: 'the engine in the group',
+      });
+      await stopKafka();
+      kafkaDown = true;
+      await waitFor(() => !engine.snapshot().components.kafka.healthy, {
+        timeoutMs: 60_000,
+        message: 'the consumer to notice the broker is gone',
+      });
+      await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
+      await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+      await bringKafkaBack(t);
+
+      // A second member of the same group takes every partition; a leftover consumer of the first would
+      // hold some of them and keep the probe from processing everything.
+      await probe.start();
+      await produce(t, topic, 40, { partitions: 2 });
+      await waitFor(() => probeRec.distinct === 40, {
+        timeoutMs: 60_000,
+        message: 'the probe to process everything',
+      }).catch(async (err: unknown) => {
+        const where = { probe: probe.snapshot(), errors: probe.counters().errors, engine: engine.snapshot() };
+        const group = await groupMembers(t, groupId);
+        throw new Error(
+          `${(err as Error).message}; group ${JSON.stringify(group)}; ${JSON.stringify(where)}`,
+        );
+      });
+      const members = await groupMembers(t, groupId);
+      expect(members.clientIds).not.toContain(memberId);
+      expect(rec.distinct).toBe(0);
+    } finally {
+      await bringKafkaBack(t);
+      await Promise.all([engine.shutdown(), probe.shutdown()]);
+    }
+  });
+});
+
+describe('a transactional topic', () => {
+  it('defect 11: the trailing transaction markers are committed, so lag reaches 0', async () => {
+    const topic = uniqueName('d11-tx');
+    const groupId = uniqueName('g-d11');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    await createTopic(t, topic, 1);
+    const rec = new Recorder();
+    const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+    const kafka = new kafkajs.Kafka({
+      clientId: uniqueName('tx'),
+      brokers: brokers(),
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
+    const producer = kafka.producer({
+      transactionalId: uniqueName('tx-id'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    await engine.start();
+    try {
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+      for (let round = 0; round < 3; round++) {
+        const tx = await producer.transaction();
+        await tx.send({ topic, messages: [{ value: `tx-${round}-a` }, { value: `tx-${round}-b` }] });
+        await tx.commit();
+        await waitFor(() => rec.distinct === (round + 1) * 2, {
+          timeoutMs: 60_000,
+          message: `round ${round} processed`,
+        });
+      }
+      await waitFor(() => fullyCommitted(t, groupId, topic), {
+        timeoutMs: 30_000,
+        message: 'the committed offset at the end (past the last marker)',
+      });
+      expect((await engine.stats()).partitions.every((p) => p.lag === 0)).toBe(true);
+    } finally {
+      await producer.disconnect();
+      await engine.shutdown();
+    }
+  });
+});
