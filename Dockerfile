@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Both kmaint images from one file: `docker build --target service -t kmaint/service .` and
-# `docker build --target operator -t kmaint/operator .`. Each runtime image holds Node 24, the compiled
+# The kmaint images from one file: `docker build --target service -t kmaint/service .`,
+# `docker build --target operator -t kmaint/operator .` and the example consumer on @kmaint/consumer,
+# `docker build --target orders-ledger -t kmaint/orders-ledger .`. Each runtime image holds Node 24, the compiled
 # JavaScript of its package and the shared @kmaint/common workspace, and only production dependencies.
 # The base is pinned to the exact Node release the repo develops and tests on (package.json "node");
 # pin it by digest as well (NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:...) when your registry policy
@@ -13,14 +14,17 @@ WORKDIR /src
 # Manifests first so the dependency layer is reused until a lockfile or package.json changes.
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY common/package.json common/
-COPY consumer/package.json consumer/tsconfig.build.json consumer/
+COPY consumer/package.json consumer/tsconfig.build.json consumer/tsconfig.common.json consumer/
 COPY service/package.json service/tsconfig.build.json service/
 COPY operator/package.json operator/tsconfig.build.json operator/
+COPY examples/orders-ledger/package.json examples/orders-ledger/tsconfig.build.json examples/orders-ledger/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common/ common/
 COPY consumer/src consumer/src
+COPY consumer/scripts consumer/scripts
 COPY service/src service/src
 COPY operator/src operator/src
+COPY examples/orders-ledger/src examples/orders-ledger/src
 RUN npm run build --workspaces --if-present
 
 # --- production dependencies of one workspace, resolved from the same lockfile -----------------------
@@ -31,6 +35,7 @@ COPY common/package.json common/
 COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
+COPY examples/orders-ledger/package.json examples/orders-ledger/
 RUN npm ci --omit=dev --workspace=@kmaint/service --no-audit --no-fund --ignore-scripts \
   && npm cache clean --force
 
@@ -41,7 +46,19 @@ COPY common/package.json common/
 COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
+COPY examples/orders-ledger/package.json examples/orders-ledger/
 RUN npm ci --omit=dev --workspace=@kmaint/operator --no-audit --no-fund --ignore-scripts \
+  && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS orders-ledger-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY common/package.json common/
+COPY consumer/package.json consumer/
+COPY service/package.json service/
+COPY operator/package.json operator/
+COPY examples/orders-ledger/package.json examples/orders-ledger/
+RUN npm ci --omit=dev --workspace=@kmaint/example-orders-ledger --no-audit --no-fund --ignore-scripts \
   && npm cache clean --force
 
 # --- runtime images --------------------------------------------------------------------------------
@@ -80,3 +97,22 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "operator/dist/main.js"]
+
+# The example: the compiled library (which carries its own copy of @kmaint/common) and the example's
+# JavaScript. Its SQLite ledger goes to LEDGER_DIR, a volume, since the root filesystem is read-only.
+FROM ${NODE_IMAGE} AS orders-ledger
+ENV NODE_ENV=production LEDGER_DIR=/data
+WORKDIR /app
+COPY --from=orders-ledger-deps /app/node_modules node_modules
+COPY --from=build /src/package.json ./
+COPY --from=build /src/consumer/package.json consumer/
+COPY --from=build /src/consumer/dist consumer/dist
+COPY --from=build /src/examples/orders-ledger/package.json examples/orders-ledger/
+COPY --from=build /src/examples/orders-ledger/dist examples/orders-ledger/dist
+RUN mkdir /data && chown 1000:1000 /data
+VOLUME /data
+USER 1000:1000
+EXPOSE 8083
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8083)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "examples/orders-ledger/dist/main.js"]

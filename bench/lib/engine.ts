@@ -1,7 +1,7 @@
 import { pino } from 'pino';
+import { createConsumer, type Consumer, type MessageHandler } from '@kmaint/consumer';
 import { loadConfig } from '../../service/src/config.ts';
-import { createEngine, type Engine, type EngineOptions, type MessageHandler } from '@kmaint/consumer';
-import { engineOptions } from '../../service/src/options.ts';
+import { consumerOptions } from '../../service/src/options.ts';
 import type { BenchEnv } from './env.ts';
 
 export interface BenchEngineSetup {
@@ -15,13 +15,11 @@ export interface BenchEngineSetup {
 }
 
 /**
- * A kmaint engine as the service runs it: configured through the service's own schema and mapping, every
- * setting at its default unless `variables` says otherwise; only the servers and names are the bench's.
+ * A kmaint consumer as the service runs it: configured through the service's own schema and mapping onto
+ * the library, every setting at its default unless `variables` says otherwise; only the servers and names
+ * are the bench's.
  */
-export function benchEngine(
-  env: Pick<BenchEnv, 'brokers' | 'etcdEndpoints'>,
-  s: BenchEngineSetup,
-): { engine: Engine; options: EngineOptions } {
+export function benchEngine(env: Pick<BenchEnv, 'brokers' | 'etcdEndpoints'>, s: BenchEngineSetup): Consumer {
   const config = loadConfig({
     KAFKA_BROKERS: env.brokers.join(','),
     KAFKA_TOPICS: s.topic,
@@ -32,8 +30,7 @@ export function benchEngine(
     KAFKA_CLIENT_ID: s.memberId,
     ...s.variables,
   });
-  const options = engineOptions(config);
   // Warnings only: logging every message would measure pino, not the engine.
   const logger = pino({ level: 'warn' });
-  return { engine: createEngine(options, { logger, handler: s.handler }), options };
+  return createConsumer(consumerOptions(config, { handler: s.handler, logger }));
 }

@@ -1,6 +1,7 @@
 import type { Etcd3, Watcher } from 'etcd3';
 import kafkajs, { type Consumer, type ConsumerRunConfig } from 'kafkajs';
-import { DEFAULT_MAX_WAIT_MS, type Engine, type EngineState } from '@kmaint/consumer';
+import type { Consumer as KmaintConsumer, ConsumerState } from '@kmaint/consumer';
+import { DEFAULT_MAX_WAIT_MS } from '../../consumer/src/engine/index.ts';
 import { benchEngine } from './engine.ts';
 import type { BenchEnv } from './env.ts';
 import type { Probe } from './probe.ts';
@@ -37,18 +38,17 @@ export interface SubjectSetup {
 export class EngineSubject implements Subject {
   readonly label = 'kmaint';
   readonly fetchWaitMs: number;
-  readonly #engine: Engine;
+  readonly #engine: KmaintConsumer;
 
   constructor(env: BenchEnv, s: SubjectSetup) {
-    const { engine, options } = benchEngine(env, {
+    this.#engine = benchEngine(env, {
       topic: s.topic,
       groupId: s.groupId,
       key: s.key,
       memberId: s.memberId,
       handler: (m, { signal }) => s.probe.handle(`${m.partition}/${m.offset}`, s.workMs, signal),
     });
-    this.#engine = engine;
-    this.fetchWaitMs = options.kafka.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS;
+    this.fetchWaitMs = DEFAULT_MAX_WAIT_MS;
   }
 
   start(): Promise<void> {
@@ -59,10 +59,10 @@ export class EngineSubject implements Subject {
     return new Promise((resolve) => {
       const on = (d: { maintenance: boolean }): void => {
         if (!d.maintenance) return;
-        this.#engine.events.off('desired', on);
+        this.#engine.off('desired', on);
         resolve(performance.now());
       };
-      this.#engine.events.on('desired', on);
+      this.#engine.on('desired', on);
     });
   }
 
@@ -75,18 +75,18 @@ export class EngineSubject implements Subject {
   }
 
   close(): Promise<void> {
-    return this.#engine.shutdown();
+    return this.#engine.stop();
   }
 
-  #whenState(state: EngineState): Promise<number> {
-    if (this.#engine.snapshot().state === state) return Promise.resolve(performance.now());
+  #whenState(state: ConsumerState): Promise<number> {
+    if (this.#engine.state === state) return Promise.resolve(performance.now());
     return new Promise((resolve) => {
-      const on = (e: { to: EngineState }): void => {
+      const on = (e: { to: ConsumerState }): void => {
         if (e.to !== state) return;
-        this.#engine.events.off('transition', on);
+        this.#engine.off('transition', on);
         resolve(performance.now());
       };
-      this.#engine.events.on('transition', on);
+      this.#engine.on('transition', on);
     });
   }
 }

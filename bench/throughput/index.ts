@@ -16,7 +16,7 @@ const MESSAGES = 200_000;
 const RECORD_BYTES = 100;
 const PARTITIONS = 3;
 const ROUNDS = 5;
-const CLIENTS = ['kmaint', 'kmaint-autocommit', 'kafkajs', 'java'] as const;
+const CLIENTS = ['kmaint', 'kmaint-autocommit', 'kafkajs', 'kafkajs-batch', 'java'] as const;
 type Client = (typeof CLIENTS)[number];
 
 interface RunSample {
@@ -168,7 +168,10 @@ export const throughput: Benchmark = {
     const get = (client: Client): ClientResult => byClient.find((r) => r.client === client) as ClientResult;
     const kmaint = get('kmaint').msgsPerSec.median;
     const raw = get('kafkajs').msgsPerSec.median;
+    const batch = get('kafkajs-batch').msgsPerSec.median;
     const overheadPct = Math.round((1 - kmaint / raw) * 1000) / 10;
+    const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+    const rss = (client: Client): number => get(client).maxRssMiB.median;
     for (const r of byClient) log(`${r.client}: ${formatSummary(r.msgsPerSec, 'msg/s')}`);
     const lines = [
       `${MESSAGES.toLocaleString('en')} messages of ${RECORD_BYTES} bytes on ${PARTITIONS} partitions, filled ` +
@@ -178,6 +181,10 @@ export const throughput: Benchmark = {
       '',
       `**kmaint's throughput is ${overheadPct >= 0 ? `${overheadPct}% below` : `${-overheadPct}% above`} raw ` +
         `kafkajs** (medians ${kmaint} vs ${raw} msg/s).`,
+      '',
+      `Ratios of the medians: kmaint / kafkajs eachBatch ${ratio(kmaint, batch)} (the goal is ≥ 0.75), ` +
+        `kmaint / kafkajs eachMessage ${ratio(kmaint, raw)}; peak RSS kmaint / eachMessage ` +
+        `${ratio(rss('kmaint'), rss('kafkajs'))} (the goal is ≤ 1.10).`,
       '',
       '| client | msg/s median / p95 (min–max) | with join, median | peak RSS median (max) | CPU ms per 1k msgs, median |',
       '| --- | --- | --- | --- | --- |',
@@ -197,9 +204,18 @@ export const throughput: Benchmark = {
         kmaint: 'engine with the service defaults (5 workers, batch 100, manual commits), no-op handler',
         'kmaint-autocommit': 'the same with enableAutoCommit (commit every autoCommitInterval, 5 s)',
         kafkajs: 'consumer.run eachMessage no-op, autoCommit, partitionsConsumedConcurrently 3',
+        'kafkajs-batch':
+          'consumer.run eachBatch counting the batch, one resolve and commit per batch, concurrency 3',
         java: 'org.apache.kafka.tools.ConsumerPerformance, -Xmx256m, default consumer config',
       },
-      results: { overheadVsKafkajsPct: overheadPct, byClient, samples },
+      results: {
+        overheadVsKafkajsPct: overheadPct,
+        ratioVsEachBatch: ratio(kmaint, batch),
+        ratioVsEachMessage: ratio(kmaint, raw),
+        rssRatioVsEachMessage: ratio(rss('kmaint'), rss('kafkajs')),
+        byClient,
+        samples,
+      },
       summary: lines,
     };
   },
@@ -208,6 +224,7 @@ export const throughput: Benchmark = {
 function label(client: Client): string {
   if (client === 'kmaint') return 'kmaint engine (defaults: commit every 100 msgs)';
   if (client === 'kmaint-autocommit') return 'kmaint engine, ENABLE_AUTO_COMMIT=true (every 5 s)';
-  if (client === 'kafkajs') return 'raw kafkajs';
+  if (client === 'kafkajs') return 'raw kafkajs, eachMessage';
+  if (client === 'kafkajs-batch') return 'raw kafkajs, eachBatch (commit per batch)';
   return 'Java ConsumerPerformance';
 }

@@ -7,7 +7,8 @@ const { Kafka, logLevel } = kafkajs;
 
 export interface WorkerInput {
   /** kmaint-autocommit: the engine with ENABLE_AUTO_COMMIT=true (commits every 5 s, not every 100). */
-  client: 'kmaint' | 'kmaint-autocommit' | 'kafkajs';
+  /** kafkajs: eachMessage; kafkajs-batch: eachBatch that counts a batch and commits once per batch. */
+  client: 'kmaint' | 'kmaint-autocommit' | 'kafkajs' | 'kafkajs-batch';
   brokers: string[];
   etcdEndpoints: string[];
   topic: string;
@@ -47,8 +48,8 @@ const onMessage = (): void => {
 
 const startedAt = performance.now();
 let stop: () => Promise<void>;
-if (input.client !== 'kafkajs') {
-  const { engine } = benchEngine(input, {
+if (input.client === 'kmaint' || input.client === 'kmaint-autocommit') {
+  const engine = benchEngine(input, {
     topic: input.topic,
     groupId: input.groupId,
     key: input.key,
@@ -57,7 +58,7 @@ if (input.client !== 'kafkajs') {
     variables: { KAFKA_ENABLE_AUTO_COMMIT: String(input.client === 'kmaint-autocommit') },
   });
   await engine.start();
-  stop = () => engine.shutdown();
+  stop = () => engine.stop();
 } else {
   const kafka = new Kafka({ clientId: input.memberId, brokers: input.brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({
@@ -67,11 +68,32 @@ if (input.client !== 'kafkajs') {
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [input.topic], fromBeginning: true });
-  await consumer.run({
-    autoCommit: true,
-    partitionsConsumedConcurrently: 3,
-    eachMessage: async () => onMessage(),
-  });
+  if (input.client === 'kafkajs') {
+    await consumer.run({
+      autoCommit: true,
+      partitionsConsumedConcurrently: 3,
+      eachMessage: async () => onMessage(),
+    });
+  } else {
+    // The ceiling for a Node consumer: no per-message work at all, one offset resolve and commit a batch.
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+        for (let i = 0; i < batch.messages.length; i++) onMessage();
+        resolveOffset(batch.lastOffset());
+        await commitOffsetsIfNecessary({
+          topics: [
+            {
+              topic: batch.topic,
+              partitions: [{ partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }],
+            },
+          ],
+        });
+      },
+    });
+  }
   stop = () => consumer.disconnect();
 }
 await done.promise;

@@ -2,6 +2,7 @@ export { KmaintError, isRetriable } from './errors.ts';
 export { fail, ok, type Parsed } from './result.ts';
 export { formatDuration, parseDuration } from './duration.ts';
 export { abortableDelay, backoffDelay } from './backoff.ts';
+export { withTimeout } from './timeout.ts';
 export { parseEtcdEndpoint, parseHostPort } from './endpoints.ts';
 export {
   MAINTENANCE_MODES,

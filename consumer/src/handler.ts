@@ -1,6 +1,3 @@
-import type { Logger } from 'pino';
-import { abortableDelay } from '@kmaint/common';
-
 /** One consumed Kafka message as the handler sees it. Values and keys are raw bytes (null for tombstones). */
 export interface ConsumedMessage {
   topic: string;
@@ -13,34 +10,22 @@ export interface ConsumedMessage {
   timestamp: string;
 }
 
+/** What a handler gets besides the message. */
+export interface HandlerContext {
+  /**
+   * Aborts when this attempt must stop: its `maxProcessingTimeMs` ran out, or a drain (maintenance or
+   * stop) reached its timeout. Stop the work and reject; the message is then not committed and comes back
+   * (after the window, or to whoever owns the partition next), never skipped. Read it only if you use it:
+   * it is made on first read, which a busy consumer notices.
+   */
+  signal: AbortSignal;
+}
+
 /**
- * The user's message handler. Resolve when the message is done; reject to have it retried (with
- * exponential backoff) and finally dead-lettered. `signal` aborts when the drain timeout or the per-message
- * MAX_PROCESSING_TIME runs out: stop work and reject; the message is then redelivered, never skipped.
- * Read `ctx.signal` only if you use it: it is made on first read, which a busy consumer notices.
+ * The application's message handler. Resolve when the message is done (its offset is then committed once
+ * every earlier message of its partition is done too); reject to have it retried with exponential backoff
+ * and, after the last retry, sent to the dead-letter topic. Reject with a KmaintError whose `retriable` is
+ * false (a message that can never succeed) to dead-letter it at once; its message becomes the reason. Delivery is at least once: after a crash, a
+ * rebalance or an aborted attempt the same message arrives again, so make the handler idempotent.
  */
-export type MessageHandler = (msg: ConsumedMessage, ctx: { signal: AbortSignal }) => Promise<void>;
-
-export interface ExampleHandlerOptions {
-  /** Simulated work per message (SIMULATED_WORK_TIME), interrupted by the signal. */
-  workTimeMs?: number;
-  /** Messages this returns true for fail (tests use it for poison messages). */
-  failWhen?: (msg: ConsumedMessage) => boolean;
-}
-
-/** The seed's handler: logs and counts each message, optionally pretending to work for a while. */
-export function exampleHandler(logger: Logger, options: ExampleHandlerOptions = {}): MessageHandler {
-  const { workTimeMs = 0, failWhen } = options;
-  // The signal is read only when there is work to interrupt: the engine makes it on first read.
-  return async (msg, ctx) => {
-    if (workTimeMs > 0) {
-      await abortableDelay(workTimeMs, ctx.signal);
-      ctx.signal.throwIfAborted();
-    }
-    if (failWhen?.(msg)) throw new Error(`simulated failure for ${msg.topic}/${msg.partition}@${msg.offset}`);
-    logger.debug(
-      { topic: msg.topic, partition: msg.partition, offset: msg.offset, bytes: msg.value?.length ?? 0 },
-      'message processed',
-    );
-  };
-}
+export type MessageHandler = (msg: ConsumedMessage, ctx: HandlerContext) => Promise<void>;

@@ -1,9 +1,26 @@
-export * from './engine/index.ts';
+// The public API of @kmaint/consumer. HTTP probes are separate entry points (@kmaint/consumer/http and
+// @kmaint/consumer/fastify) so that fastify stays optional.
 export {
-  exampleHandler,
-  type ConsumedMessage,
-  type ExampleHandlerOptions,
-  type MessageHandler,
-} from './handler.ts';
-export { createMetrics, type MetricsOptions, type MetricsSource } from './metrics.ts';
-export { withTimeout } from './timeout.ts';
+  createConsumer,
+  type Consumer,
+  type ConsumerEvents,
+  type ConsumerHealth,
+  type ConsumerOptions,
+  type ConsumerState,
+} from './consumer.ts';
+export type { ConsumedMessage, HandlerContext, MessageHandler } from './handler.ts';
+export type { KafkaConnection } from './kafka/kafkajs.ts';
+export type { EtcdConnection } from './switch/etcd.ts';
+export type {
+  ComponentHealth,
+  Desired,
+  DrainResult,
+  EngineCounters as ConsumerCounters,
+  EngineStats as ConsumerStats,
+  PartitionInfo,
+  PartitionStats,
+  RecordedError,
+  SentMessage,
+  TopicInfo,
+} from './engine/index.ts';
+export { KmaintError, isRetriable } from '@kmaint/common';

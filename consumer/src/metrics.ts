@@ -1,8 +1,9 @@
 import type { EventEmitter } from 'node:events';
 import { MEMBER_STATES } from '@kmaint/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MessageOutcome } from './core/events.ts';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine/index.ts';
-import { withTimeout } from './timeout.ts';
+import { withTimeout } from '@kmaint/common';
 
 /** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
 export interface MetricsSource {
@@ -19,6 +20,11 @@ export interface MetricsOptions {
 }
 
 const STATES = MEMBER_STATES;
+
+type TopicMetrics = Record<MessageOutcome, { inc(): void }> & {
+  processedSeconds: { observe(value: number): void };
+  retriedSeconds: { observe(value: number): void };
+};
 
 // prom-client's defaults include gauges named *_total, which Prometheus' naming rules (and `promtool check
 // metrics`) reserve for counters; the same numbers are there per type without the suffix.
@@ -195,12 +201,32 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     drainDuration.observe({ mode, timed_out: String(timedOut) }, durationMs / 1000);
     if (leftInFlight > 0) drainAborted.inc(leftInFlight);
   });
-  events.on('message', ({ outcome, topic, durationMs }) => {
-    outcomes[outcome].inc({ topic });
-    // Only these two outcomes carry the time of a handler attempt.
-    if (outcome === 'processed' || outcome === 'retried') {
-      processingDuration.observe({ topic, outcome }, durationMs / 1000);
+  // Every message passes here (twice): the labelled children of each topic are looked up once, not
+  // hashed from a label object per message.
+  const perTopic = new Map<string, TopicMetrics>();
+  const forTopic = (topic: string): TopicMetrics => {
+    let m = perTopic.get(topic);
+    if (m === undefined) {
+      m = {
+        received: outcomes.received.labels(topic),
+        processed: outcomes.processed.labels(topic),
+        failed: outcomes.failed.labels(topic),
+        retried: outcomes.retried.labels(topic),
+        deadLettered: outcomes.deadLettered.labels(topic),
+        aborted: outcomes.aborted.labels(topic),
+        processedSeconds: processingDuration.labels(topic, 'processed'),
+        retriedSeconds: processingDuration.labels(topic, 'retried'),
+      };
+      perTopic.set(topic, m);
     }
+    return m;
+  };
+  events.on('message', ({ outcome, topic, durationMs }) => {
+    const m = forTopic(topic);
+    m[outcome].inc();
+    // Only these two outcomes carry the time of a handler attempt.
+    if (outcome === 'processed') m.processedSeconds.observe(durationMs / 1000);
+    else if (outcome === 'retried') m.retriedSeconds.observe(durationMs / 1000);
   });
   events.on('commit', ({ topic }) => commits.inc({ topic }));
   events.on('rebalance', () => rebalances.inc());

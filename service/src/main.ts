@@ -1,12 +1,13 @@
 import { ConfigError, helpText, loadConfig, type ServiceConfig } from './config.ts';
-import { createEngine, createMetrics, exampleHandler, type Engine } from '@kmaint/consumer';
+import { createConsumer, type Consumer } from '@kmaint/consumer';
+import { exampleHandler } from './example-handler.ts';
 import { buildApp } from './http/app.ts';
-import { engineServicePort } from './http/engine-adapter.ts';
+import { consumerServicePort } from './http/consumer-adapter.ts';
 import { createLogger, type Logger } from './log.ts';
-import { engineOptions } from './options.ts';
+import { consumerOptions } from './options.ts';
 
 /**
- * The one place that wires configuration, engine and HTTP together and owns the process: signals, exit
+ * The one place that wires configuration, the @kmaint/consumer library and the HTTP API together and owns the process: signals, exit
  * codes, crashes.
  */
 
@@ -34,7 +35,7 @@ function exitOnCrash(logger: Logger): void {
 function handleSignals(
   config: ServiceConfig,
   logger: Logger,
-  engine: Engine,
+  consumer: Consumer,
   close: () => Promise<void>,
   onShutdown: () => void,
 ): void {
@@ -52,8 +53,8 @@ function handleSignals(
       logger.error({ gracePeriodMs: config.shutdownGracePeriodMs }, 'shutdown exceeded the grace period');
       process.exit(1);
     }, config.shutdownGracePeriodMs).unref();
-    engine
-      .shutdown({ timeoutMs: shutdownDrainBudget(config) })
+    consumer
+      .stop({ timeoutMs: shutdownDrainBudget(config) })
       .then(close)
       .then(() => {
         logger.info({ durationMs: Date.now() - started }, 'shut down cleanly');
@@ -89,16 +90,13 @@ async function main(): Promise<void> {
 
   logger = createLogger({ level: config.logLevel, memberId: config.memberId });
   exitOnCrash(logger);
-  const engine = createEngine(engineOptions(config), {
-    logger,
-    handler: exampleHandler(logger.child({ component: 'handler' }), {
-      workTimeMs: config.simulatedWorkTimeMs,
-    }),
+  const handler = exampleHandler(logger.child({ component: 'handler' }), {
+    workTimeMs: config.simulatedWorkTimeMs,
   });
-  const registry = createMetrics(engine);
+  const consumer = createConsumer(consumerOptions(config, { handler, logger }));
   let shuttingDown = false;
   const app = await buildApp({
-    service: engineServicePort(engine, {
+    service: consumerServicePort(consumer, {
       drainTimeoutMs: config.drainTimeoutMs,
       shuttingDown: () => shuttingDown,
     }),
@@ -106,19 +104,19 @@ async function main(): Promise<void> {
     consumerGroup: config.consumerGroup,
     memberId: config.memberId,
     maintenanceKey: config.maintenanceKey,
-    metrics: registry,
+    metrics: consumer.registry,
     logger,
   });
   // The HTTP server outlives the drain (Kubernetes removes the endpoint asynchronously): closed last.
   handleSignals(
     config,
     logger,
-    engine,
+    consumer,
     () => app.close(),
     () => (shuttingDown = true),
   );
 
-  // Listen before starting the engine: /livez and /health answer while etcd or Kafka are still awaited.
+  // Listen before starting the consumer: /livez and /health answer while etcd or Kafka are still awaited.
   const address = await app.listen({ port: config.httpPort, host: '0.0.0.0' });
   logger.info(
     {
@@ -132,11 +130,11 @@ async function main(): Promise<void> {
     'kmaint service listening',
   );
   try {
-    await engine.start();
+    await consumer.start();
   } catch (err) {
     // A shutdown that begins during start may end it early; that is the shutdown's to report.
     if (shuttingDown) return;
-    logger.fatal({ err }, 'the engine failed to start; exiting');
+    logger.fatal({ err }, 'the consumer failed to start; exiting');
     process.exit(1);
   }
 }

@@ -1,41 +1,47 @@
+import type { ConsumerOptions, MessageHandler } from '@kmaint/consumer';
 import type { ServiceConfig } from './config.ts';
-import type { EngineOptions } from '@kmaint/consumer';
+import type { Logger } from './log.ts';
 
-/** The engine's options from the validated configuration: the one place that maps one onto the other. */
-export function engineOptions(config: ServiceConfig): EngineOptions {
+/** The library's options from the validated configuration: the one place that maps one onto the other. */
+export function consumerOptions(
+  config: ServiceConfig,
+  deps: { handler: MessageHandler; logger: Logger },
+): ConsumerOptions {
   return {
     kafka: {
       brokers: config.kafkaBrokers,
       clientId: config.clientId,
-      topics: config.kafkaTopics,
-      groupId: config.consumerGroup,
-      batchSize: config.batchSize,
       sessionTimeoutMs: config.sessionTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      offsetInitial: config.offsetInitial,
-      enableAutoCommit: config.enableAutoCommit,
-      autoCommitIntervalMs: config.autoCommitIntervalMs,
     },
-    processing: {
-      maxWorkers: config.maxWorkers,
-      maxProcessingTimeMs: config.maxProcessingTimeMs,
-      retryBackoffMs: config.retryBackoffMs,
-      maxRetries: config.maxRetries,
-      dlqTopicSuffix: config.dlqTopicSuffix,
-      orderBy: config.orderBy,
+    groupId: config.consumerGroup,
+    topics: config.kafkaTopics,
+    handler: deps.handler,
+    maintenance: {
+      etcd: {
+        endpoints: config.etcdEndpoints,
+        caFile: config.etcdCaFile,
+        certFile: config.etcdCertFile,
+        keyFile: config.etcdKeyFile,
+        username: config.etcdUsername,
+        password: config.etcdPassword,
+      },
+      key: config.maintenanceKey,
+      whenUnavailable: config.etcdUnavailable,
     },
+    concurrency: config.maxWorkers,
+    orderBy: config.orderBy,
+    retry: { maxRetries: config.maxRetries, backoffMs: config.retryBackoffMs },
+    deadLetter: { topicSuffix: config.dlqTopicSuffix },
     drainTimeoutMs: config.drainTimeoutMs,
-    etcd: {
-      endpoints: config.etcdEndpoints,
-      caFile: config.etcdCaFile,
-      certFile: config.etcdCertFile,
-      keyFile: config.etcdKeyFile,
-      username: config.etcdUsername,
-      password: config.etcdPassword,
+    maxProcessingTimeMs: config.maxProcessingTimeMs,
+    commit: {
+      everyMessages: config.batchSize,
+      ...(config.enableAutoCommit ? { intervalMs: config.autoCommitIntervalMs } : {}),
     },
-    switchKey: config.maintenanceKey,
-    etcdUnavailable: config.etcdUnavailable,
+    fromBeginning: config.offsetInitial === 'oldest',
     memberId: config.memberId,
-    pod: config.podName ?? null,
+    ...(config.podName === undefined ? {} : { pod: config.podName }),
+    logger: deps.logger,
   };
 }

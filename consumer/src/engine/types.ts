@@ -1,9 +1,11 @@
 import type { EventEmitter } from 'node:events';
 import type { MaintenanceMode, MemberReport } from '@kmaint/common';
-import type { EtcdConnectionOptions, SwitchCallbacks } from '@kmaint/common/etcd';
+import type { SwitchCallbacks } from '@kmaint/common/etcd';
 import type { EngineEvents } from '../core/events.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from '../core/types.ts';
 import type { SentMessage, TopicInfo } from '../kafka/client.ts';
+import type { KafkajsInstance } from '../kafka/kafkajs.ts';
+import type { EtcdConnection } from '../switch/etcd.ts';
 
 /** Everything the engine needs, filled from configuration (durations already in milliseconds). */
 export interface EngineOptions {
@@ -20,6 +22,8 @@ export interface EngineOptions {
     autoCommitIntervalMs: number;
     /** Fetch long-poll; a drain waits it out once, so keep it short (default 250). */
     maxWaitTimeMs?: number;
+    /** A ready kafkajs client to use instead of one made from `brokers` and `clientId`. */
+    client?: KafkajsInstance;
   };
   processing: {
     maxWorkers: number;
@@ -31,7 +35,8 @@ export interface EngineOptions {
     orderBy?: 'partition' | 'key';
   };
   drainTimeoutMs: number;
-  etcd: Omit<EtcdConnectionOptions, 'callDeadlineMs'>;
+  /** etcd endpoints and TLS settings, or a ready client (left open). */
+  etcd: EtcdConnection;
   /** The switch key, e.g. /maintenance/kafka-service. */
   switchKey: string;
   /** What to do while etcd cannot be reached: keep the last known state, or enter maintenance. */

@@ -24,6 +24,11 @@ export class Attempt {
     return this.#controller.signal;
   }
 
+  /** Whether MAX_PROCESSING_TIME or a drain aborted this attempt (without making the signal). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;

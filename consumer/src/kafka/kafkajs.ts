@@ -32,6 +32,9 @@ const REBALANCE_TIMEOUT_MS = 60_000;
  */
 const CALL_RETRY = { retries: 4, initialRetryTime: 250, maxRetryTime: 2_000 };
 
+/** A kafkajs client (`new Kafka(...)`) an application already has. */
+export type KafkajsInstance = KafkaInstance;
+
 /** Timing a consumer session shares with the client, whichever way the client is given. */
 interface SessionTiming {
   sessionTimeoutMs?: number;

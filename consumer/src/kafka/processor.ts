@@ -5,7 +5,7 @@ import { OffsetTracker } from '../core/offset-tracker.ts';
 import { LaneScheduler } from '../core/scheduler.ts';
 import { settlesWithin } from '../core/timeout.ts';
 import type { RecordedError } from '../core/types.ts';
-import { abortableDelay, backoffDelay } from '@kmaint/common';
+import { abortableDelay, backoffDelay, isRetriable } from '@kmaint/common';
 import type { ConsumedMessage, MessageHandler } from '../handler.ts';
 import type { Batch, OutgoingMessage, SentMessage } from './client.ts';
 import { Deadlines } from './deadlines.ts';
@@ -385,6 +385,7 @@ export class Processor {
     const drainSignal = this.#stopSignal();
     const attempts = this.#opts.maxRetries + 1;
     let lastError: unknown = null;
+    let tried = attempts;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (drainSignal.aborted) return this.#aborted(m, attempt);
       // Aborted by MAX_PROCESSING_TIME or by the drain timeout (Deadlines.abortAll).
@@ -406,6 +407,10 @@ export class Processor {
       }
       if (drainSignal.aborted) return this.#aborted(m, attempt);
       this.#recordError('HANDLER_FAILED', lastError, topic, partition, offset);
+      tried = attempt;
+      // The handler's own KmaintError marked not retriable (a poison message, say) cannot succeed later:
+      // dead-letter it now. An attempt that was aborted (it ran out of time) is retried as usual.
+      if (!ctx.aborted && !isRetriable(lastError)) break;
       if (attempt < attempts) {
         this.#deps.onMessage({ outcome: 'retried', topic, partition, offset, attempt, durationMs });
         try {
@@ -415,8 +420,8 @@ export class Processor {
         }
       }
     }
-    this.#deps.onMessage({ outcome: 'failed', topic, partition, offset, attempt: attempts, durationMs: 0 });
-    return this.#deadLetter(m, lastError, attempts);
+    this.#deps.onMessage({ outcome: 'failed', topic, partition, offset, attempt: tried, durationMs: 0 });
+    return this.#deadLetter(m, lastError, tried);
   }
 
   #aborted(m: ConsumedMessage, attempt: number): Result {

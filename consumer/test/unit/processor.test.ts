@@ -1,3 +1,4 @@
+import { KmaintError } from '@kmaint/common';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ConsumedMessage, MessageHandler } from '../../src/handler.ts';
@@ -132,6 +133,29 @@ describe('Processor', () => {
       'kmaint-attempts': '3',
     });
     expect(b.commits.at(-1)).toBe('3');
+  });
+
+  it('a handler error marked not retriable is dead-lettered at once, with its code and reason', async () => {
+    const sent: OutgoingMessage[] = [];
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '0') throw new KmaintError('INVALID_ORDER', 'not JSON', { retriable: false });
+      },
+      async (topic, msg) => {
+        sent.push(msg);
+        return { topic, partition: 0, offset: '0' };
+      },
+    );
+    const b = batch([message(0), message(1)]);
+    await p.handleBatch(b);
+    expect(outcomes.filter((o) => o.startsWith('retried'))).toEqual([]);
+    expect(outcomes).toContain('deadLettered@0');
+    expect(sent[0]?.headers).toMatchObject({
+      'kmaint-dlq-reason': 'not JSON',
+      'kmaint-dlq-error-code': 'INVALID_ORDER',
+      'kmaint-attempts': '1',
+    });
+    expect(b.commits.at(-1)).toBe('2');
   });
 
   it('when the dead-letter topic refuses, commits stop before the failed message', async () => {

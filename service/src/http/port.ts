@@ -1,7 +1,7 @@
 /**
  * What the HTTP layer needs from the rest of the service, and nothing more: the routes depend on this
  * interface, not on the engine or on kafkajs, so they are tested against a fake and the engine can change
- * behind an adapter (see ./engine-adapter.ts).
+ * behind an adapter (see ./consumer-adapter.ts).
  */
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { createEngine, type Engine, type MessageHandler } from '@kmaint/consumer';
-import { engineOptions } from '../../src/options.ts';
+import { createConsumer, type Consumer, type MessageHandler } from '@kmaint/consumer';
+import { consumerOptions } from '../../src/options.ts';
 import {
   brokers,
   createTopic,
@@ -19,13 +19,13 @@ const t = useTools();
 const KEYS = 4;
 const MESSAGES = 40;
 
-/** An engine configured the way the service is: from environment variables through config and options. */
+/** A consumer configured the way the service is: from environment variables through config and options. */
 function engineFromEnv(
   topic: string,
   groupId: string,
   orderBy: string | undefined,
   handler: MessageHandler,
-): Engine {
+): Consumer {
   const id = uniqueName('order');
   const config = loadConfig({
     KAFKA_BROKERS: brokers().join(','),
@@ -37,7 +37,7 @@ function engineFromEnv(
     KAFKA_CLIENT_ID: id,
     ...(orderBy === undefined ? {} : { ORDER_BY: orderBy }),
   });
-  return createEngine(engineOptions(config), { logger: testLogger(), handler });
+  return createConsumer(consumerOptions(config, { logger: testLogger(), handler }));
 }
 
 /** Runs MESSAGES messages over KEYS keys on one partition; returns offsets per key and the peak concurrency. */
@@ -72,7 +72,7 @@ async function consume(
     await waitFor(() => done === MESSAGES, { message: `all ${MESSAGES} processed with ORDER_BY=${orderBy}` });
     await waitFor(() => fullyCommitted(t, groupId, topic), { message: 'everything committed' });
   } finally {
-    await engine.shutdown();
+    await engine.stop();
   }
   return { peak, sequence, byKey };
 }

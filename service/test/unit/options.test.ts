@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { engineOptions } from '../../src/options.ts';
+import { pino } from 'pino';
+import { toEngineOptions } from '../../../consumer/src/options.ts';
+import type { ServiceConfig } from '../../src/config.ts';
+import { consumerOptions } from '../../src/options.ts';
 
-describe('engineOptions', () => {
-  it('maps the configuration onto the engine, durations in milliseconds', () => {
+const deps = { handler: async () => undefined, logger: pino({ level: 'silent' }) };
+
+/** What the engine gets from the service's configuration, through the library's options. */
+const engineOptions = (config: ServiceConfig) => toEngineOptions(consumerOptions(config, deps));
+
+describe('consumerOptions', () => {
+  it('maps the configuration onto the library and the engine, durations in milliseconds', () => {
     const o = engineOptions(
       loadConfig({
         KAFKA_BROKERS: 'k1:9092,k2:9092',

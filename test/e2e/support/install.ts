@@ -31,6 +31,8 @@ export interface InstallOptions {
   clusterWideOperator?: boolean;
   /** Further service variables (consumer.env). */
   consumerEnv?: Record<string, string>;
+  /** Further consumer values (e.g. image and command, to run a program other than the service). */
+  consumerValues?: Record<string, unknown>;
 }
 
 /**
@@ -88,6 +90,7 @@ export class KmaintInstall {
         preStop: { sleepSeconds: o.preStopSleepSeconds },
         env: o.consumerEnv ?? {},
         nodeSelector: onOurNode,
+        ...o.consumerValues,
       },
     };
   }
@@ -98,6 +101,13 @@ export class KmaintInstall {
       'kmaint/service': {
         command: node24,
         args: ['--conditions=@kmaint/source', 'service/src/main.ts'],
+        cwd: repoRoot,
+        portEnv: 'HTTP_PORT',
+      },
+      // The example consumer on @kmaint/consumer (the image's entrypoint is its compiled main).
+      'kmaint/orders-ledger': {
+        command: node24,
+        args: ['--conditions=@kmaint/source', 'examples/orders-ledger/src/main.ts'],
         cwd: repoRoot,
         portEnv: 'HTTP_PORT',
       },

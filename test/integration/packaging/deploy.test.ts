@@ -188,7 +188,7 @@ describe('deploy/prometheus', () => {
     const targetLabels = config.scrape_configs.flatMap((j) =>
       j.relabel_configs.flatMap((r) => r.target_label ?? []),
     );
-    const metricLabels = ['service/src/metrics.ts', 'operator/src/metrics.ts']
+    const metricLabels = ['consumer/src/metrics.ts', 'operator/src/metrics.ts']
       .map((f) => readFileSync(join(repoRoot, f), 'utf8'))
       .flatMap((text) => [...text.matchAll(/labelNames: \[([^\]]*)\]/g)])
       .flatMap((m) => [...(m[1] ?? '').matchAll(/'(\w+)'/g)].map((l) => l[1]));
@@ -224,7 +224,7 @@ describe('deploy/grafana dashboard', () => {
     ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr }))),
     ...dashboard.annotations.list.map((a) => ({ title: 'annotation', expr: a.expr })),
   ];
-  const exported = ['service/src/metrics.ts', 'operator/src/metrics.ts']
+  const exported = ['consumer/src/metrics.ts', 'operator/src/metrics.ts']
     .map((f) => readFileSync(join(repoRoot, f), 'utf8'))
     .join('\n');
 

@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { abortableDelay } from '@kmaint/common';
-import { exampleHandler, type ConsumedMessage } from '../../src/handler.ts';
+import type { ConsumedMessage } from '@kmaint/consumer';
+import { exampleHandler } from '../../src/example-handler.ts';
 
 const msg: ConsumedMessage = {
   topic: 't',

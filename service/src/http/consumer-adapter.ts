@@ -1,11 +1,11 @@
-import { KmaintError } from '@kmaint/common';
-import { withTimeout, type Engine } from '@kmaint/consumer';
+import { KmaintError, withTimeout } from '@kmaint/common';
+import type { Consumer } from '@kmaint/consumer';
 import type { ApiStats, ServicePort } from './port.ts';
 
 export interface AdapterOptions {
   /** The configured DRAIN_TIMEOUT, used when the switch does not set its own. */
   drainTimeoutMs: number;
-  /** Whether main.ts has begun shutting down (the engine reports the end of it, not the start). */
+  /** Whether main.ts has begun shutting down (the consumer reports the end of it, not the start). */
   shuttingDown: () => boolean;
   /** Longest an API call waits for Kafka (stats then serve the local counters; topics/info a 503). */
   kafkaTimeoutMs?: number;
@@ -14,19 +14,19 @@ export interface AdapterOptions {
 const kafkaTimeout = (ms: number) => () =>
   new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not answer within ${ms} ms`, { retriable: true });
 
-/** The engine seen through the HTTP layer's port. */
-export function engineServicePort(engine: Engine, options: AdapterOptions): ServicePort {
+/** The consumer seen through the HTTP layer's port. */
+export function consumerServicePort(consumer: Consumer, options: AdapterOptions): ServicePort {
   const timeoutMs = options.kafkaTimeoutMs ?? 5_000;
   return {
     status() {
-      const s = engine.snapshot();
+      const s = consumer.health();
       return {
         state: s.state,
         since: s.since,
         desired: {
           maintenance: s.desired.maintenance,
           mode: s.desired.mode,
-          // The engine's, not the switch's: a switch turned off may still carry the old reason.
+          // The consumer's, not the switch's: a switch turned off may still carry the old reason.
           reason: s.reason,
           window: s.window,
         },
@@ -42,11 +42,11 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
     async stats(): Promise<ApiStats> {
       try {
         const { rebalances: _rebalances, ...stats } = await withTimeout(
-          engine.stats(),
+          consumer.stats(),
           timeoutMs,
           kafkaTimeout(timeoutMs),
         );
-        const order = engine.snapshot().topics;
+        const order = consumer.health().topics;
         stats.partitions.sort(
           (a, b) => order.indexOf(a.topic) - order.indexOf(b.topic) || a.partition - b.partition,
         );
@@ -54,7 +54,7 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
       } catch {
         // Kafka cannot be asked for offsets (in a broker upgrade, say): the local counters still tell
         // a person watching the drain what they need.
-        const { rebalances: _rebalances, ...counters } = engine.counters();
+        const { rebalances: _rebalances, ...counters } = consumer.counters();
         return { ...counters, partitions: [] };
       }
     },
@@ -65,7 +65,7 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
       // later, so a client that retries on 503 gets the message at least once, as with any Kafka producer.
       try {
         return await withTimeout(
-          engine.send(topic, message, key, headers),
+          consumer.send(topic, message, { key, headers }),
           timeoutMs,
           kafkaTimeout(timeoutMs),
         );
@@ -76,8 +76,8 @@ export function engineServicePort(engine: Engine, options: AdapterOptions): Serv
 
     async topicsInfo() {
       // In the configured order, partitions ascending: the broker answers in no particular order.
-      const order = engine.snapshot().topics;
-      const topics = await withTimeout(engine.topicsInfo(), timeoutMs, kafkaTimeout(timeoutMs)).catch(
+      const order = consumer.health().topics;
+      const topics = await withTimeout(consumer.topics(), timeoutMs, kafkaTimeout(timeoutMs)).catch(
         (err: unknown) => {
           throw asKafkaError(err, 'describe the topics');
         },
