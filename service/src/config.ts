@@ -414,7 +414,7 @@ export function helpText(): string {
   return [
     'kmaint-service: a Kafka consumer that drains, commits and leaves its group while an etcd key says so.',
     '',
-    'Usage: node service/src/main.ts  (built: node service/dist/main.js); configured only through the environment',
+    'Usage: npm start -w service  (built: node service/dist/main.js); configured only through the environment',
     '',
     `${'VARIABLE'.padEnd(nameWidth)}  ${'DEFAULT'.padEnd(defWidth)}  DESCRIPTION`,
     ...rows.map((r) => `${r.name.padEnd(nameWidth)}  ${r.def.padEnd(defWidth)}  ${r.help}`),

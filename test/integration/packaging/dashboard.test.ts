@@ -74,21 +74,25 @@ beforeAll(async () => {
   await admin.disconnect();
   etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
   const port = await freePort();
-  service = spawn(join(repoRoot, 'node_modules/.bin/node'), ['service/src/main.ts'], {
-    cwd: repoRoot,
-    stdio: 'ignore',
-    env: {
-      ...process.env,
-      HTTP_PORT: String(port),
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      ETCD_ENDPOINTS: inject('etcdEndpoints'),
-      KAFKA_TOPICS: topic,
-      KAFKA_CONSUMER_GROUP: uniqueName('dash-group'),
-      MAINTENANCE_KEY: key,
-      MEMBER_ID: pod,
-      LOG_LEVEL: 'warn',
+  service = spawn(
+    join(repoRoot, 'node_modules/.bin/node'),
+    ['--conditions=@kmaint/source', 'service/src/main.ts'],
+    {
+      cwd: repoRoot,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        HTTP_PORT: String(port),
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        ETCD_ENDPOINTS: inject('etcdEndpoints'),
+        KAFKA_TOPICS: topic,
+        KAFKA_CONSUMER_GROUP: uniqueName('dash-group'),
+        MAINTENANCE_KEY: key,
+        MEMBER_ID: pod,
+        LOG_LEVEL: 'warn',
+      },
     },
-  });
+  );
   // Under the labels deploy/prometheus/scrape-config.yaml attaches to a consumer pod.
   const labels = { namespace, pod, app: 'kafka-service' };
   expect(Object.keys(labels).sort()).toEqual(scrapeTargetLabels());

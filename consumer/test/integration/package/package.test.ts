@@ -198,6 +198,7 @@ describe('the packed @kmaint/consumer', () => {
       await waitFor(() => fullyCommitted(t, group, topic), { message: 'all 60 committed' });
       await waitFor(async () => (await a.readyz()) === 200, { message: 'ready again' });
       expect(a.lines.filter((l) => l.event === 'transition').map((l) => l.to)).toEqual([
+        'joining',
         'running',
         'draining',
         'maintenance',

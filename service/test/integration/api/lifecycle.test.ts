@@ -165,7 +165,7 @@ describe('signals and failures', () => {
   });
 
   it('a bad configuration exits 2 naming every bad variable, before touching Kafka or etcd', async () => {
-    const result = await run(node, ['service/src/main.ts'], {
+    const result = await run(node, ['--conditions=@kmaint/source', 'service/src/main.ts'], {
       cwd: repoRoot,
       env: { PATH: process.env['PATH'], HTTP_PORT: 'eighty', KAFKA_BROKERS: 'no-port', DRAIN_TIMEOUT: '0s' },
     }).then(
@@ -182,7 +182,7 @@ describe('signals and failures', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const result = await run(node, ['service/src/main.ts'], {
+      const result = await run(node, ['--conditions=@kmaint/source', 'service/src/main.ts'], {
         cwd: repoRoot,
         env: {
           PATH: process.env['PATH'],
@@ -207,7 +207,9 @@ describe('signals and failures', () => {
   });
 
   it('--help lists the variables with their defaults and exits 0', async () => {
-    const { stdout } = await run(node, ['service/src/main.ts', '--help'], { cwd: repoRoot });
+    const { stdout } = await run(node, ['--conditions=@kmaint/source', 'service/src/main.ts', '--help'], {
+      cwd: repoRoot,
+    });
     expect(stdout).toMatch(/^KAFKA_BROKERS +kafka:29092 /m);
     expect(stdout).toMatch(/^ETCD_ENDPOINTS +etcd:2379 /m);
     expect(stdout).toMatch(/^SHUTDOWN_GRACE_PERIOD +25s /m);

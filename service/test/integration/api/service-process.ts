@@ -28,7 +28,7 @@ export interface Exit {
 }
 
 /**
- * The real service as a child process (`node service/src/main.ts`), configured only through its
+ * The real service as a child process (`node --conditions=@kmaint/source service/src/main.ts`), configured only through its
  * environment, as Kubernetes and the seed's Quick Start run it.
  */
 export class ServiceProcess {
