@@ -16,13 +16,18 @@ import { parseAppReport } from './core/session.ts';
  * The agent's HTTP server: the app protocol under /v1 (loopback callers only: it is the pod's private
  * channel), the probes the kubelet calls, and /metrics.
  */
-export function buildServer(agent: Agent, registry: Registry, logger: Logger): FastifyInstance {
+/** What the server needs of the agent (tests give it a fake). */
+export type AgentApi = Pick<Agent, 'poll' | 'report' | 'status'>;
+
+export function buildServer(agent: AgentApi, registry: Registry, logger: Logger): FastifyInstance {
   const app = fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
   });
-  // A client in a few lines may send JSON without a content type; the body is read as JSON anyway.
+  // A client in a few lines may send JSON as text/plain, form data or no content type at all (curl -d,
+  // fetch with a string): every body is read as JSON.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, body === '' ? undefined : JSON.parse(body as string));
