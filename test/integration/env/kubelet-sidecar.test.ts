@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -66,15 +66,22 @@ describe('the stand-in kubelet with a native sidecar (an init container with res
         },
       },
     });
+    let last: unknown;
     const ready = (want: boolean) =>
       waitFor(
         async () => {
           const pod = await core.readNamespacedPod({ namespace, name: 'pod' });
+          last = pod.status;
           const r = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
           return r === want ? pod : undefined;
         },
         { message: `the pod ${want ? '' : 'not '}Ready` },
-      );
+      ).catch((err: unknown) => {
+        const logs = readdirSync(logDir).map((f) => `--- ${f}\n${readFileSync(join(logDir, f), 'utf8')}`);
+        throw new Error(
+          `${String(err)}\nstatus: ${JSON.stringify(last)}\nkubelet errors: ${kubelet.errors.map(String).join('; ')}\n${logs.join('\n')}`,
+        );
+      });
     const pod = await ready(true);
     const side = pod.status?.initContainerStatuses?.[0];
     const app = pod.status?.containerStatuses?.[0];
