@@ -52,7 +52,8 @@ describe('the stand-in kubelet with a native sidecar (an init container with res
               image: 'kmaint.local/side:1',
               restartPolicy: 'Always',
               ports: [{ name: 'http', containerPort: 8089 }],
-              startupProbe: probe,
+              // A process needs a moment to listen: a startup probe that fails once would kill it.
+              startupProbe: { ...probe, failureThreshold: 30 },
               readinessProbe: probe,
             },
           ],
