@@ -95,7 +95,11 @@ describe('the stand-in kubelet with a native sidecar (an init container with res
 
     const appUrl = kubelet.endpoint(namespace, 'pod')?.url;
     const sideUrl = kubelet.endpoint(namespace, 'pod', 'side')?.url;
-    const env = (await (await fetch(`${appUrl}/env`)).json()) as Record<string, string>;
+    // The app has no probes: Ready as soon as it runs, perhaps before it listens.
+    const env = await waitFor(
+      async () => (await (await fetch(`${appUrl}/env`)).json()) as Record<string, string>,
+      { message: 'the app to answer' },
+    );
     expect(env['SIDECAR_URL']).toBe(sideUrl);
 
     await fetch(`${sideUrl}/unready`, { method: 'POST' });
