@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The kmaint images from one file: `docker build --target service -t kmaint/service .`,
-# `docker build --target operator -t kmaint/operator .` and the example consumer on @kmaint/consumer,
-# `docker build --target orders-ledger -t kmaint/orders-ledger .`. Each runtime image holds Node 24, the compiled
+# `docker build --target operator -t kmaint/operator .`, `docker build --target agent -t kmaint/agent .` and
+# the example consumer on @kmaint/consumer, `docker build --target orders-ledger -t kmaint/orders-ledger .`.
+# Each runtime image holds Node 24, the compiled
 # JavaScript of its package and the shared @kmaint/common workspace, and only production dependencies.
 # The base is pinned to the exact Node release the repo develops and tests on (package.json "node");
 # pin it by digest as well (NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:...) when your registry policy
@@ -18,6 +19,7 @@ COPY consumer/package.json consumer/tsconfig.build.json consumer/tsconfig.common
 COPY service/package.json service/tsconfig.build.json service/
 COPY operator/package.json operator/tsconfig.build.json operator/
 COPY examples/orders-ledger/package.json examples/orders-ledger/tsconfig.build.json examples/orders-ledger/
+COPY agent/package.json agent/tsconfig.build.json agent/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY common/ common/
 COPY consumer/src consumer/src
@@ -25,6 +27,7 @@ COPY consumer/scripts consumer/scripts
 COPY service/src service/src
 COPY operator/src operator/src
 COPY examples/orders-ledger/src examples/orders-ledger/src
+COPY agent/src agent/src
 RUN npm run build --workspaces --if-present
 
 # --- production dependencies of one workspace, resolved from the same lockfile -----------------------
@@ -35,6 +38,7 @@ COPY common/package.json common/
 COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
+COPY agent/package.json agent/
 COPY examples/orders-ledger/package.json examples/orders-ledger/
 RUN npm ci --omit=dev --workspace=@kmaint/service --no-audit --no-fund --ignore-scripts \
   && npm cache clean --force
@@ -46,6 +50,7 @@ COPY common/package.json common/
 COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
+COPY agent/package.json agent/
 COPY examples/orders-ledger/package.json examples/orders-ledger/
 RUN npm ci --omit=dev --workspace=@kmaint/operator --no-audit --no-fund --ignore-scripts \
   && npm cache clean --force
@@ -57,8 +62,21 @@ COPY common/package.json common/
 COPY consumer/package.json consumer/
 COPY service/package.json service/
 COPY operator/package.json operator/
+COPY agent/package.json agent/
 COPY examples/orders-ledger/package.json examples/orders-ledger/
 RUN npm ci --omit=dev --workspace=@kmaint/example-orders-ledger --no-audit --no-fund --ignore-scripts \
+  && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS agent-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY common/package.json common/
+COPY consumer/package.json consumer/
+COPY service/package.json service/
+COPY operator/package.json operator/
+COPY agent/package.json agent/
+COPY examples/orders-ledger/package.json examples/orders-ledger/
+RUN npm ci --omit=dev --workspace=@kmaint/agent --no-audit --no-fund --ignore-scripts \
   && npm cache clean --force
 
 # --- runtime images --------------------------------------------------------------------------------
@@ -116,3 +134,17 @@ EXPOSE 8083
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8083)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "examples/orders-ledger/dist/main.js"]
+# The maintenance sidecar of consumers in any language (docs/protocol.md); runs as a native sidecar.
+FROM ${NODE_IMAGE} AS agent
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=agent-deps /app/node_modules node_modules
+COPY --from=build /src/package.json ./
+COPY --from=build /src/common common
+COPY --from=build /src/agent/package.json agent/
+COPY --from=build /src/agent/dist agent/dist
+USER 1000:1000
+EXPOSE 8089
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.AGENT_PORT||8089)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "agent/dist/main.js"]

@@ -7,6 +7,7 @@ export { parseEtcdEndpoint, parseHostPort } from './endpoints.ts';
 export {
   MAINTENANCE_MODES,
   SWITCH_OFF,
+  SWITCH_VALUE_VERSION,
   encodeSwitchValue,
   parseSwitchValue,
   switchKey,
@@ -16,6 +17,7 @@ export {
   type SwitchValue,
 } from './switch.ts';
 export {
+  MEMBER_REPORT_VERSION,
   MEMBER_STATES,
   encodeMemberReport,
   memberKey,

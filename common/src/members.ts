@@ -30,13 +30,26 @@ export interface MemberReport {
   lastError: string | null;
   /** The window ("<namespace>/<name>") the instance is in maintenance for, if the switch named one. */
   window: string | null;
+  /**
+   * Only in reports of the agent sidecar, which reports for an app it reaches over localhost: whether the
+   * app polled or reported within the agent's bound, and when it last did.
+   */
+  appResponding?: boolean;
+  appLastSeen?: string | null;
 }
+
+/**
+ * Version of the member report's JSON format (its `v` field; absent means 1). Fields are only ever
+ * added, so a reader reads the fields it knows whatever `v` says; the encoder writes the version it speaks.
+ */
+export const MEMBER_REPORT_VERSION = 1;
 
 export const membersPrefix = (switchKey: string): string => `${switchKey}/members/`;
 export const memberKey = (switchKey: string, id: string): string => `${membersPrefix(switchKey)}${id}`;
 
 export function encodeMemberReport(report: MemberReport): string {
   return JSON.stringify({
+    v: MEMBER_REPORT_VERSION,
     id: report.id,
     pod: report.pod,
     state: report.state,
@@ -45,6 +58,8 @@ export function encodeMemberReport(report: MemberReport): string {
     lastTransition: report.lastTransition,
     lastError: report.lastError,
     window: report.window,
+    appResponding: report.appResponding,
+    appLastSeen: report.appLastSeen,
   });
 }
 
@@ -58,6 +73,8 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return fail('member report must be a JSON object');
   const o = doc as Record<string, unknown>;
+  if (o.v !== undefined && (typeof o.v !== 'number' || !Number.isInteger(o.v) || o.v < 1))
+    return fail('member report field "v" must be a whole number of at least 1');
   if (typeof o.id !== 'string' || o.id === '')
     return fail('member report field "id" must be a non-empty string');
   if (!MEMBER_STATES.includes(o.state as MemberState)) {
@@ -73,6 +90,10 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
       return fail(`member report field "${field}" must be a string or null`);
     }
   }
+  if (o.appResponding !== undefined && typeof o.appResponding !== 'boolean')
+    return fail('member report field "appResponding" must be a boolean');
+  if (o.appLastSeen !== undefined && o.appLastSeen !== null && typeof o.appLastSeen !== 'string')
+    return fail('member report field "appLastSeen" must be a string or null');
   return ok({
     id: o.id,
     pod: (o.pod as string | undefined) ?? null,
@@ -82,5 +103,7 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
     lastTransition: o.lastTransition,
     lastError: (o.lastError as string | undefined) ?? null,
     window: (o.window as string | undefined) ?? null,
+    ...(o.appResponding === undefined ? {} : { appResponding: o.appResponding }),
+    ...(o.appLastSeen === undefined ? {} : { appLastSeen: o.appLastSeen as string | null }),
   });
 }

@@ -17,6 +17,13 @@ export interface SwitchValue {
 const TRUE_WORDS = new Set(['true', '1', 'on', 'yes']);
 const FALSE_WORDS = new Set(['false', '0', 'off', 'no']);
 
+/**
+ * Version of the switch value's JSON format (its `v` field; absent means 1). Fields are only ever added
+ * within a version, so a reader reads the fields it knows whatever `v` says; the encoder writes the
+ * version it speaks.
+ */
+export const SWITCH_VALUE_VERSION = 1;
+
 export const SWITCH_OFF: SwitchValue = Object.freeze({ enabled: false, mode: 'drain' });
 
 /** The switch key of a target: a full key as given, or /maintenance/<name>. */
@@ -49,6 +56,8 @@ export function parseSwitchValue(raw: string | null | undefined): Parsed<SwitchV
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return fail('switch value must be a JSON object');
   const o = doc as Record<string, unknown>;
+  if (o.v !== undefined && (typeof o.v !== 'number' || !Number.isInteger(o.v) || o.v < 1))
+    return fail('switch value field "v" must be a whole number of at least 1');
   if (typeof o.enabled !== 'boolean') return fail('switch value field "enabled" must be a boolean');
   const value: SwitchValue = { enabled: o.enabled, mode: 'drain' };
   if (o.mode !== undefined) {
@@ -100,6 +109,7 @@ export function toDesired(v: SwitchValue): Desired {
 /** The JSON the operator writes; fields in a fixed order so equal values compare equal as strings. */
 export function encodeSwitchValue(value: SwitchValue): string {
   return JSON.stringify({
+    v: SWITCH_VALUE_VERSION,
     enabled: value.enabled,
     mode: value.mode,
     reason: value.reason,

@@ -33,11 +33,22 @@ export interface ImageSpec {
    * the container sets, because every pod shares 127.0.0.1 and so cannot use its containerPort.
    */
   portEnv?: string;
+  /**
+   * Set after the container's own env: for values that name another container's port (a sidecar's
+   * address), which here is a loopback port of its own rather than the containerPort a pod would share.
+   */
+  overrideEnv?: Record<string, string>;
   cwd?: string;
 }
 
+/** The loopback port of each container of a pod (sidecars included), by container name. */
+export type PodPorts = Readonly<Record<string, number>>;
+
 /** image (exact, or repository without tag) → how to run it; a function sees the container and pod. */
-export type ImageMap = Record<string, ImageSpec | ((container: V1Container, pod: V1Pod) => ImageSpec)>;
+export type ImageMap = Record<
+  string,
+  ImageSpec | ((container: V1Container, pod: V1Pod, ports: PodPorts) => ImageSpec)
+>;
 
 export interface StandInKubeletOptions {
   kubeConfig: KubeConfig;
@@ -60,6 +71,8 @@ const strategicMerge = setHeaderOptions('Content-Type', PatchStrategy.StrategicM
 
 interface ContainerRuntime {
   container: V1Container;
+  /** A native sidecar: an init container with restartPolicy Always. */
+  sidecar: boolean;
   port: number;
   logFile: string;
   process: Supervised | undefined;
@@ -82,11 +95,12 @@ interface PodRuntime {
   startTime: Date;
 }
 
-function imageFor(images: ImageMap, container: V1Container, pod: V1Pod): ImageSpec | undefined {
+function imageFor(images: ImageMap, container: V1Container, runtime: PodRuntime): ImageSpec | undefined {
   const image = container.image ?? '';
   const repository = image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
   const entry = images[image] ?? images[repository];
-  return typeof entry === 'function' ? entry(container, pod) : entry;
+  const ports = Object.fromEntries(runtime.containers.map((c) => [c.container.name, c.port]));
+  return typeof entry === 'function' ? entry(container, runtime.pod, ports) : entry;
 }
 
 function fieldRef(pod: V1Pod, ip: string, path: string): string {
@@ -114,7 +128,10 @@ function fieldRef(pod: V1Pod, ip: string, path: string): string {
  * connects to and each container a real loopback port, probes startup/liveness/readiness (httpGet,
  * tcpSocket, exec) against that port and patches Pod conditions and container statuses. On deletion it
  * runs the preStop hook, sends SIGTERM, waits out the grace period, SIGKILLs and removes the Pod.
- * Not supported: volumes, init containers, resource limits, image pulls.
+ * Native sidecars (init containers with restartPolicy Always) start first, each once it has started
+ * (its startup probe passed), and stop after the app containers have exited; their readiness counts
+ * toward the Pod's. Not supported: volumes, init containers that run to completion, resource limits,
+ * image pulls.
  */
 export class StandInKubelet {
   readonly nodeName: string;
@@ -165,14 +182,13 @@ export class StandInKubelet {
   /** The loopback endpoint of a pod's container (the first container by default). */
   endpoint(namespace: string, pod: string, container?: string): ContainerEndpoint | undefined {
     const runtime = this.#pods.get(`${namespace}/${pod}`);
-    const found = runtime?.containers.find((c) => container === undefined || c.container.name === container);
+    const found = runtime?.containers.find((c) => named(c, container));
     return found && { port: found.port, url: `http://127.0.0.1:${found.port}` };
   }
 
   logFile(namespace: string, pod: string, container?: string): string | undefined {
     const runtime = this.#pods.get(`${namespace}/${pod}`);
-    return runtime?.containers.find((c) => container === undefined || c.container.name === container)
-      ?.logFile;
+    return runtime?.containers.find((c) => named(c, container))?.logFile;
   }
 
   /** Names (`namespace/name`) of the pods whose processes this kubelet runs now. */
@@ -236,9 +252,11 @@ export class StandInKubelet {
       startTime: new Date(),
     };
     this.#pods.set(key, runtime);
-    for (const container of pod.spec?.containers ?? []) {
+    const sidecars = (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
+    for (const container of [...sidecars, ...(pod.spec?.containers ?? [])]) {
       runtime.containers.push({
         container,
+        sidecar: sidecars.includes(container),
         port: await freePort(),
         logFile: join(this.#options.logDir, `${namespace}_${name}_${container.name}.log`),
         process: undefined,
@@ -251,7 +269,11 @@ export class StandInKubelet {
       });
     }
     await this.#patchStatus(runtime);
-    for (const c of runtime.containers) await this.#startContainer(runtime, c);
+    for (const c of runtime.containers) {
+      await this.#startContainer(runtime, c);
+      // As a kubelet does: the next container starts once a sidecar has started.
+      while (c.sidecar && !c.started && !runtime.terminating && !this.#stopped) await sleep(100);
+    }
   }
 
   async #env(runtime: PodRuntime, c: ContainerRuntime, image: ImageSpec): Promise<NodeJS.ProcessEnv> {
@@ -269,6 +291,7 @@ export class StandInKubelet {
       for (const [k, v] of Object.entries(data ?? {})) env[`${from.prefix ?? ''}${k}`] = v;
     }
     for (const v of c.container.env ?? []) env[v.name] = await this.#envValue(v, pod, ip, namespace);
+    Object.assign(env, image.overrideEnv);
     env[image.portEnv ?? 'PORT'] = String(c.port);
     return env;
   }
@@ -293,7 +316,7 @@ export class StandInKubelet {
 
   async #startContainer(runtime: PodRuntime, c: ContainerRuntime): Promise<void> {
     if (runtime.terminating) return;
-    const image = imageFor(this.#options.images, c.container, runtime.pod);
+    const image = imageFor(this.#options.images, c.container, runtime);
     if (image === undefined) {
       c.waiting = {
         reason: 'ErrImagePull',
@@ -422,7 +445,7 @@ export class StandInKubelet {
       if (probe.tcpSocket) return await portOpen(c.port, '127.0.0.1', timeoutMs);
       if (probe.exec?.command?.length) {
         const [command = '', ...args] = probe.exec.command;
-        const image = imageFor(this.#options.images, c.container, runtime.pod);
+        const image = imageFor(this.#options.images, c.container, runtime);
         return await execOk(command, args, image ? await this.#env(runtime, c, image) : {}, timeoutMs);
       }
     } catch {
@@ -445,7 +468,7 @@ export class StandInKubelet {
     c.ready = false;
     c.started = false;
     if (runtime.terminating || this.#stopped) return;
-    const policy = runtime.pod.spec?.restartPolicy ?? 'Always';
+    const policy = c.sidecar ? 'Always' : (runtime.pod.spec?.restartPolicy ?? 'Always');
     const restart = policy === 'Always' || (policy === 'OnFailure' && code !== 0);
     if (!restart) {
       c.process = undefined;
@@ -467,14 +490,15 @@ export class StandInKubelet {
       runtime.pod.spec?.terminationGracePeriodSeconds ??
       30;
     const deadline = Date.now() + graceSeconds * 1000;
-    await Promise.all(
-      runtime.containers.map(async (c) => {
-        const proc = c.process;
-        if (proc === undefined || !proc.running) return;
-        await this.#preStop(runtime, c, deadline);
-        await proc.stop(Math.max(0, deadline - Date.now()));
-      }),
-    );
+    const stop = async (c: ContainerRuntime): Promise<void> => {
+      const proc = c.process;
+      if (proc === undefined || !proc.running) return;
+      await this.#preStop(runtime, c, deadline);
+      await proc.stop(Math.max(0, deadline - Date.now()));
+    };
+    await Promise.all(runtime.containers.filter((c) => !c.sidecar).map(stop));
+    // Sidecars outlive the app containers and stop in the reverse of their start order.
+    for (const c of runtime.containers.filter((c) => c.sidecar).reverse()) await stop(c);
     for (const timer of runtime.timers) clearInterval(timer);
     // As a kubelet does: report how each container ended (exit code, terminal phase) before the object
     // goes, so a watcher can tell a clean drain (exit 0) from a SIGKILL after the grace period (137).
@@ -492,7 +516,7 @@ export class StandInKubelet {
       if (hook.sleep) await sleep(Math.min(hook.sleep.seconds * 1000, left()));
       else if (hook.exec?.command?.length) {
         const [command = '', ...args] = hook.exec.command;
-        const image = imageFor(this.#options.images, c.container, runtime.pod);
+        const image = imageFor(this.#options.images, c.container, runtime);
         await execOk(command, args, image ? await this.#env(runtime, c, image) : {}, left());
       } else if (hook.httpGet) {
         await fetch(`http://127.0.0.1:${c.port}${hook.httpGet.path ?? '/'}`, {
@@ -556,15 +580,16 @@ export class StandInKubelet {
       };
     };
     const running = containers.some((c) => c.startedAt !== undefined);
-    const exitedAll = containers.length > 0 && containers.every((c) => c.process === undefined && c.lastExit);
+    const apps = containers.filter((c) => !c.sidecar);
+    const exitedAll = apps.length > 0 && apps.every((c) => c.process === undefined && c.lastExit);
     const phase = exitedAll
-      ? containers.every((c) => c.lastExit?.exitCode === 0)
+      ? apps.every((c) => c.lastExit?.exitCode === 0)
         ? 'Succeeded'
         : 'Failed'
       : running
         ? 'Running'
         : 'Pending';
-    const containerStatuses: V1ContainerStatus[] = containers.map((c) => ({
+    const containerStatus = (c: ContainerRuntime): V1ContainerStatus => ({
       name: c.container.name,
       image: c.container.image ?? '',
       imageID: `kmaint-stand-in://${c.container.image ?? ''}`,
@@ -587,7 +612,8 @@ export class StandInKubelet {
                 }
               : { waiting: { reason: 'ContainerCreating' } },
       lastState: c.lastExit && c.process?.running === true ? { terminated: { ...c.lastExit } } : {},
-    }));
+    });
+    const sidecars = containers.filter((c) => c.sidecar);
     const status = {
       phase,
       hostIP: '198.18.0.1',
@@ -597,11 +623,15 @@ export class StandInKubelet {
       startTime: runtime.startTime,
       conditions: [
         condition('PodScheduled', true),
-        condition('Initialized', true),
+        condition(
+          'Initialized',
+          sidecars.every((c) => c.started),
+        ),
         condition('ContainersReady', allReady),
         condition('Ready', allReady),
       ],
-      containerStatuses,
+      containerStatuses: apps.map(containerStatus),
+      ...(sidecars.length > 0 ? { initContainerStatuses: sidecars.map(containerStatus) } : {}),
     };
     const updated = await this.#core.patchNamespacedPodStatus(
       { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', body: { status } },
@@ -609,6 +639,11 @@ export class StandInKubelet {
     );
     runtime.pod = updated;
   }
+}
+
+/** The container of that name; without a name, the first app container (not a sidecar). */
+function named(c: ContainerRuntime, container: string | undefined): boolean {
+  return container === undefined ? !c.sidecar : c.container.name === container;
 }
 
 function decode(data: Record<string, string> | undefined): Record<string, string> {

@@ -166,3 +166,66 @@ consumer mid-drain, so it is refused.
     fieldRef:
       fieldPath: metadata.namespace
 {{- end }}
+
+{{/*
+The kmaint-agent native sidecar of the consumer (consumer.agent.*): its readiness is the pod's, 503 from
+the moment a window opens until the app says it resumed.
+*/}}
+{{- define "kmaint.consumer.agent" -}}
+{{- $c := .Values.consumer -}}
+{{- $a := $c.agent -}}
+- name: kmaint-agent
+  image: {{ include "kmaint.image" (dict "image" $a.image "chart" .Chart) | quote }}
+  imagePullPolicy: {{ $a.image.pullPolicy }}
+  restartPolicy: Always
+  ports:
+    - name: agent
+      containerPort: {{ $a.port }}
+      protocol: TCP
+  env:
+    - name: AGENT_PORT
+      value: {{ $a.port | quote }}
+    - name: MAINTENANCE_KEY
+      value: {{ include "kmaint.consumer.maintenanceKey" . | quote }}
+    - name: APP_TIMEOUT
+      value: {{ $a.appTimeout | quote }}
+    - name: DRAIN_TIMEOUT
+      value: {{ printf "%ds" (int $c.drainTimeoutSeconds) | quote }}
+    - name: LOG_LEVEL
+      value: {{ $a.logLevel | quote }}
+    {{- include "kmaint.downwardEnv" . | nindent 4 }}
+    {{- include "kmaint.etcd.env" . | nindent 4 }}
+    {{- with $a.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  startupProbe:
+    httpGet:
+      path: /livez
+      port: agent
+    periodSeconds: 1
+    failureThreshold: 30
+  livenessProbe:
+    httpGet:
+      path: /livez
+      port: agent
+    periodSeconds: 10
+    failureThreshold: 3
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: agent
+    periodSeconds: 2
+    failureThreshold: 1
+  {{- with $a.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $.Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with (include "kmaint.etcd.volumeMounts" .) }}
+  volumeMounts:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end }}

@@ -65,7 +65,7 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
       message: `${key} to be written`,
     });
     expect(value).toBe(
-      `{"enabled":true,"mode":"drain","reason":"broker upgrade","window":"${namespace}/upgrade","drainTimeoutSeconds":30}`,
+      `{"v":1,"enabled":true,"mode":"drain","reason":"broker upgrade","window":"${namespace}/upgrade","drainTimeoutSeconds":30}`,
     );
     const obj = await waitFor(async () => {
       const w = await getWindow(k, namespace, 'upgrade');

@@ -18,7 +18,7 @@ describe('desiredSwitches', () => {
   it('writes the DESIGN.md JSON for an active window', () => {
     const out = desiredSwitches([win({ ref: 'apps/kafka-upgrade', reason: 'broker upgrade' })]);
     expect(encodeSwitchValue(out.get('/maintenance/k') ?? SWITCH_OFF)).toBe(
-      '{"enabled":true,"mode":"drain","reason":"broker upgrade","window":"apps/kafka-upgrade","drainTimeoutSeconds":45}',
+      '{"v":1,"enabled":true,"mode":"drain","reason":"broker upgrade","window":"apps/kafka-upgrade","drainTimeoutSeconds":45}',
     );
   });
 

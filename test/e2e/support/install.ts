@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
@@ -31,7 +32,7 @@ export interface InstallOptions {
   clusterWideOperator?: boolean;
   /** Further service variables (consumer.env). */
   consumerEnv?: Record<string, string>;
-  /** Further consumer values (e.g. image and command, to run a program other than the service). */
+  /** Further consumer chart values (an image and command, consumer.agent), over the ones above. */
   consumerValues?: Record<string, unknown>;
 }
 
@@ -111,6 +112,13 @@ export class KmaintInstall {
         cwd: repoRoot,
         portEnv: 'HTTP_PORT',
       },
+      'kmaint/agent': { command: node24, args: ['agent/src/main.ts'], cwd: repoRoot, portEnv: 'AGENT_PORT' },
+      // The Java example (examples/java-consumer) beside its agent, which here listens on a port of its own.
+      'kmaint/java-consumer': (_container, _pod, ports) => ({
+        command: 'java',
+        args: ['-jar', javaConsumerJar()],
+        overrideEnv: { KMAINT_AGENT_URL: `http://127.0.0.1:${ports['kmaint-agent']}` },
+      }),
       'kmaint/operator': (_container, pod) => ({
         command: node24,
         args: ['operator/src/main.ts'],
@@ -300,6 +308,16 @@ export class KmaintInstall {
     );
     await this.#kubelet?.stop({ removeNode: true });
   }
+}
+
+let builtJar: string | undefined;
+
+/** The Java example's jar, built from its sources by test/env (cached: install.sh built it already). */
+export function javaConsumerJar(): string {
+  builtJar ??= execFileSync('bash', [join(repoRoot, 'test', 'env', 'build-java-example.sh')], {
+    encoding: 'utf8',
+  }).trim();
+  return builtJar;
 }
 
 export function isReady(pod: V1Pod): boolean {

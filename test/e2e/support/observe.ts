@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { inject } from 'vitest';
 import { membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
+import { checkMemberReport } from '@kmaint/common/schemas';
 
 /** The counters a consumer pod serves at /messages/stats (also in its 503 body during maintenance). */
 export interface PodStats {
@@ -22,11 +23,13 @@ export async function podStats(url: string): Promise<PodStats> {
   return { ...body.kafka, state: body.maintenance?.state ?? 'unknown' };
 }
 
-/** The member reports under a switch key, by member id. */
+/** The member reports under a switch key, by member id; each must match the published schema. */
 export async function memberReports(etcd: Etcd3, key: string): Promise<Map<string, MemberReport>> {
   const raw = await etcd.getAll().prefix(membersPrefix(key)).strings();
   const reports = new Map<string, MemberReport>();
   for (const [k, v] of Object.entries(raw)) {
+    const check = checkMemberReport(v);
+    if (!check.valid) throw new Error(`member report at ${k} breaks the schema: ${check.errors.join('; ')}`);
     const parsed = parseMemberReport(v);
     if (!parsed.ok) throw new Error(`unparseable member report at ${k}: ${parsed.error}`);
     reports.set(parsed.value.id, parsed.value);
