@@ -47,7 +47,8 @@ async function nodeRun(env: BenchEnv, client: Exclude<Client, 'java'>, topic: st
     memberId: uniqueName('tp'),
     expected: MESSAGES,
   };
-  const { stdout } = await run(process.execPath, [worker, JSON.stringify(input)], {
+  // The worker resolves @kmaint/consumer as this process does (from source, by the same conditions).
+  const { stdout } = await run(process.execPath, [...process.execArgv, worker, JSON.stringify(input)], {
     timeout: 180_000,
     maxBuffer: 4 * 1024 * 1024,
   });
