@@ -28,7 +28,7 @@ export interface ExampleHandlerOptions {
   failWhen?: (msg: ConsumedMessage) => boolean;
 }
 
-/** The seed's handler: logs and counts each message, optionally pretending to work for a while. */
+/** The example handler, as GoMaint's: logs and counts each message, optionally pretending to work for a while. */
 export function exampleHandler(logger: Logger, options: ExampleHandlerOptions = {}): MessageHandler {
   const { workTimeMs = 0, failWhen } = options;
   // The signal is read only when there is work to interrupt: the engine makes it on first read.

@@ -40,8 +40,8 @@ export interface ProvidedEnv {
 }
 
 export interface EnvironmentOptions {
-  /** Take the seed's ports (Kafka 9092, etcd 2401/2402) when they are free: for `npm run stack`. */
-  seedPorts?: boolean;
+  /** Take GoMaint's compose ports (Kafka 9092, etcd 2401/2402) when they are free: for `npm run stack`. */
+  composePorts?: boolean;
   /** Start the Kubernetes control plane and Prometheus too (the tests need them; the stack does not). */
   kube?: boolean;
   log?: (line: string) => void;
@@ -69,7 +69,7 @@ async function timed<T>(timings: Record<string, number>, name: string, job: () =
   return result;
 }
 
-async function seedOrFree(port: number, wanted: boolean): Promise<number> {
+async function preferredOrFree(port: number, wanted: boolean): Promise<number> {
   return wanted && (await isPortFree(port)) ? port : freePort();
 }
 
@@ -101,7 +101,7 @@ function ensureInstalled(): Promise<string> {
  */
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const log = options.log ?? (() => undefined);
-  const seed = options.seedPorts === true;
+  const preferred = options.composePorts === true;
   const withKube = options.kube !== false;
   const dir = mkdtempSync(join(tmpdir(), 'kmaint-env-'));
   const timings: Record<string, number> = {};
@@ -116,7 +116,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     const jobs = {
       kafka: (async () => {
         const libs = await ensureKafkaLibs();
-        const port = await seedOrFree(9092, seed);
+        const port = await preferredOrFree(9092, preferred);
         const kafka = await timed(timings, 'kafka', () =>
           KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
         );
@@ -124,8 +124,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         return { kafka, libs };
       })(),
       etcd: (async () => {
-        const clientPort = await seedOrFree(2401, seed);
-        const peerPort = await seedOrFree(2402, seed);
+        const clientPort = await preferredOrFree(2401, preferred);
+        const peerPort = await preferredOrFree(2402, preferred);
         const binary = etcdBinary(toolsBin);
         const etcd = await timed(timings, 'etcd', () =>
           EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),

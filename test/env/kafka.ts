@@ -219,9 +219,9 @@ async function brokerAnswers(brokers: string): Promise<boolean> {
   }
 }
 
-/** The seed's broker port when it is free (for `npm run stack`), else any free port. */
-export async function preferredKafkaPort(seedPort = 9092): Promise<number> {
-  return (await isPortFree(seedPort)) ? seedPort : freePort();
+/** GoMaint's broker port when it is free (for `npm run stack`), else any free port. */
+export async function preferredKafkaPort(port = 9092): Promise<number> {
+  return (await isPortFree(port)) ? port : freePort();
 }
 
 /**

@@ -18,7 +18,7 @@ const kube = process.argv.includes('--kube');
 // The seed's topics (KAFKA_TOPICS' default); the broker may not create them on a consumer's request.
 const seedTopics = ['test-topic', 'user-events', 'system-logs'];
 
-const env = await startEnvironment({ seedPorts: true, kube, log: (line) => console.log(line) });
+const env = await startEnvironment({ composePorts: true, kube, log: (line) => console.log(line) });
 const { kafkaBrokers, etcdEndpoints, envControlUrl, envDir } = env.provided;
 const programs: Supervised[] = [];
 

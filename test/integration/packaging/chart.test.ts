@@ -319,7 +319,7 @@ describe('the example consumer', () => {
     );
   });
 
-  it('runs the service with the seed variables, downward API identity, probes and a preStop sleep', async () => {
+  it('runs the service with the GoMaint variables, downward API identity, probes and a preStop sleep', async () => {
     const objects = await render(consumerOn);
     const deployment = findObject(objects, 'Deployment', 'kafka-service');
     const pod = deployment.spec.template.spec;
