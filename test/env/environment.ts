@@ -45,6 +45,8 @@ export interface EnvironmentOptions {
   /** Start the Kubernetes control plane and Prometheus too (the tests need them; the stack does not). */
   kube?: boolean;
   log?: (line: string) => void;
+  /** Told when each step (install, kafka, etcd, kube, prometheus) starts and ends: `npm run stack`'s progress. */
+  onStep?: (step: string, finishedInMs?: number) => void;
 }
 
 export interface Environment {
@@ -62,10 +64,17 @@ export interface Environment {
   stop(): Promise<void>;
 }
 
-async function timed<T>(timings: Record<string, number>, name: string, job: () => Promise<T>): Promise<T> {
+async function timed<T>(
+  timings: Record<string, number>,
+  name: string,
+  job: () => Promise<T>,
+  onStep: (step: string, finishedInMs?: number) => void = () => undefined,
+): Promise<T> {
   const started = Date.now();
+  onStep(name);
   const result = await job();
   timings[name] = Date.now() - started;
+  onStep(name, timings[name]);
   return result;
 }
 
@@ -112,13 +121,16 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   };
   const started = Date.now();
   try {
-    const toolsBin = await timed(timings, 'install', () => ensureInstalled());
+    const toolsBin = await timed(timings, 'install', () => ensureInstalled(), options.onStep);
     const jobs = {
       kafka: (async () => {
         const libs = await ensureKafkaLibs();
         const port = await preferredOrFree(9092, preferred);
-        const kafka = await timed(timings, 'kafka', () =>
-          KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
+        const kafka = await timed(
+          timings,
+          'kafka',
+          () => KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
+          options.onStep,
         );
         stoppers.push(() => kafka.stop());
         return { kafka, libs };
@@ -127,24 +139,33 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         const clientPort = await preferredOrFree(2401, preferred);
         const peerPort = await preferredOrFree(2402, preferred);
         const binary = etcdBinary(toolsBin);
-        const etcd = await timed(timings, 'etcd', () =>
-          EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+        const etcd = await timed(
+          timings,
+          'etcd',
+          () => EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+          options.onStep,
         );
         stoppers.push(() => etcd.stop());
         return etcd;
       })(),
       kube: (async () => {
         if (!withKube) return undefined;
-        const kube = await timed(timings, 'kube', () =>
-          KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+        const kube = await timed(
+          timings,
+          'kube',
+          () => KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+          options.onStep,
         );
         stoppers.push(() => kube.stop());
         return kube;
       })(),
       prometheus: (async () => {
         if (!withKube) return undefined;
-        const prometheus = await timed(timings, 'prometheus', () =>
-          PrometheusServer.start({ dir: join(dir, 'prometheus') }),
+        const prometheus = await timed(
+          timings,
+          'prometheus',
+          () => PrometheusServer.start({ dir: join(dir, 'prometheus') }),
+          options.onStep,
         );
         stoppers.push(() => prometheus.stop());
         return prometheus;
