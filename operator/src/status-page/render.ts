@@ -25,6 +25,7 @@ section.window { background: #fff; border: 1px solid var(--line); border-radius:
 section.window h2 { font-size: 16px; margin: 0 0 4px; display: flex; gap: 8px; align-items: center; }
 .badge { font-size: 12px; font-weight: 600; padding: 1px 8px; border-radius: 10px; color: #fff; background: var(--idle); }
 .badge.drained, .badge.running { background: var(--ok); }
+.badge.maintenance { background: #0969da; }
 .badge.draining, .badge.resuming, .badge.scheduled { background: var(--busy); }
 .badge.degraded, .badge.invalid { background: var(--bad); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 8px 0; }
