@@ -182,6 +182,8 @@ describe('helm install into the real apiserver', () => {
     expect(notes).toContain('kind: MaintenanceWindow');
     expect(notes).toContain(`kubectl -n ${ns} get maintenancewindows -w`);
     expect(notes).toContain(`kubectl -n ${ns} wait --for=condition=Drained maintenancewindow/try-kmaint`);
+    expect(notes).toContain(`port-forward service/${release}-kmaint-operator-metrics 8080`);
+    expect(notes).toContain('http://localhost:8080/status');
   });
 
   it('accepts the window the NOTES suggest', async () => {
