@@ -134,7 +134,7 @@ describe('helm install into the real apiserver', () => {
       info: { status: string };
     };
     expect(status.info.status).toBe('deployed');
-    expect(manifest.length).toBe(11);
+    expect(manifest.length).toBe(13);
     for (const object of manifest) {
       const args = [
         'get',
@@ -382,8 +382,22 @@ describe('the packaged chart (helm package), installed', () => {
     const viewer = uniqueName('viewer');
     await kubeOk(['create', 'rolebinding', 'editor', '--clusterrole=edit', `--user=${editor}`, '-n', team]);
     await kubeOk(['create', 'rolebinding', 'viewer', '--clusterrole=view', `--user=${viewer}`, '-n', team]);
-    const can = async (user: string, verb: string, resource: string, where: string) =>
-      (await kube(['auth', 'can-i', verb, resource, '--as', user, '-n', where])).stdout.trim();
+    // `kubectl auth can-i` takes a subresource as a flag (TYPE/NAME would name an object).
+    const can = async (user: string, verb: string, resource: string, where: string) => {
+      const [type = '', sub] = resource.split('/');
+      const args = [
+        'auth',
+        'can-i',
+        verb,
+        type,
+        ...(sub ? ['--subresource', sub] : []),
+        '--as',
+        user,
+        '-n',
+        where,
+      ];
+      return (await kube(args)).stdout.trim();
+    };
     // The clusterrole-aggregation controller folds the chart's roles into edit/view asynchronously.
     await waitFor(async () => (await can(editor, 'create', 'maintenancewindows.kmaint.io', team)) === 'yes', {
       message: 'edit aggregated the window rules',
