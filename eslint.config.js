@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The layering rule of DESIGN.md: core/ is pure, so it may import neither I/O libraries nor anything
+// The layering rule (docs/architecture.md): core/ is pure, so it may import neither I/O libraries nor anything
 // outside core/. Enforced here so a slip fails `npm test` instead of waiting for review.
 const ioModules = [
   'kafkajs',
@@ -108,7 +108,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ioModules, message: 'core/ is pure: no I/O libraries (DESIGN.md, Layers).' },
+            { group: ioModules, message: 'core/ is pure: no I/O libraries (docs/architecture.md).' },
             { group: ['../*', '!../core', '!../core/*'], message: 'core/ imports nothing outside core/.' },
           ],
         },

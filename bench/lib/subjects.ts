@@ -10,7 +10,7 @@ const { Kafka, logLevel } = kafkajs;
 
 /**
  * A consumer switched by the etcd key: the kmaint engine, or the baseline of a plain kafkajs consumer
- * whose etcd watch calls stop() and run() (what the seed's handler set out to do).
+ * whose etcd watch calls stop() and run() (what a hand-written switch handler would do).
  */
 export interface Subject {
   readonly label: string;

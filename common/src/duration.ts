@@ -14,7 +14,7 @@ const component = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
 
 /**
  * Parses a Go-style duration ("45s", "1h30m", "250ms", "1.5h") into milliseconds, as Kubernetes users and
- * the seed's Go Config write them. A bare number is taken as milliseconds. Negative values are refused:
+ * GoMaint's Go config writes them. A bare number is taken as milliseconds. Negative values are refused:
  * every duration in kmaint is a timeout or a length.
  */
 export function parseDuration(input: string): Parsed<number> {

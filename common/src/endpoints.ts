@@ -9,7 +9,7 @@ function port(raw: string, item: string): Parsed<number> {
   return n >= 1 && n <= 65535 ? ok(n) : fail(`"${item}" has port ${n}, outside 1-65535`);
 }
 
-/** A `host:port` as the seed writes brokers and etcd endpoints (IPv6 hosts in brackets). */
+/** A `host:port`, the GoMaint form of brokers and etcd endpoints (IPv6 hosts in brackets). */
 export function parseHostPort(raw: string): Parsed<string> {
   const at = raw.lastIndexOf(':');
   const host = at > 0 ? raw.slice(0, at) : '';
@@ -19,7 +19,7 @@ export function parseHostPort(raw: string): Parsed<string> {
 }
 
 /**
- * An etcd endpoint as the seed writes it (host:port) or as a URL. The result is always a URL with a port,
+ * An etcd endpoint in the GoMaint form (host:port) or as a URL. The result is always a URL with a port,
  * which is what the etcd client wants; the scheme of a bare host:port follows whether TLS is configured.
  */
 export function parseEtcdEndpoint(raw: string, tls: boolean): Parsed<string> {

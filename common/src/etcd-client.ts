@@ -7,7 +7,7 @@ import { KmaintError } from './errors.ts';
  * mean the same thing in both. Kept apart from the package's pure entry point because it does I/O.
  */
 export interface EtcdConnectionOptions {
-  /** host:port (the seed's form) or http(s):// URLs. */
+  /** host:port (the GoMaint form) or http(s):// URLs. */
   endpoints: string[];
   caFile?: string | undefined;
   certFile?: string | undefined;

@@ -1,10 +1,10 @@
 import { fail, ok, type Parsed } from './result.ts';
 
 export const MAINTENANCE_MODES = ['drain', 'pause'] as const;
-/** drain: leave the consumer group (the seed's behaviour); pause: stay in it, stop fetching. */
+/** drain: leave the consumer group (what GoMaint does); pause: stay in it, stop fetching. */
 export type MaintenanceMode = (typeof MAINTENANCE_MODES)[number];
 
-/** The value of the switch key /maintenance/<target> (DESIGN.md, "etcd keys"). */
+/** The value of the switch key /maintenance/<target> (docs/architecture.md, "The flow"). */
 export interface SwitchValue {
   enabled: boolean;
   mode: MaintenanceMode;
@@ -34,7 +34,7 @@ export function switchKey(target: { name?: string; key?: string }): string {
 }
 
 /**
- * Reads a switch value as the seed writes it (true/false, 1/0, on/off, yes/no, any case) or as the
+ * Reads a switch value as GoMaint writes it (true/false, 1/0, on/off, yes/no, any case) or as the
  * operator writes it (a JSON object). A missing key (undefined/null) means off. Anything else is an error
  * to report, never a guess: the caller keeps its current state.
  */

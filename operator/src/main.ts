@@ -9,6 +9,8 @@ import { startKubeSources } from './kube/sources.ts';
 import { KubeWindowWriter } from './kube/windows.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { statusPageRoutes } from './status-page/routes.ts';
+import { liveStatusSource } from './status-page/source.ts';
 
 export interface OperatorHandle {
   controller: Controller;
@@ -61,6 +63,14 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
       },
     },
     metrics.registry,
+    statusPageRoutes(
+      liveStatusSource(
+        kc,
+        config.watchNamespace,
+        new EtcdSwitches(etcd, log.child({ component: 'status-page' })),
+      ),
+      log,
+    ),
   );
 
   if (config.leaderElection) {

@@ -12,7 +12,7 @@ import {
 } from '@kmaint/common';
 
 /**
- * The service's whole configuration: one schema of environment variables (the seed's names and defaults
+ * The service's whole configuration: one schema of environment variables (GoMaint's names and defaults
  * first), validated once at start. This is the only module that reads process.env.
  */
 
@@ -131,7 +131,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-/** Variables in the order --help lists them: the seed's four first. */
+/** Variables in the order --help lists them: GoMaint's four first. */
 const schema = {
   kafkaBrokers: variable({
     name: 'KAFKA_BROKERS',

@@ -12,7 +12,7 @@ import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
 import { logLines, memberReports, podStats, promQuery } from './support/observe.ts';
 
-// The whole flow of DESIGN.md on real servers: `helm install` of the chart runs the operator and three
+// The whole flow (docs/architecture.md) on real servers: `helm install` of the chart runs the operator and three
 // consumers (as local processes, through the stand-in kubelet); `kubectl apply` of a MaintenanceWindow
 // drains them out of their group and their Service while messages keep arriving; `kubectl delete` brings
 // them back, and every message is processed, none skipped. Then the same with mode pause, where the

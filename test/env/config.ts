@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 // The one place test/env reads the environment: versions and the cache folder, each overridable so the
-// suite can run against another Kafka (the seed ran 3.x) or a shared cache.
+// suite can run against another Kafka (GoMaint's example ran 3.x) or a shared cache.
 export const envConfig = {
   cacheDir: process.env['KMAINT_CACHE'] ?? join(homedir(), '.cache', 'kmaint'),
   kafkaVersion: process.env['KMAINT_KAFKA_VERSION'] ?? '4.1.1',

@@ -40,11 +40,13 @@ export interface ProvidedEnv {
 }
 
 export interface EnvironmentOptions {
-  /** Take the seed's ports (Kafka 9092, etcd 2401/2402) when they are free: for `npm run stack`. */
-  seedPorts?: boolean;
+  /** Take GoMaint's compose ports (Kafka 9092, etcd 2401/2402) when they are free: for `npm run stack`. */
+  composePorts?: boolean;
   /** Start the Kubernetes control plane and Prometheus too (the tests need them; the stack does not). */
   kube?: boolean;
   log?: (line: string) => void;
+  /** Told when each step (install, kafka, etcd, kube, prometheus) starts and ends: `npm run stack`'s progress. */
+  onStep?: (step: string, finishedInMs?: number) => void;
 }
 
 export interface Environment {
@@ -62,14 +64,21 @@ export interface Environment {
   stop(): Promise<void>;
 }
 
-async function timed<T>(timings: Record<string, number>, name: string, job: () => Promise<T>): Promise<T> {
+async function timed<T>(
+  timings: Record<string, number>,
+  name: string,
+  job: () => Promise<T>,
+  onStep: (step: string, finishedInMs?: number) => void = () => undefined,
+): Promise<T> {
   const started = Date.now();
+  onStep(name);
   const result = await job();
   timings[name] = Date.now() - started;
+  onStep(name, timings[name]);
   return result;
 }
 
-async function seedOrFree(port: number, wanted: boolean): Promise<number> {
+async function preferredOrFree(port: number, wanted: boolean): Promise<number> {
   return wanted && (await isPortFree(port)) ? port : freePort();
 }
 
@@ -101,7 +110,7 @@ function ensureInstalled(): Promise<string> {
  */
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const log = options.log ?? (() => undefined);
-  const seed = options.seedPorts === true;
+  const preferred = options.composePorts === true;
   const withKube = options.kube !== false;
   const dir = mkdtempSync(join(tmpdir(), 'kmaint-env-'));
   const timings: Record<string, number> = {};
@@ -112,39 +121,52 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   };
   const started = Date.now();
   try {
-    const toolsBin = await timed(timings, 'install', () => ensureInstalled());
+    const toolsBin = await timed(timings, 'install', () => ensureInstalled(), options.onStep);
     const jobs = {
       kafka: (async () => {
         const libs = await ensureKafkaLibs();
-        const port = await seedOrFree(9092, seed);
-        const kafka = await timed(timings, 'kafka', () =>
-          KafkaServer.start({ dir: join(dir, 'kafka'), libs, port }),
+        const port = await preferredOrFree(9092, preferred);
+        const kafka = await timed(
+          timings,
+          'kafka',
+          // The stack (compose ports) waits only for start-up; the tests want a broker that runs fast.
+          () => KafkaServer.start({ dir: join(dir, 'kafka'), libs, port, quickStart: preferred }),
+          options.onStep,
         );
         stoppers.push(() => kafka.stop());
         return { kafka, libs };
       })(),
       etcd: (async () => {
-        const clientPort = await seedOrFree(2401, seed);
-        const peerPort = await seedOrFree(2402, seed);
+        const clientPort = await preferredOrFree(2401, preferred);
+        const peerPort = await preferredOrFree(2402, preferred);
         const binary = etcdBinary(toolsBin);
-        const etcd = await timed(timings, 'etcd', () =>
-          EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+        const etcd = await timed(
+          timings,
+          'etcd',
+          () => EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+          options.onStep,
         );
         stoppers.push(() => etcd.stop());
         return etcd;
       })(),
       kube: (async () => {
         if (!withKube) return undefined;
-        const kube = await timed(timings, 'kube', () =>
-          KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+        const kube = await timed(
+          timings,
+          'kube',
+          () => KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+          options.onStep,
         );
         stoppers.push(() => kube.stop());
         return kube;
       })(),
       prometheus: (async () => {
         if (!withKube) return undefined;
-        const prometheus = await timed(timings, 'prometheus', () =>
-          PrometheusServer.start({ dir: join(dir, 'prometheus') }),
+        const prometheus = await timed(
+          timings,
+          'prometheus',
+          () => PrometheusServer.start({ dir: join(dir, 'prometheus') }),
+          options.onStep,
         );
         stoppers.push(() => prometheus.stop());
         return prometheus;

@@ -77,6 +77,8 @@ export interface KafkaOptions {
   libs: string;
   port?: number;
   heap?: string;
+  /** Start quickly rather than run fast: C1 only (`npm run stack`, where start-up is all that is waited for). */
+  quickStart?: boolean;
 }
 
 /** A single KRaft broker+controller; restart keeps its ports and data, as a rolling restart would. */
@@ -148,6 +150,7 @@ export class KafkaServer {
       `-Dlog4j2.configurationFile=${log4j2}`,
       `-Dlog4j.configuration=file:${log4j1}`,
       '-Djava.awt.headless=true',
+      ...(opts.quickStart === true ? ['-XX:TieredStopAtLevel=1'] : []),
     ];
     const logFile = join(opts.dir, 'kafka.log');
     const clusterId = randomClusterId();
@@ -219,9 +222,9 @@ async function brokerAnswers(brokers: string): Promise<boolean> {
   }
 }
 
-/** The seed's broker port when it is free (for `npm run stack`), else any free port. */
-export async function preferredKafkaPort(seedPort = 9092): Promise<number> {
-  return (await isPortFree(seedPort)) ? seedPort : freePort();
+/** GoMaint's broker port when it is free (for `npm run stack`), else any free port. */
+export async function preferredKafkaPort(port = 9092): Promise<number> {
+  return (await isPortFree(port)) ? port : freePort();
 }
 
 /**

@@ -122,7 +122,7 @@ function fieldRef(pod: V1Pod, ip: string, path: string): string {
 }
 
 /**
- * The stand-in kubelet of DESIGN.md: registers a Node and keeps it Ready, runs each container of each
+ * The stand-in kubelet (test/env/README.md): registers a Node and keeps it Ready, runs each container of each
  * Pod bound to it as a local process (image → command from the image map; env incl. downward-API
  * fieldRefs, ConfigMap and Secret keys; args), gives the Pod an IP from 198.18.0.0/16 that nothing
  * connects to and each container a real loopback port, probes startup/liveness/readiness (httpGet,

@@ -18,7 +18,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Whether a given loopback port can be bound now (used to take the seed's ports when they are free). */
+/** Whether a given loopback port can be bound now (used to take GoMaint's ports when they are free). */
 export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();

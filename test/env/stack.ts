@@ -1,6 +1,6 @@
 // `npm run stack`: kmaint on this machine without Docker, as docker-compose runs it on a laptop: Kafka
-// and etcd on the seed's ports when they are free, the seed's topics, and the service on 8083, up until
-// Ctrl-C. With `-- --kube` also the Kubernetes control plane, Prometheus, the MaintenanceWindow CRD and
+// and etcd on the compose ports when they are free, the example topics, and the service on 8083, up
+// until Ctrl-C. It says which step it is on and for how long, and ends with one summary of what to try. With `-- --kube` also the Kubernetes control plane, Prometheus, the MaintenanceWindow CRD and
 // the operator, so `kubectl apply` of a window drains the service. The same code as the tests' global
 // setup, so what works here works there.
 import { execFile } from 'node:child_process';
@@ -15,10 +15,47 @@ import { Supervised } from './supervisor.ts';
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const kube = process.argv.includes('--kube');
-// The seed's topics (KAFKA_TOPICS' default); the broker may not create them on a consumer's request.
-const seedTopics = ['test-topic', 'user-events', 'system-logs'];
+// The example topics (KAFKA_TOPICS' default); the broker may not create them on a consumer's request.
+const topics = ['test-topic', 'user-events', 'system-logs'];
 
-const env = await startEnvironment({ seedPorts: true, kube, log: (line) => console.log(line) });
+const began = Date.now();
+const elapsed = () => `${((Date.now() - began) / 1000).toFixed(1).padStart(5)} s`;
+const say = (line: string) => console.log(`[${elapsed()}] ${line}`);
+const what: Record<string, string> = {
+  install: 'checking what is installed (the first run fetches Kafka and builds the Go tools: minutes)',
+  kafka: 'starting Kafka (KRaft, on the JVM)',
+  etcd: 'starting etcd',
+  kube: 'starting kube-apiserver, controller-manager and scheduler',
+  prometheus: 'starting Prometheus',
+};
+// While a step runs, say every 10 s what is still being waited for, so a slow first run never looks hung.
+const running = new Map<string, number>();
+const ticker = setInterval(() => {
+  if (running.size > 0)
+    say(
+      `… still ${[...running].map(([step, at]) => `${step} (${Math.round((Date.now() - at) / 1000)} s)`).join(', ')}`,
+    );
+}, 10_000).unref();
+const step = async <T>(name: string, description: string, job: () => Promise<T>): Promise<T> => {
+  what[name] = description;
+  const started = Date.now();
+  onStep(name);
+  const result = await job();
+  onStep(name, Date.now() - started);
+  return result;
+};
+function onStep(name: string, finishedInMs?: number): void {
+  if (finishedInMs === undefined) {
+    running.set(name, Date.now());
+    say(what[name] ?? name);
+    return;
+  }
+  running.delete(name);
+  say(`✓ ${name} (${(finishedInMs / 1000).toFixed(1)} s)`);
+}
+
+say(`kmaint local stack${kube ? ' with Kubernetes' : ''}: starting`);
+const env = await startEnvironment({ composePorts: true, kube, onStep });
 const { kafkaBrokers, etcdEndpoints, envControlUrl, envDir } = env.provided;
 const programs: Supervised[] = [];
 
@@ -26,6 +63,7 @@ let stopping = false;
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
+  clearInterval(ticker);
   console.log(`${signal}: stopping the stack`);
   // The programs first: the service drains and commits while Kafka and etcd are still there.
   for (const program of programs.reverse()) await program.stop(30_000);
@@ -36,50 +74,72 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 try {
-  await createTopics(kafkaBrokers, seedTopics);
+  await step('topics', `creating the topics ${topics.join(', ')}`, () => createTopics(kafkaBrokers, topics));
   const servicePort = await preferredPort(8083);
   programs.push(
-    await startProgram('service', servicePort, {
-      KAFKA_BROKERS: kafkaBrokers,
-      ETCD_ENDPOINTS: etcdEndpoints,
-      KAFKA_TOPICS: seedTopics.join(','),
-      MEMBER_ID: 'local',
-    }),
+    await step('service', `starting the example consumer on :${servicePort}`, () =>
+      startProgram('service', servicePort, {
+        KAFKA_BROKERS: kafkaBrokers,
+        ETCD_ENDPOINTS: etcdEndpoints,
+        KAFKA_TOPICS: topics.join(','),
+        MEMBER_ID: 'local',
+      }),
+    ),
   );
   let operatorPort: number | undefined;
   if (env.provided.kubeconfig !== undefined && env.provided.toolsBin !== undefined) {
-    await run(join(env.provided.toolsBin, 'kubectl'), [
-      `--kubeconfig=${env.provided.kubeconfig}`,
-      'apply',
-      '-f',
-      join(repoRoot, 'crds/kmaint.io_maintenancewindows.yaml'),
-    ]);
-    operatorPort = await preferredPort(8080);
+    const kubectl = join(env.provided.toolsBin, 'kubectl');
+    const kubeconfig = `--kubeconfig=${env.provided.kubeconfig}`;
+    await step('crd', 'applying the MaintenanceWindow CRD', async () => {
+      await run(kubectl, [kubeconfig, 'apply', '--server-side', '-f', join(repoRoot, 'crds')]);
+      await run(kubectl, [
+        kubeconfig,
+        'wait',
+        '--for=condition=Established',
+        'crd/maintenancewindows.kmaint.io',
+      ]);
+    });
+    const port = await preferredPort(8080);
+    operatorPort = port;
     programs.push(
-      await startProgram('operator', operatorPort, {
-        KUBECONFIG: env.provided.kubeconfig,
-        ETCD_ENDPOINTS: etcdEndpoints,
-      }),
+      await step('operator', `starting the operator on :${port}`, () =>
+        startProgram('operator', port, {
+          KUBECONFIG: env.provided.kubeconfig,
+          ETCD_ENDPOINTS: etcdEndpoints,
+        }),
+      ),
     );
   }
 
-  console.log(`
-kmaint local stack is up (Ctrl-C stops it and removes ${envDir}):
-  service        curl http://localhost:${servicePort}/health        (the seed's Quick Start, port ${servicePort})
-                 curl -X POST http://localhost:${servicePort}/messages/send -H 'Content-Type: application/json' \\
-                   -d '{"topic": "test-topic", "message": "Hello from Kafka!", "key": "test-key"}'
-  maintenance    etcdctl --endpoints=${etcdEndpoints} put /maintenance/kafka-service true    (false ends it)
-  Kafka ${env.provided.kafkaVersion.padEnd(8)} export KAFKA_BROKERS=${kafkaBrokers}
-  etcd           export ETCD_ENDPOINTS=${etcdEndpoints}
-  control        curl -X POST ${envControlUrl}/kafka/restart   (also etcd; stop, start, kill)
-  logs           ${envDir}/*/*.log, ${envDir}/service.log`);
+  clearInterval(ticker);
+  const lines = [
+    `kmaint local stack is up in ${elapsed().trim()} (Ctrl-C stops it and removes ${envDir}):`,
+    '',
+    `  service        curl http://localhost:${servicePort}/health`,
+    `                 curl -X POST http://localhost:${servicePort}/messages/send -H 'Content-Type: application/json' \\`,
+    `                   -d '{"topic": "test-topic", "message": "Hello from Kafka!", "key": "test-key"}'`,
+    `                 watch -n1 "curl -s localhost:${servicePort}/messages/stats | jq .kafka"`,
+    `  maintenance    etcdctl --endpoints=${etcdEndpoints} put /maintenance/kafka-service true    (false ends it)`,
+    `                 curl -s http://localhost:${servicePort}/health | jq .maintenance`,
+    `  Kafka ${env.provided.kafkaVersion.padEnd(8)} export KAFKA_BROKERS=${kafkaBrokers}`,
+    `  etcd           export ETCD_ENDPOINTS=${etcdEndpoints}`,
+    `  outages        curl -X POST ${envControlUrl}/kafka/restart   (also etcd; stop, start, kill)`,
+    `  logs           ${envDir}/*/*.log, ${envDir}/service.log`,
+  ];
   if (env.provided.kubeconfig !== undefined) {
-    console.log(`  kubectl        export KUBECONFIG=${env.provided.kubeconfig} PATH=${env.provided.toolsBin}:$PATH
-  a window       kubectl apply -f deploy/examples/window-immediate.yaml && kubectl get mw -w
-  operator       http://localhost:${operatorPort}/metrics, log ${envDir}/operator.log
-  Prometheus     ${env.provided.prometheusUrl}  (scrape targets: JSON files in ${env.provided.prometheusTargetsDir})`);
+    lines.push(
+      `  kubectl        export KUBECONFIG=${env.provided.kubeconfig} PATH=${env.provided.toolsBin}:$PATH`,
+      `  a window       kubectl apply -f deploy/examples/window-immediate.yaml && kubectl get mw -w`,
+      `  status page    http://localhost:${operatorPort}/status`,
+      `  operator       http://localhost:${operatorPort}/metrics, log ${envDir}/operator.log`,
+      `  Prometheus     ${env.provided.prometheusUrl}  (scrape targets: JSON files in ${env.provided.prometheusTargetsDir})`,
+    );
+  } else {
+    lines.push('  with Kubernetes, the operator and Prometheus: npm run stack -- --kube');
   }
+  console.log(`\n${lines.join('\n')}\n`);
 } catch (err) {
+  clearInterval(ticker);
   console.error(`the stack did not come up: ${(err as Error).message}`);
   await shutdown('error');
 }

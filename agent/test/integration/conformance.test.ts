@@ -127,7 +127,7 @@ describe('the agent protocol (node agent/src/main.ts, real etcd)', () => {
     expect((await get(`${a.url}/readyz`)).status).toBe(200);
     await waitFor(reportIs(key, id, { state: 'running', window: null }));
 
-    // The seed's plain words are switch values too.
+    // GoMaint's plain words (true/false, on/off, ...) are switch values too.
     await etcd.put(key).value('on');
     expect((await get(`${a.url}/v1/desired?after=3&wait=30s`)).body).toMatchObject({
       generation: 4,

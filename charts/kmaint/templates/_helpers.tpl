@@ -102,8 +102,18 @@ consumer mid-drain, so it is refused.
 {{- end }}
 
 {{/* ---- shared ---- */}}
+{{/*
+registry/repository, then @digest when one is set (it pins the image; a tag beside it would only
+mislead), else :tag (the chart's appVersion by default).
+*/}}
 {{- define "kmaint.image" -}}
-{{- printf "%s:%s" .image.repository (default .chart.AppVersion .image.tag) }}
+{{- $registry := default .global.imageRegistry .image.registry }}
+{{- $repository := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
+{{- if .image.digest }}
+{{- printf "%s@%s" $repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .chart.AppVersion .image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* etcd connection variables, identical for the operator and the consumer. */}}

@@ -25,7 +25,7 @@ describe('endpoints', () => {
     if (!parsed.ok) expect(parsed.error).toMatch(reason);
   });
 
-  it('reads the seed broker form and names what is wrong', () => {
+  it('reads the GoMaint broker form and names what is wrong', () => {
     expect(parseHostPort('kafka:29092')).toEqual({ ok: true, value: 'kafka:29092' });
     expect(parseHostPort('kafka')).toEqual({ ok: false, error: '"kafka" is not host:port' });
     expect(parseHostPort('kafka:0')).toEqual({ ok: false, error: '"kafka:0" has port 0, outside 1-65535' });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface Probes {
@@ -8,8 +8,16 @@ export interface Probes {
   ready(): { ok: boolean; detail: string };
 }
 
-/** /livez, /readyz and /metrics on one small node:http server; nothing else is served. */
-export function startHttpServer(port: number, probes: Probes, registry: Registry): Promise<Server> {
+/** Further GET routes by path (the status page). */
+export type Routes = Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
+
+/** /livez, /readyz, /metrics and the given routes on one small node:http server; nothing else is served. */
+export function startHttpServer(
+  port: number,
+  probes: Probes,
+  registry: Registry,
+  routes: Routes = {},
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -26,6 +34,8 @@ export function startHttpServer(port: number, probes: Probes, registry: Registry
         (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),
       );
+    } else if (path !== undefined && Object.hasOwn(routes, path)) {
+      routes[path]?.(req, res);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /livez, /readyz, /metrics\n');
     }

@@ -89,7 +89,7 @@ const invalid: [string, Record<string, unknown>, string][] = [
 
 const valid: [string, Record<string, unknown>][] = [
   [
-    'the DESIGN.md example',
+    'the README example',
     {
       target: { name: 'kafka-service', selector: { matchLabels: { app: 'kafka-service' } } },
       mode: 'drain',

@@ -54,7 +54,7 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
     etcd.close();
   });
 
-  it('apply turns the key on with the DESIGN.md JSON; delete turns it off and the finalizer lets go', async () => {
+  it('apply turns the key on with the documented JSON; delete turns it off and the finalizer lets go', async () => {
     const { namespace, target, key } = await started('mw-apply');
     await createWindow(k, namespace, 'upgrade', {
       target: { name: target },

@@ -35,7 +35,7 @@ describe('the MaintenanceWindow CRD file', () => {
     });
   });
 
-  it('keeps the DESIGN.md spec names', () => {
+  it('keeps the documented spec names', () => {
     const spec = schema.properties.spec.properties;
     expect(Object.keys(spec).sort()).toEqual(
       ['drainTimeout', 'maxDuration', 'mode', 'reason', 'schedule', 'suspend', 'target'].sort(),

@@ -15,7 +15,7 @@ const win = (over: Partial<WindowActivity>): WindowActivity => ({
 });
 
 describe('desiredSwitches', () => {
-  it('writes the DESIGN.md JSON for an active window', () => {
+  it('writes the documented JSON for an active window', () => {
     const out = desiredSwitches([win({ ref: 'apps/kafka-upgrade', reason: 'broker upgrade' })]);
     expect(encodeSwitchValue(out.get('/maintenance/k') ?? SWITCH_OFF)).toBe(
       '{"v":1,"enabled":true,"mode":"drain","reason":"broker upgrade","window":"apps/kafka-upgrade","drainTimeoutSeconds":45}',

@@ -40,7 +40,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'kmaint service',
         description:
-          'Kafka consumer with etcd-switched maintenance windows (seed-compatible API). In maintenance the ' +
+          'Kafka consumer with etcd-switched maintenance windows (GoMaint-compatible API). In maintenance the ' +
           'non-health endpoints answer 503 with Retry-After.',
         version: '0.1.0',
       },

@@ -68,7 +68,7 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
   });
 }
 
-/** The 503 of the non-health endpoints in maintenance, as the seed promises, with when to come back. */
+/** The 503 of the non-health endpoints in maintenance, as GoMaint's API promises, with when to come back. */
 export function maintenanceReply(reply: FastifyReply, status: ApiStatus): FastifyReply {
   return reply
     .code(503)

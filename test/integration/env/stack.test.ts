@@ -7,7 +7,7 @@ import { waitFor } from '../../env/helpers.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
-// `npm run stack`, the README's first command: the seed's Quick Start against it, then Ctrl-C.
+// `npm run stack`, the README's set-up command: the GoMaint Quick Start against it, then Ctrl-C.
 describe('the local stack (npm run stack)', () => {
   const stack = spawn(process.execPath, ['test/env/stack.ts'], {
     cwd: repoRoot,
@@ -24,7 +24,7 @@ describe('the local stack (npm run stack)', () => {
     }
   });
 
-  it('serves the seed Quick Start, switches maintenance through etcd, and stops cleanly on Ctrl-C', async () => {
+  it('serves the GoMaint Quick Start, switches maintenance through etcd, and stops cleanly on Ctrl-C', async () => {
     await waitFor(() => output.includes('stack is up') || stack.exitCode !== null, {
       timeoutMs: 240_000,
       message: 'the stack to come up',

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   chartDir,
@@ -26,6 +27,10 @@ function container(deployment: K8sObject, name: string) {
   if (!found) throw new Error(`no container ${name} in ${deployment.metadata.name}`);
   return found;
 }
+
+/** The ClusterRoles that let people use windows (aggregated into view/edit/admin), not the operator's. */
+const forPeople = (o: K8sObject): boolean =>
+  o.kind === 'ClusterRole' && /-windows-(view|edit)$/.test(o.metadata.name);
 
 function envOf(c: { env: { name: string; value?: string; valueFrom?: unknown }[] }): Map<string, unknown> {
   return new Map(c.env.map((e) => [e.name, e.value ?? e.valueFrom]));
@@ -84,9 +89,7 @@ describe('the CRD', () => {
     expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
   });
 
-  it('travels inside `helm package` (the files/ links are resolved into the archive)', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+  it('travels inside `helm package`, equal to crds/, and renders from the archive as from the folder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmaint-package-'));
     try {
       const out = await runOk(helmBin(), ['package', chartDir, '--destination', dir]);
@@ -203,7 +206,9 @@ describe('the operator', () => {
     const objects = await render({
       operator: { watchNamespace: 'payments', leaderElection: { enabled: false } },
     });
-    expect(objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
+    expect(
+      objects.some((o) => !forPeople(o) && (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')),
+    ).toBe(false);
     const roles = objects.filter((o) => o.kind === 'Role');
     expect(roles.map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual([
       'payments/kmaint-operator',
@@ -227,8 +232,10 @@ describe('the operator', () => {
       operator: { serviceAccount: { create: false, name: 'ops' }, rbac: { create: false } },
     });
     expect(
-      objects.filter((o) =>
-        ['ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].includes(o.kind),
+      objects.filter(
+        (o) =>
+          !forPeople(o) &&
+          ['ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].includes(o.kind),
       ),
     ).toEqual([]);
     expect(findObject(objects, 'Deployment').spec.template.spec.serviceAccountName).toBe('ops');
@@ -308,6 +315,8 @@ describe('the example consumer', () => {
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
         'ClusterRole',
+        'ClusterRole',
+        'ClusterRole',
         'ClusterRoleBinding',
         'CustomResourceDefinition',
         'Deployment',
@@ -319,7 +328,7 @@ describe('the example consumer', () => {
     );
   });
 
-  it('runs the service with the seed variables, downward API identity, probes and a preStop sleep', async () => {
+  it('runs the service with the GoMaint variables, downward API identity, probes and a preStop sleep', async () => {
     const objects = await render(consumerOn);
     const deployment = findObject(objects, 'Deployment', 'kafka-service');
     const pod = deployment.spec.template.spec;
@@ -469,6 +478,133 @@ describe('the example consumer', () => {
       { port: 'http', path: '/metrics', interval: '5s', scrapeTimeout: '4s' },
     ]);
     expect(monitor.spec.namespaceSelector).toEqual({ matchNames: ['kmaint-system'] });
+  });
+});
+
+describe('images', () => {
+  it('take a registry (own or global) and a digest that wins over the tag', async () => {
+    const image = async (values: unknown) => {
+      const objects = await render({ consumer: { enabled: true }, ...(values as object) });
+      return [
+        container(findObject(objects, 'Deployment', 'kmaint-operator'), 'operator').image as string,
+        container(findObject(objects, 'Deployment', 'kafka-service'), 'consumer').image as string,
+      ];
+    };
+    expect(await image({})).toEqual(['kmaint/operator:0.1.0', 'kmaint/service:0.1.0']);
+    expect(await image({ global: { imageRegistry: 'mirror.example.com:5000' } })).toEqual([
+      'mirror.example.com:5000/kmaint/operator:0.1.0',
+      'mirror.example.com:5000/kmaint/service:0.1.0',
+    ]);
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(
+      await image({
+        global: { imageRegistry: 'mirror.example.com' },
+        operator: { image: { registry: 'registry.example.com', tag: '9.9.9', digest } },
+      }),
+    ).toEqual([`registry.example.com/kmaint/operator@${digest}`, 'mirror.example.com/kmaint/service:0.1.0']);
+  });
+
+  it('refuse a digest that is not sha256:<64 hex>', async () => {
+    const result = await helmTemplate({ operator: { image: { digest: 'latest' } } });
+    expect(result.ok ? '' : result.error).toContain("at '/operator/image/digest'");
+  });
+});
+
+describe('operator availability', () => {
+  it('spreads the replicas over nodes and zones by default, softly, and takes constraints of its own', async () => {
+    const pod = (objects: K8sObject[]) =>
+      findObject(objects, 'Deployment', 'kmaint-operator').spec.template.spec as {
+        topologySpreadConstraints: unknown[];
+      };
+    const selector = findObject(await render(), 'Deployment', 'kmaint-operator').spec.selector;
+    expect(pod(await render({ operator: { replicaCount: 2 } })).topologySpreadConstraints).toEqual(
+      ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: selector,
+      })),
+    );
+    const own = [
+      { maxSkew: 2, topologyKey: 'rack', whenUnsatisfiable: 'DoNotSchedule', labelSelector: selector },
+    ];
+    expect(
+      pod(await render({ operator: { topologySpreadConstraints: own } })).topologySpreadConstraints,
+    ).toEqual(own);
+  });
+});
+
+describe('RBAC for people', () => {
+  it('aggregates reading windows into view, edit and admin, and writing them into edit and admin', async () => {
+    const objects = await render();
+    const view = findObject(objects, 'ClusterRole', 'kmaint-windows-view');
+    const edit = findObject(objects, 'ClusterRole', 'kmaint-windows-edit');
+    const aggregates = (o: K8sObject) =>
+      Object.entries(o.metadata.labels ?? {})
+        .filter(([k, v]) => k.startsWith('rbac.authorization.k8s.io/aggregate-to-') && v === 'true')
+        .map(([k]) => k.split('aggregate-to-')[1])
+        .sort();
+    expect(aggregates(view)).toEqual(['admin', 'edit', 'view']);
+    expect(aggregates(edit)).toEqual(['admin', 'edit']);
+    expect(view.rules).toEqual([
+      {
+        apiGroups: ['kmaint.io'],
+        resources: ['maintenancewindows', 'maintenancewindows/status'],
+        verbs: ['get', 'list', 'watch'],
+      },
+    ]);
+    expect(edit.rules).toEqual([
+      {
+        apiGroups: ['kmaint.io'],
+        resources: ['maintenancewindows'],
+        verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'],
+      },
+    ]);
+    const off = await render({ rbac: { aggregateToDefaultRoles: false } });
+    expect(off.filter((o) => o.metadata.name.startsWith('kmaint-windows-'))).toEqual([]);
+  });
+});
+
+describe('the PrometheusRule', () => {
+  it('is off by default', async () => {
+    expect((await render()).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
+  });
+
+  it('holds the three kmaint alerts and one for a missing leader, and passes promtool check rules', async () => {
+    const objects = await render({
+      prometheusRule: { enabled: true, labels: { release: 'prom' }, windowNotDrainedFor: '7m' },
+    });
+    const rule = findObject(objects, 'PrometheusRule', 'kmaint');
+    expect(rule.metadata.labels?.['release']).toBe('prom');
+    const rules = (
+      rule.spec as { groups: { rules: { alert: string; for: string; expr: string }[] }[] }
+    ).groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert)).toEqual([
+      'KmaintWindowNotDrained',
+      'KmaintLagAfterWindow',
+      'KmaintReconcileErrors',
+      'KmaintOperatorNoLeader',
+    ]);
+    expect(rules[0]?.for).toBe('7m');
+    // Every metric an alert asks for is one the programs export (docs/metrics.md lists them).
+    const exported = readFileSync(join(repoRoot, 'docs', 'metrics.md'), 'utf8');
+    for (const r of rules) {
+      for (const metric of r.expr.match(/kmaint_[a-z_]+/g) ?? [])
+        expect(exported, metric).toContain(`\`${metric}`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-rules-'));
+    try {
+      const file = join(dir, 'rules.yaml');
+      writeFileSync(file, JSON.stringify(rule.spec));
+      const result = await run(inject('promtool'), ['check', 'rules', file]);
+      expect(result.stdout + result.stderr).toContain('SUCCESS: 4 rules found');
+      expect(result.code).toBe(0);
+      // The checker is real: a broken expression is refused.
+      writeFileSync(file, JSON.stringify(rule.spec).replace('> 0', '> > 0'));
+      expect((await run(inject('promtool'), ['check', 'rules', file])).code).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -164,6 +164,10 @@ describe('shell scripts', () => {
       join(repoRoot, 'test/env/build-compose.sh'),
       join(repoRoot, 'test/env/build-promtool.sh'),
       join(repoRoot, 'test/env/install-linters.sh'),
+      join(repoRoot, 'test/env/install-chromium.sh'),
+      join(repoRoot, 'charts/sync-files.sh'),
+      join(repoRoot, 'deploy/compose/kafka-topics'),
+      join(repoRoot, 'cli/bin/kubectl-kmaint'),
     ];
     const result = await run(shellcheck, scripts);
     expect(result.stdout + result.stderr).toBe('');

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
@@ -122,7 +123,7 @@ describe('helm install into the real apiserver', () => {
     );
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
-        'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Deployment',
+        'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Deployment',
         'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount',
       ].sort(),
     ); // prettier-ignore
@@ -133,7 +134,7 @@ describe('helm install into the real apiserver', () => {
       info: { status: string };
     };
     expect(status.info.status).toBe('deployed');
-    expect(manifest.length).toBe(11);
+    expect(manifest.length).toBe(13);
     for (const object of manifest) {
       const args = [
         'get',
@@ -181,6 +182,8 @@ describe('helm install into the real apiserver', () => {
     expect(notes).toContain('kind: MaintenanceWindow');
     expect(notes).toContain(`kubectl -n ${ns} get maintenancewindows -w`);
     expect(notes).toContain(`kubectl -n ${ns} wait --for=condition=Drained maintenancewindow/try-kmaint`);
+    expect(notes).toContain(`port-forward service/${release}-kmaint-operator-metrics 8080`);
+    expect(notes).toContain('http://localhost:8080/status');
   });
 
   it('accepts the window the NOTES suggest', async () => {
@@ -334,6 +337,98 @@ describe('Pod Security', () => {
       'name',
     ]);
     expect(events.trim()).toBe('');
+  });
+});
+
+describe('the packaged chart (helm package), installed', () => {
+  let ns = '';
+  let release = '';
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kmaint-package-'));
+    const archive =
+      (await helmOk(['package', chartDir, '--destination', dir])).trim().split(/\s+/).pop() ?? '';
+    ns = await namespace('pkg-archive');
+    release = uniqueName('arc').slice(0, 30);
+    await helmOk(['install', release, archive, '--namespace', ns, ...crdArgs]);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (release !== '') await helm(['uninstall', release, '--namespace', ns]);
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is deployed, with the CRD of crds/', async () => {
+    const status = JSON.parse(await helmOk(['status', release, '--namespace', ns, '--output', 'json'])) as {
+      info: { status: string };
+    };
+    expect(status.info.status).toBe('deployed');
+    const crd = JSON.parse(
+      await kubeOk(['get', 'crd', 'maintenancewindows.kmaint.io', '-o', 'json']),
+    ) as K8sObject;
+    const source = parseObjects(
+      readFileSync(join(repoRoot, 'crds', 'kmaint.io_maintenancewindows.yaml'), 'utf8'),
+    )[0];
+    expect(crd.spec.versions.map((v: { name: string }) => v.name)).toEqual(
+      source?.spec.versions.map((v: { name: string }) => v.name),
+    );
+  });
+
+  it("lets a namespace's editors open windows there and its viewers read them (kubectl auth can-i)", async () => {
+    const team = await namespace('pkg-team');
+    const elsewhere = await namespace('pkg-elsewhere');
+    const editor = uniqueName('editor');
+    const viewer = uniqueName('viewer');
+    await kubeOk(['create', 'rolebinding', 'editor', '--clusterrole=edit', `--user=${editor}`, '-n', team]);
+    await kubeOk(['create', 'rolebinding', 'viewer', '--clusterrole=view', `--user=${viewer}`, '-n', team]);
+    // `kubectl auth can-i` takes a subresource as a flag (TYPE/NAME would name an object).
+    const can = async (user: string, verb: string, resource: string, where: string) => {
+      const [type = '', sub] = resource.split('/');
+      const args = [
+        'auth',
+        'can-i',
+        verb,
+        type,
+        ...(sub ? ['--subresource', sub] : []),
+        '--as',
+        user,
+        '-n',
+        where,
+      ];
+      return (await kube(args)).stdout.trim();
+    };
+    // The clusterrole-aggregation controller folds the chart's roles into edit/view asynchronously.
+    await waitFor(async () => (await can(editor, 'create', 'maintenancewindows.kmaint.io', team)) === 'yes', {
+      message: 'edit aggregated the window rules',
+      timeoutMs: 60_000,
+    });
+    const windows = 'maintenancewindows.kmaint.io';
+    const table = [
+      [editor, 'create', windows, team, 'yes'],
+      [editor, 'patch', windows, team, 'yes'],
+      [editor, 'delete', windows, team, 'yes'],
+      [editor, 'get', `${windows}/status`, team, 'yes'],
+      [editor, 'update', `${windows}/status`, team, 'no'],
+      [editor, 'update', `${windows}/finalizers`, team, 'no'],
+      [editor, 'create', windows, elsewhere, 'no'],
+      [viewer, 'list', windows, team, 'yes'],
+      [viewer, 'watch', windows, team, 'yes'],
+      [viewer, 'create', windows, team, 'no'],
+      [viewer, 'delete', windows, team, 'no'],
+      [viewer, 'list', windows, elsewhere, 'no'],
+    ] as const;
+    const seen = await Promise.all(
+      table.map(async ([user, verb, resource, where]) => ({
+        who: user === editor ? 'editor' : 'viewer',
+        verb,
+        resource,
+        namespace: where === team ? '<own>' : '<other>',
+        allowed: await can(user, verb, resource, where),
+      })),
+    );
+    console.table(seen);
+    expect(seen.map((s) => s.allowed)).toEqual(table.map((row) => row[4]));
   });
 });
 

@@ -14,7 +14,7 @@ import {
   unavailable,
 } from '../schemas.ts';
 
-/** POST /messages/send and GET /messages/stats, the seed's message endpoints. */
+/** POST /messages/send and GET /messages/stats, GoMaint's message endpoints. */
 export function messageRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance): Promise<void> => {
     app.post<{ Body: ApiSendRequest }>(
@@ -46,7 +46,7 @@ export function messageRoutes(ctx: RouteContext) {
             `topic "${topic}" is not served by this service; use one of: ${ctx.topics.join(', ')}`,
           );
         }
-        // The seed's tracking headers; a client's own headers of the same name win.
+        // GoMaint's tracking headers; a client's own headers of the same name win.
         const headers = { source: 'api', timestamp: new Date().toISOString(), ...request.body.headers };
         const sent = await ctx.service.send({ ...request.body, headers });
         return { status: 'sent', ...sent };

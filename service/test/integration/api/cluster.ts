@@ -24,7 +24,7 @@ export class Cluster {
     this.etcd.close();
   }
 
-  /** Creates the topics unless they exist (the seed's names are shared by every test of a run). */
+  /** Creates the topics unless they exist (GoMaint's topic names are shared by every test of a run). */
   async ensureTopics(topics: string[], numPartitions = 3): Promise<void> {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));

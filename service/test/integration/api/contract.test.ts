@@ -5,13 +5,13 @@ import { Cluster } from './cluster.ts';
 import { ServiceProcess } from './service-process.ts';
 
 /**
- * The HTTP contract of the seed, against the real service process on the real Kafka and etcd, in and out
- * of maintenance. The service consumes the seed's own topics, so its curl bodies are used verbatim.
+ * The GoMaint-compatible HTTP contract, against the real service process on the real Kafka and etcd, in and out
+ * of maintenance. The service consumes GoMaint's topics, so its Quick Start's curl bodies are used verbatim.
  */
 
-const SEED_TOPICS = ['test-topic', 'user-events', 'system-logs'];
-// The seed README's curl -d bodies, byte for byte.
-const SEED_BODIES = [
+const GOMAINT_TOPICS = ['test-topic', 'user-events', 'system-logs'];
+// GoMaint's Quick Start curl -d bodies, byte for byte.
+const GOMAINT_BODIES = [
   '{"topic": "test-topic", "message": "Hello from Kafka!", "key": "test-key"}',
   '{"topic": "test-topic", "message": "Test message 1"}',
   '{"topic": "user-events", "message": "{\\"event\\": \\"user_login\\", \\"user_id\\": \\"user123\\"}"}',
@@ -25,13 +25,13 @@ let service: ServiceProcess;
 
 beforeAll(async () => {
   await cluster.connect();
-  await cluster.ensureTopics(SEED_TOPICS);
+  await cluster.ensureTopics(GOMAINT_TOPICS);
   service = await ServiceProcess.start({
     KAFKA_CONSUMER_GROUP: group,
     MAINTENANCE_KEY: key,
     MEMBER_ID: uniqueName('member'),
     KAFKA_OFFSET_INITIAL: 'newest',
-    // The seed's form (host:port); the other API tests pass the URL form.
+    // GoMaint's form (host:port); the other API tests pass the URL form.
     ETCD_ENDPOINTS: inject('etcdEndpoints').replace(/^https?:\/\//, ''),
   });
   await waitFor(async () => (await service.get('/readyz')).status === 200, {
@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('out of maintenance', () => {
-  it('GET /health: healthy, running, Kafka and etcd healthy, the seed topics', async () => {
+  it('GET /health: healthy, running, Kafka and etcd healthy, the GoMaint topics', async () => {
     const res = await waitFor(
       async () => {
         const r = await service.get('/health');
@@ -58,15 +58,15 @@ describe('out of maintenance', () => {
     expect(res.body.maintenance).toMatchObject({ active: false, state: 'running', desired: false });
     expect(res.body.components.kafka.healthy).toBe(true);
     expect(res.body.components.etcd.healthy).toBe(true);
-    expect(res.body.topics).toEqual(SEED_TOPICS);
+    expect(res.body.topics).toEqual(GOMAINT_TOPICS);
     expect(res.body.consumerGroup).toBe(group);
     expect(res.body.maintenanceKey).toBe(key);
   });
 
-  it('GET /topics/info: every seed topic with leader, replicas, ISR and offsets', async () => {
+  it('GET /topics/info: every GoMaint topic with leader, replicas, ISR and offsets', async () => {
     const res = await service.get('/topics/info');
     expect(res.status).toBe(200);
-    expect(res.body.topics.map((t: { name: string }) => t.name)).toEqual(SEED_TOPICS);
+    expect(res.body.topics.map((t: { name: string }) => t.name)).toEqual(GOMAINT_TOPICS);
     for (const topic of res.body.topics) {
       expect(topic.partitions.length).toBeGreaterThan(0);
       for (const p of topic.partitions) {
@@ -78,10 +78,10 @@ describe('out of maintenance', () => {
     }
   });
 
-  it('POST /messages/send with the seed bodies: produced, then processed and committed', async () => {
+  it('POST /messages/send with the GoMaint bodies: produced, then processed and committed', async () => {
     const before = (await service.get('/messages/stats')).body.kafka;
     const sent: { topic: string; partition: number; offset: string }[] = [];
-    for (const body of SEED_BODIES) {
+    for (const body of GOMAINT_BODIES) {
       const res = await service.post('/messages/send', body);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body).toMatchObject({ status: 'sent', topic: JSON.parse(body).topic });
@@ -104,15 +104,15 @@ describe('out of maintenance', () => {
       },
       { timeoutMs: 30_000, message: 'the sent messages to be processed and committed' },
     );
-    expect(stats.processed - before.processed).toBeGreaterThanOrEqual(SEED_BODIES.length);
-    expect(stats.received - before.received).toBeGreaterThanOrEqual(SEED_BODIES.length);
+    expect(stats.processed - before.processed).toBeGreaterThanOrEqual(GOMAINT_BODIES.length);
+    expect(stats.received - before.received).toBeGreaterThanOrEqual(GOMAINT_BODIES.length);
     expect(stats.inFlight).toBeGreaterThanOrEqual(0);
     for (const p of stats.partitions) {
       expect(p.lag).toBe(Number(BigInt(p.endOffset) - BigInt(p.committedOffset ?? '0')));
     }
   });
 
-  it('POST /messages/send puts key, value and headers (with the seed tracking headers) on the record', async () => {
+  it('POST /messages/send puts key, value and headers (with the GoMaint tracking headers) on the record', async () => {
     const body = {
       topic: 'user-events',
       message: 'with headers',
@@ -145,7 +145,7 @@ describe('out of maintenance', () => {
     });
   });
 
-  it('GET /messages/stats: the seed "kafka" key with counters, partitions and errors', async () => {
+  it('GET /messages/stats: the GoMaint "kafka" key with counters, partitions and errors', async () => {
     const res = await service.get('/messages/stats');
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.kafka).sort()).toEqual(
@@ -257,8 +257,8 @@ describe('in maintenance', () => {
     expect(res.body.maintenance.lastDrain).toMatchObject({ mode: 'drain', timedOut: false, leftInFlight: 0 });
   });
 
-  it('POST /messages/send with each seed body: 503, Retry-After, JSON reason', async () => {
-    for (const body of SEED_BODIES) {
+  it('POST /messages/send with each GoMaint body: 503, Retry-After, JSON reason', async () => {
+    for (const body of GOMAINT_BODIES) {
       const res = await service.post('/messages/send', body);
       expect(res.status).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -272,7 +272,7 @@ describe('in maintenance', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).not.toBeNull();
     expect(res.body.error.code).toBe('MAINTENANCE');
-    expect(res.body.kafka.processed).toBeGreaterThanOrEqual(SEED_BODIES.length);
+    expect(res.body.kafka.processed).toBeGreaterThanOrEqual(GOMAINT_BODIES.length);
     expect(res.body.kafka.inFlight).toBe(0);
     expect(res.body.maintenance).toEqual({ active: true, state: 'maintenance' });
   });
@@ -306,7 +306,7 @@ describe('in maintenance', () => {
       timeoutMs: 60_000,
       message: '/readyz 200 after maintenance',
     });
-    const res = await service.post('/messages/send', SEED_BODIES[0] as string);
+    const res = await service.post('/messages/send', GOMAINT_BODIES[0] as string);
     expect(res.status).toBe(200);
     expect((await service.get('/topics/info')).status).toBe(200);
     expect((await service.get('/messages/stats')).status).toBe(200);

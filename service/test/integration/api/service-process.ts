@@ -28,8 +28,8 @@ export interface Exit {
 }
 
 /**
- * The real service as a child process (`node --conditions=@kmaint/source service/src/main.ts`), configured only through its
- * environment, as Kubernetes and the seed's Quick Start run it.
+ * The real service as a child process (`node --conditions=@kmaint/source service/src/main.ts`), configured only
+ * through its environment, as Kubernetes and GoMaint's Quick Start run it.
  */
 export class ServiceProcess {
   readonly url: string;

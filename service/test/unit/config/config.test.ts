@@ -15,7 +15,7 @@ function problemsOf(env: Record<string, string>): { variable: string; message: s
 }
 
 describe('defaults', () => {
-  it('equal the seed’s (README "Configuration" and the Go Config defaults)', () => {
+  it('equal GoMaint’s (its README "Configuration" and Go Config defaults)', () => {
     expect(loadConfig({})).toEqual({
       kafkaBrokers: ['kafka:29092'],
       kafkaTopics: ['test-topic', 'user-events', 'system-logs'],
@@ -67,7 +67,7 @@ describe('defaults', () => {
 });
 
 describe('values', () => {
-  it('reads the seed’s manual-setup exports', () => {
+  it('reads GoMaint’s manual-setup exports', () => {
     const config = loadConfig({
       KAFKA_BROKERS: 'localhost:9092',
       KAFKA_TOPICS: 'test-topic,user-events,system-logs',

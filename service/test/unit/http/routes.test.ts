@@ -84,15 +84,15 @@ describe('health and probes', () => {
 });
 
 describe('POST /messages/send', () => {
-  // The seed's README curl bodies, verbatim.
-  const seedBodies = [
+  // GoMaint's Quick Start curl bodies, verbatim.
+  const goMaintBodies = [
     '{"topic": "test-topic", "message": "Hello from Kafka!", "key": "test-key"}',
     '{"topic": "test-topic", "message": "Test message 1"}',
     '{"topic": "user-events", "message": "{\\"event\\": \\"user_login\\", \\"user_id\\": \\"user123\\"}"}',
     '{"topic": "system-logs", "message": "{\\"level\\": \\"info\\", \\"message\\": \\"System status check\\"}"}',
   ];
 
-  it.each(seedBodies)('accepts the seed body %s', async (body) => {
+  it.each(goMaintBodies)('accepts the GoMaint body %s', async (body) => {
     const res = await send(body);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'sent', topic: JSON.parse(body).topic, partition: 0 });
@@ -101,7 +101,7 @@ describe('POST /messages/send', () => {
     ]);
   });
 
-  it('passes key and headers through, the client’s headers winning over the seed’s', async () => {
+  it('passes key and headers through, the client’s headers winning over GoMaint’s', async () => {
     const res = await send({
       topic: 'test-topic',
       message: 'm',
@@ -242,7 +242,7 @@ describe('in maintenance', () => {
 });
 
 describe('the rest', () => {
-  it('serves stats with the seed’s "kafka" key', async () => {
+  it('serves stats with GoMaint’s "kafka" key', async () => {
     const res = await app.inject('/messages/stats');
     expect(res.statusCode).toBe(200);
     expect(res.json().kafka).toMatchObject({ received: 7, processed: 5, failed: 1, retried: 1, commits: 3 });
