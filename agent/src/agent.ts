@@ -1,6 +1,5 @@
-import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { MemberReporter, SwitchWatcher } from '@kmaint/common/etcd';
+import { MemberReporter, SwitchWatcher, type EtcdClient } from '@kmaint/common/etcd';
 import { ok, type Parsed } from '@kmaint/common';
 import {
   AppSession,
@@ -38,7 +37,7 @@ export class Agent {
   readonly #timer: NodeJS.Timeout;
   #etcdHealthy = false;
 
-  constructor(etcd: Etcd3, options: AgentOptions, logger: Logger) {
+  constructor(etcd: EtcdClient, options: AgentOptions, logger: Logger) {
     this.#log = logger;
     this.#session = new AppSession(options, Date.now());
     this.#reporter = new MemberReporter(etcd, options.key, options.id, logger.child({ component: 'report' }));

@@ -3,7 +3,7 @@ import { createEtcdClient } from '@kmaint/common/etcd';
 import type { Logger } from 'pino';
 import { Agent } from './agent.ts';
 import { ConfigError, helpText, loadConfig, type AgentConfig } from './config.ts';
-import { buildServer } from './http.ts';
+import { buildServer } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 

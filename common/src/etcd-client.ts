@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import { KmaintError } from './errors.ts';
 
+/** The client type, for code that receives one without importing etcd3 itself. */
+export type EtcdClient = Etcd3;
+
 /**
  * How the service and the operator reach etcd: the same variables (ETCD_ENDPOINTS, ETCD_CA_FILE, ...)
  * mean the same thing in both. Kept apart from the package's pure entry point because it does I/O.

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AppSession } from '../../src/core/session.ts';
-import { buildServer, type AgentApi } from '../../src/http.ts';
+import { buildServer, type AgentApi } from '../../src/http/server.ts';
 
 /** The HTTP layer over a real session, without etcd: what curl, fetch and a Java client send is understood. */
 function server(known = true) {

@@ -8,9 +8,9 @@ import {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Agent } from './agent.ts';
-import { parsePoll } from './core/poll.ts';
-import { parseAppReport } from './core/session.ts';
+import type { Agent } from '../agent.ts';
+import { parsePoll } from '../core/poll.ts';
+import { parseAppReport } from '../core/session.ts';
 
 /**
  * The agent's HTTP server: the app protocol under /v1 (loopback callers only: it is the pod's private
