@@ -1,6 +1,6 @@
 import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
 import type { Logger } from 'pino';
-import { CONDITION, type Condition } from './core/conditions.ts';
+import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
 import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
@@ -61,6 +61,8 @@ export class Controller {
   /** The status this instance last wrote, newer than the cache until the informer catches up. */
   private readonly written = new Map<string, WindowStatus>();
   private readonly states = new Map<string, string>();
+  /** Why a key's last write (or read) failed; shown in its windows' Reconciled condition. */
+  private readonly keyErrors = new Map<string, { reason: Reason; message: string }>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -132,16 +134,15 @@ export class Controller {
         metrics.reconciles.inc({ kind, result: 'ok' });
         this.log.debug({ item }, 'reconciled');
       } catch (err) {
+        const code = err instanceof KmaintError ? err.code : 'UNEXPECTED';
         metrics.reconciles.inc({ kind, result: 'error' });
-        metrics.errors.inc({ code: err instanceof KmaintError ? err.code : 'UNEXPECTED' });
+        metrics.errors.inc({ code });
+        metrics.reconcileErrors.inc({ kind, reason: code });
         if (isRetriable(err)) {
           const delay = queue.addRateLimited(item);
-          this.log.warn(
-            { item, err: (err as Error).message, retryInMs: delay },
-            'reconcile failed; will retry',
-          );
+          this.log.warn({ item, err, retryInMs: delay }, 'reconcile failed; will retry');
         } else {
-          this.log.error({ item, err: (err as Error).message }, 'reconcile failed');
+          this.log.error({ item, err }, 'reconcile failed');
         }
       } finally {
         stopTimer();
@@ -169,10 +170,15 @@ export class Controller {
     this.trackKey(w.key);
     const finalizers = obj.metadata.finalizers ?? [];
     if (!w.deleting && !finalizers.includes(FINALIZER)) {
-      // The update this causes brings the window back through the queue.
-      await this.deps.writer.setFinalizers(obj, [...finalizers, FINALIZER]);
+      // The update this causes brings the window back through the queue. Without the finalizer the key
+      // is not turned on: a window deleted meanwhile would leave it on for good.
+      await this.deps.writer
+        .setFinalizers(obj, [...finalizers, FINALIZER])
+        .catch((err: unknown) => this.failed(obj, REASON.FinalizerWriteFailed, err));
       return;
     }
+    // The key first: its write must never wait for the status patch below (nor for its failure).
+    queue.add(`k:${w.key}`);
     const nowMs = this.now();
     const schedule = this.schedule(w, nowMs);
     const members = await this.deps.switches.readMembers(w.key);
@@ -184,21 +190,23 @@ export class Controller {
       members,
       previous,
       nowMs,
+      keyError: this.keyErrors.get(w.key) ?? null,
     });
     const current = this.written.get(ref) ?? obj.status;
     if (canonical(current) !== canonical(result.status)) {
       // A window on its way out is not patched (it may be gone any moment), but its status is still
       // remembered so the Deleting transition is announced once.
-      if (!w.deleting) await this.deps.writer.patchStatus(obj, result.status);
+      if (!w.deleting) {
+        await this.deps.writer
+          .patchStatus(obj, result.status)
+          .catch((err: unknown) => this.failed(obj, REASON.StatusWriteFailed, err));
+      }
       this.written.set(ref, result.status);
     }
     for (const event of result.events) {
       await this.deps.writer.recordEvent(obj, event).catch((err: unknown) => {
         // An event is a courtesy to the reader of `kubectl describe`; losing one must not block the key.
-        this.log.warn(
-          { window: ref, reason: event.reason, err: (err as Error).message },
-          'event not recorded',
-        );
+        this.log.warn({ window: ref, reason: event.reason, err }, 'event not recorded');
       });
       this.log.info({ window: ref, reason: event.reason, type: event.type }, event.message);
     }
@@ -206,7 +214,6 @@ export class Controller {
       ref,
       w.deleting ? 'deleting' : w.suspend ? 'suspended' : schedule.ok ? schedule.value.phase : 'invalid',
     );
-    queue.add(`k:${w.key}`);
     if (result.requeueAtMs !== null) queue.addAfter(item, result.requeueAtMs - nowMs + 20);
     // Watch events bring member changes at once; this re-read is the safety net for a watch that is
     // down or not yet set up, for as long as the window waits for its pods.
@@ -215,6 +222,55 @@ export class Controller {
   }
 
   private async reconcileKey(key: string, queue: WorkQueue<Item>): Promise<void> {
+    try {
+      await this.syncKey(key, queue);
+      this.setKeyError(key, null);
+    } catch (err) {
+      const code = err instanceof KmaintError ? err.code : 'UNEXPECTED';
+      const reason =
+        code === 'NOT_LEADER'
+          ? REASON.NotLeader
+          : code === 'ETCD_READ'
+            ? REASON.EtcdReadFailed
+            : REASON.EtcdWriteFailed;
+      this.setKeyError(key, { reason, message: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Remembers the key's failure (or its end) and lets its windows' Reconciled condition say so. */
+  private setKeyError(key: string, error: { reason: Reason; message: string } | null): void {
+    const before = this.keyErrors.get(key);
+    if (error === null ? before === undefined : before?.reason === error.reason) return;
+    if (error === null) this.keyErrors.delete(key);
+    else this.keyErrors.set(key, error);
+    this.enqueueWindowsOf(key, false);
+  }
+
+  private enqueueWindowsOf(key: string, rateLimited: boolean): void {
+    for (const obj of this.sources?.windows() ?? []) {
+      const parsed = parseWindow(obj);
+      if (!parsed.ok || parsed.value.key !== key) continue;
+      if (rateLimited) this.queue?.addRateLimited(windowItem(obj));
+      else this.queue?.add(windowItem(obj));
+    }
+  }
+
+  /**
+   * A write to the apiserver failed: a Warning event says why on the window (if the apiserver takes
+   * events at all), and the error goes on to the queue's retry.
+   */
+  private async failed(obj: WindowObject, reason: Reason, err: unknown): Promise<never> {
+    const message = (err as Error).message;
+    await this.deps.writer
+      .recordEvent(obj, { type: 'Warning', reason, message })
+      .catch((eventErr: unknown) =>
+        this.log.warn({ window: windowItem(obj).slice(2), err: eventErr }, 'event not recorded'),
+      );
+    throw err;
+  }
+
+  private async syncKey(key: string, queue: WorkQueue<Item>): Promise<void> {
     const nowMs = this.now();
     const mine: { obj: WindowObject; w: Window }[] = [];
     for (const obj of this.sources?.windows() ?? []) {
@@ -280,12 +336,7 @@ export class Controller {
     const entry: { cancel: (() => Promise<void>) | null } = { cancel: null };
     this.keys.set(key, entry);
     this.deps.switches
-      .watchMembers(key, () => {
-        for (const obj of this.sources?.windows() ?? []) {
-          const parsed = parseWindow(obj);
-          if (parsed.ok && parsed.value.key === key) this.queue?.add(windowItem(obj));
-        }
-      })
+      .watchMembers(key, () => this.enqueueWindowsOf(key, false))
       .then(
         async (cancel) => {
           // The key may have been let go (or the controller stopped) while the watch was being set up.
@@ -295,11 +346,8 @@ export class Controller {
         (err: unknown) => {
           // Forget the key so the next reconcile of its windows tries again, and make that happen soon.
           if (this.keys.get(key) === entry) this.keys.delete(key);
-          this.log.warn({ key, err: (err as Error).message }, 'member watch not started');
-          for (const obj of this.sources?.windows() ?? []) {
-            const parsed = parseWindow(obj);
-            if (parsed.ok && parsed.value.key === key) this.queue?.addRateLimited(windowItem(obj));
-          }
+          this.log.warn({ key, err }, 'member watch not started');
+          this.enqueueWindowsOf(key, true);
         },
       );
   }

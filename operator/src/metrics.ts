@@ -25,6 +25,12 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    reconcileErrors: new Counter({
+      name: 'kmaint_operator_reconcile_errors_total',
+      help: 'Failed reconciles by kind (window, key) and reason (the error code, e.g. ETCD_WRITE, KUBE_STATUS_PATCH)',
+      labelNames: ['kind', 'reason'] as const,
+      registers: [registry],
+    }),
     windows: new Gauge({
       name: 'kmaint_operator_windows',
       help: 'MaintenanceWindows by state (active, pending, ended, capped, suspended, invalid, deleting)',
