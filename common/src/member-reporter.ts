@@ -1,4 +1,5 @@
 import { encodeMemberReport, memberKey, type MemberReport } from './members.ts';
+import type { Desired } from './switch.ts';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 
@@ -28,9 +29,23 @@ export class MemberReporter {
     this.#logger = logger;
   }
 
+  #resumedAtHardEnd: string | null = null;
+
   update(report: MemberReport): void {
-    this.#latest = report;
+    this.#latest =
+      this.#resumedAtHardEnd === null ? report : { ...report, resumedAtHardEnd: this.#resumedAtHardEnd };
     this.#kick();
+  }
+
+  /**
+   * Follows the switch follower's Desired: from a resume at the hard end (`resumedAtHardEnd`) on, every
+   * report says so, until the switch asks for maintenance again.
+   */
+  follow(desired: Desired): void {
+    const next = desired.resumedAtHardEnd ?? (desired.maintenance ? null : this.#resumedAtHardEnd);
+    if (next === this.#resumedAtHardEnd) return;
+    this.#resumedAtHardEnd = next;
+    if (this.#latest !== null) this.update(this.#latest);
   }
 
   /** Waits for the pending write (if etcd answers) and revokes the lease, removing the report. */

@@ -18,6 +18,11 @@ export interface MemberReport {
   lastError: string | null;
   /** The window ("<namespace>/<name>") the instance is in maintenance for, if the switch named one. */
   window: string | null;
+  /**
+   * The hard end (`until` of the switch value) this instance resumed at on its own, because the key still
+   * said on after it: set from then until the switch next turns maintenance on. Absent otherwise.
+   */
+  resumedAtHardEnd?: string | null;
 }
 
 export const membersPrefix = (switchKey: string): string => `${switchKey}/members/`;
@@ -33,6 +38,7 @@ export function encodeMemberReport(report: MemberReport): string {
     lastTransition: report.lastTransition,
     lastError: report.lastError,
     window: report.window,
+    resumedAtHardEnd: report.resumedAtHardEnd ?? undefined,
   });
 }
 
@@ -56,7 +62,7 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
   }
   if (typeof o.lastTransition !== 'string')
     return fail('member report field "lastTransition" must be a string');
-  for (const field of ['pod', 'drainedAt', 'lastError', 'window'] as const) {
+  for (const field of ['pod', 'drainedAt', 'lastError', 'window', 'resumedAtHardEnd'] as const) {
     if (o[field] !== undefined && o[field] !== null && typeof o[field] !== 'string') {
       return fail(`member report field "${field}" must be a string or null`);
     }
@@ -70,5 +76,6 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
     lastTransition: o.lastTransition,
     lastError: (o.lastError as string | undefined) ?? null,
     window: (o.window as string | undefined) ?? null,
+    ...(typeof o.resumedAtHardEnd === 'string' ? { resumedAtHardEnd: o.resumedAtHardEnd } : {}),
   });
 }

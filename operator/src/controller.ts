@@ -288,6 +288,7 @@ export class Controller {
         reason: w.reason,
         drainTimeoutMs: w.drainTimeoutMs,
         windowStartMs: schedule.ok ? schedule.value.windowStartMs : null,
+        untilMs: schedule.ok ? schedule.value.windowEndMs : null,
       };
     });
     const desired = desiredSwitches(activities).get(key) ?? SWITCH_OFF;

@@ -249,6 +249,7 @@ class DrainEngine implements Engine {
       { key: this.#opts.switchKey, unavailable: this.#opts.etcdUnavailable, logger: this.#log },
       {
         desired: (d) => {
+          this.#reporter?.follow(d);
           this.#setDesired(d);
           if (initialized) this.#step({ type: 'desired', desired: d });
         },
