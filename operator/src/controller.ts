@@ -126,6 +126,7 @@ export class Controller {
     const { metrics } = this.deps;
     for (let item = await queue.get(); item !== null; item = await queue.get()) {
       const kind = item.startsWith('w:') ? 'window' : 'key';
+      metrics.queueWaitSeconds.observe({ kind }, queue.lastWaitMs / 1000);
       const stopTimer = metrics.reconcileSeconds.startTimer({ kind });
       try {
         if (item.startsWith('w:')) await this.reconcileWindow(item, queue);
@@ -159,6 +160,8 @@ export class Controller {
     if (obj === undefined) {
       this.written.delete(ref);
       this.setState(ref, null);
+      this.deps.metrics.windowActive.remove({ namespace, name });
+      this.deps.metrics.windowDrained.remove({ namespace, name });
       return;
     }
     const parsed = parseWindow(obj);
@@ -218,6 +221,8 @@ export class Controller {
     // Watch events bring member changes at once; this re-read is the safety net for a watch that is
     // down or not yet set up, for as long as the window waits for its pods.
     const drained = result.status.conditions.some((c) => c.type === CONDITION.Drained && c.status === 'True');
+    this.deps.metrics.windowActive.set({ namespace, name }, result.active ? 1 : 0);
+    this.deps.metrics.windowDrained.set({ namespace, name }, drained ? 1 : 0);
     if (result.active && !drained) queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
   }
 

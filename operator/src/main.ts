@@ -40,9 +40,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   // Leadership can flip while the controller is still starting: run starts and stops one after another.
   let transitions = Promise.resolve();
   const serially = (what: string, fn: () => Promise<void>): void => {
-    transitions = transitions
-      .then(fn)
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, what));
+    transitions = transitions.then(fn).catch((err: unknown) => log.error({ err }, what));
   };
 
   const server = await startHttpServer(
@@ -120,9 +118,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel, config.identity);
-  process.on('unhandledRejection', (err) =>
-    log.error({ err: (err as Error)?.message }, 'unhandled rejection'),
-  );
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const operator = await startOperator(config, log);
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -132,7 +128,7 @@ async function main(): Promise<void> {
     operator.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log.error({ err: (err as Error).message }, 'shutdown failed');
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );

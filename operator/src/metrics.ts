@@ -1,9 +1,21 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The operator's own metrics, on a registry per instance so several can live in one test process. */
-export function createMetrics() {
+/**
+ * The operator's own metrics, on a registry per instance so several can live in one test process. Node's
+ * default metrics keep prom-client's names (process_*, nodejs_*), as the service exports them, so one
+ * dashboard query covers both; kmaint_operator_build_info tells an operator's series apart.
+ */
+export function createMetrics(version = OPERATOR_VERSION) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kmaint_operator_' });
+  collectDefaultMetrics({ register: registry });
+  const buildInfo = new Gauge({
+    name: 'kmaint_operator_build_info',
+    help: 'Always 1; the labels say which operator build and Node.js runtime this is',
+    labelNames: ['version', 'nodejs'] as const,
+    registers: [registry],
+  });
+  buildInfo.set({ version, nodejs: process.version }, 1);
   return {
     registry,
     reconciles: new Counter({
@@ -42,6 +54,25 @@ export function createMetrics() {
       help: 'Items waiting in the work queue',
       registers: [registry],
     }),
+    queueWaitSeconds: new Histogram({
+      name: 'kmaint_operator_queue_wait_seconds',
+      help: 'How long an item waited in the work queue before a worker took it, by kind (window, key)',
+      labelNames: ['kind'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    windowActive: new Gauge({
+      name: 'kmaint_operator_window_active',
+      help: '1 while the window holds its key on, else 0',
+      labelNames: ['namespace', 'name'] as const,
+      registers: [registry],
+    }),
+    windowDrained: new Gauge({
+      name: 'kmaint_operator_window_drained',
+      help: '1 while the window is active and every pod it tracks is drained, else 0',
+      labelNames: ['namespace', 'name'] as const,
+      registers: [registry],
+    }),
     keyWrites: new Counter({
       name: 'kmaint_operator_key_writes_total',
       help: 'Writes of switch keys to etcd, by value (on, off)',
@@ -55,5 +86,9 @@ export function createMetrics() {
     }),
   };
 }
+
+const OPERATOR_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export type Metrics = ReturnType<typeof createMetrics>;

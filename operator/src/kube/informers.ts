@@ -67,10 +67,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.failedAttempt = true;
     if (this.stopped) return;
     this.delayMs = Math.min(30_000, Math.max(500, this.delayMs * 2));
-    this.log.warn(
-      { err: (err as Error | undefined)?.message, retryInMs: this.delayMs },
-      'watch failed; restarting',
-    );
+    this.log.warn({ err, retryInMs: this.delayMs }, 'watch failed; restarting');
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;

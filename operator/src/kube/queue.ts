@@ -20,6 +20,8 @@ export class WorkQueue<T extends string = string> {
   private readonly failures = new Map<T, number>();
   private readonly timers = new Map<T, { due: number; cancel(): void }>();
   private readonly wakers: (() => void)[] = [];
+  /** When each waiting item was queued, for the wait-time metric. */
+  private readonly queuedAt = new Map<T, number>();
   private shut = false;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -49,6 +51,7 @@ export class WorkQueue<T extends string = string> {
     }
     if (this.waiting.has(item)) return;
     this.waiting.add(item);
+    this.queuedAt.set(item, Date.now());
     this.queue.push(item);
     this.wakers.shift()?.();
   }
@@ -97,8 +100,13 @@ export class WorkQueue<T extends string = string> {
     const item = this.queue.shift() as T;
     this.waiting.delete(item);
     this.processing.add(item);
+    this.lastWaitMs = Date.now() - (this.queuedAt.get(item) ?? Date.now());
+    this.queuedAt.delete(item);
     return item;
   }
+
+  /** How long the item get() returned last had waited since it was queued. */
+  lastWaitMs = 0;
 
   done(item: T): void {
     this.processing.delete(item);
