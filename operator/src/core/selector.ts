@@ -29,3 +29,32 @@ export function matchesSelector(labels: Readonly<Record<string, string>>, select
   }
   return true;
 }
+
+/**
+ * The selector in the apiserver's `labelSelector` query syntax, so a watch brings only the pods it
+ * selects; sorted, so equal selectors give one string (and share one watch). null: it selects nothing.
+ */
+export function selectorQuery(selector: LabelSelector): string | null {
+  const terms: string[] = [];
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) terms.push(`${k}=${v}`);
+  for (const req of selector.matchExpressions ?? []) {
+    const values = [...(req.values ?? [])].sort().join(',');
+    switch (req.operator) {
+      case 'In':
+        terms.push(`${req.key} in (${values})`);
+        break;
+      case 'NotIn':
+        terms.push(`${req.key} notin (${values})`);
+        break;
+      case 'Exists':
+        terms.push(req.key);
+        break;
+      case 'DoesNotExist':
+        terms.push(`!${req.key}`);
+        break;
+      default:
+        return null;
+    }
+  }
+  return terms.sort().join(',');
+}

@@ -95,10 +95,14 @@ export function windowCache(
   );
 }
 
-export function podCache(kc: KubeConfig, namespace: string | null): Cache<V1Pod> {
+/** The pods of one namespace that one label selector picks, and only those. */
+export function podCache(kc: KubeConfig, namespace: string, labelSelector: string): Cache<V1Pod> {
   const api = kc.makeApiClient(CoreV1Api);
-  const path = namespace === null ? '/api/v1/pods' : `/api/v1/namespaces/${namespace}/pods`;
-  return makeInformer(kc, path, () =>
-    namespace === null ? api.listPodForAllNamespaces() : api.listNamespacedPod({ namespace }),
+  const selector = labelSelector === '' ? undefined : labelSelector;
+  return makeInformer(
+    kc,
+    `/api/v1/namespaces/${namespace}/pods`,
+    () => api.listNamespacedPod({ namespace, labelSelector: selector }),
+    selector,
   );
 }

@@ -1,36 +1,104 @@
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
+import { selectorQuery } from '../core/selector.ts';
 import type { PodView } from '../core/status.ts';
+import { parseWindow } from '../core/window.ts';
 import { podCache, ResilientInformer, windowCache } from './informers.ts';
 import type { WindowObject } from './resources.ts';
 
-/** The controller's caches from two informers: MaintenanceWindows and pods. */
+/**
+ * The controller's caches: every MaintenanceWindow, and of the pods only those some window selects. Each
+ * distinct (namespace, selector) gets a label-selected informer, started when the first window needs it
+ * and stopped with the last, so an operator in a large cluster holds its windows' pods, not everyone's.
+ */
 export async function startKubeSources(
   kc: KubeConfig,
   namespace: string | null,
   handlers: SourceHandlers,
   log: Logger,
 ): Promise<Sources> {
+  const podInformers = new Map<
+    string,
+    { namespace: string; informer: ResilientInformer<V1Pod>; started: Promise<void> }
+  >();
+  const onPod = (pod: V1Pod): void => handlers.podChanged(pod.metadata?.namespace ?? '');
+  let stopped = false;
+
+  /** Brings the pod informers in line with what the windows select now. */
+  const follow = (): void => {
+    if (stopped) return;
+    const wanted = new Map<string, { namespace: string; selector: string }>();
+    for (const obj of windows.cache.list()) {
+      const parsed = parseWindow(obj);
+      if (!parsed.ok || parsed.value.selector === null) continue;
+      const selector = selectorQuery(parsed.value.selector);
+      if (selector === null) continue;
+      wanted.set(`${parsed.value.namespace}|${selector}`, { namespace: parsed.value.namespace, selector });
+    }
+    for (const [id, entry] of podInformers) {
+      if (wanted.has(id)) continue;
+      podInformers.delete(id);
+      void entry.informer.stop();
+    }
+    for (const [id, { namespace: ns, selector }] of wanted) {
+      if (podInformers.has(id)) continue;
+      const informer = new ResilientInformer<V1Pod>(
+        podCache(kc, ns, selector),
+        { onChange: onPod, onDelete: onPod },
+        log.child({ informer: 'pods', namespace: ns, selector }),
+      );
+      // Once listed, the windows of the namespace are reconciled again with the pods now known.
+      const started = informer.start().then(() => handlers.podChanged(ns));
+      podInformers.set(id, { namespace: ns, informer, started });
+    }
+  };
+  let following = false;
+  const followSoon = (): void => {
+    if (following) return;
+    following = true;
+    queueMicrotask(() => {
+      following = false;
+      follow();
+    });
+  };
+
   const windows = new ResilientInformer<WindowObject & KubernetesObject>(
     windowCache(kc, namespace),
-    { onChange: handlers.windowChanged, onDelete: handlers.windowDeleted },
+    {
+      onChange: (obj) => {
+        followSoon();
+        handlers.windowChanged(obj);
+      },
+      onDelete: (obj) => {
+        followSoon();
+        handlers.windowDeleted(obj);
+      },
+    },
     log.child({ informer: 'maintenancewindows' }),
   );
-  const onPod = (pod: V1Pod): void => handlers.podChanged(pod.metadata?.namespace ?? '');
-  const pods = new ResilientInformer<V1Pod>(
-    podCache(kc, namespace),
-    { onChange: onPod, onDelete: onPod },
-    log.child({ informer: 'pods' }),
-  );
-  await Promise.all([windows.start(), pods.start()]);
+  await windows.start();
+  follow();
+  await Promise.all([...podInformers.values()].map(({ started }) => started));
   return {
     windows: () => windows.cache.list(),
     window: (ns, name) => windows.cache.get(name, ns),
-    pods: (ns) => pods.cache.list(ns).map(podView),
-    synced: () => windows.synced && pods.synced,
+    pods: (ns) => {
+      const byName = new Map<string, PodView>();
+      for (const entry of podInformers.values()) {
+        if (entry.namespace !== ns) continue;
+        for (const pod of entry.informer.cache.list(ns)) byName.set(pod.metadata?.name ?? '', podView(pod));
+      }
+      return [...byName.values()];
+    },
+    synced: () => windows.synced && [...podInformers.values()].every(({ informer }) => informer.synced),
     stop: async () => {
-      await Promise.all([windows.stop(), pods.stop()]);
+      stopped = true;
+      await Promise.all([
+        windows.stop(),
+        ...[...podInformers.values()].map(({ informer }) => informer.stop()),
+      ]);
+      podInformers.clear();
     },
   };
 }

@@ -8,8 +8,8 @@ describe('operator metrics', () => {
     // prom-client's own Node defaults (nodejs_active_handles_total, a gauge) keep the names every Node
     // service exports; the rule is for the operator's metrics.
     for (const metric of all.filter((x) => x.name.startsWith('kmaint_'))) {
-      if (metric.type === 'gauge') expect(metric.name, metric.name).not.toMatch(/_total$/);
-      if (metric.type === 'counter') expect(metric.name, metric.name).toMatch(/_total$/);
+      if (String(metric.type) === 'gauge') expect(metric.name, metric.name).not.toMatch(/_total$/);
+      if (String(metric.type) === 'counter') expect(metric.name, metric.name).toMatch(/_total$/);
     }
     const names = all.map((x) => x.name);
     expect(names).toContain('process_start_time_seconds');
