@@ -8,6 +8,7 @@ import { parseWindow, type Window } from './core/window.ts';
 import type { SwitchStore } from './etcd/switches.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { FINALIZER, type WindowObject } from './kube/resources.ts';
+import type { Autoscalers } from './kube/autoscalers.ts';
 import type { WindowWriter } from './kube/windows.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -30,6 +31,8 @@ export interface ControllerDeps {
   startSources(handlers: SourceHandlers): Promise<Sources>;
   switches: SwitchStore;
   writer: WindowWriter;
+  /** Pauses the autoscalers a window names while it is active; absent: no autoscaler is touched. */
+  autoscalers?: Autoscalers;
   /** Checked right before each etcd write, so a deposed leader never writes. */
   isLeader(): boolean;
   metrics: Metrics;
@@ -63,6 +66,8 @@ export class Controller {
   private readonly states = new Map<string, string>();
   /** Why a key's last write (or read) failed; shown in its windows' Reconciled condition. */
   private readonly keyErrors = new Map<string, { reason: Reason; message: string }>();
+  /** Windows that may have autoscalers paused, so a closed or deleted one puts them back. */
+  private readonly pausing = new Set<string>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -213,6 +218,7 @@ export class Controller {
       });
       this.log.info({ window: ref, reason: event.reason, type: event.type }, event.message);
     }
+    if (!w.deleting) await this.syncAutoscalers(obj, w, result.active);
     this.setState(
       ref,
       w.deleting ? 'deleting' : w.suspend ? 'suspended' : schedule.ok ? schedule.value.phase : 'invalid',
@@ -240,6 +246,24 @@ export class Controller {
             : REASON.EtcdWriteFailed;
       this.setKeyError(key, { reason, message: (err as Error).message });
       throw err;
+    }
+  }
+
+  /** Pauses the window's ScaledObjects while it is active, and puts them back once it is not. */
+  private async syncAutoscalers(obj: WindowObject, w: Window, active: boolean): Promise<void> {
+    const autoscalers = this.deps.autoscalers;
+    if (autoscalers === undefined || (w.scaledObjects === null && !this.pausing.has(w.ref))) return;
+    const pause = active && w.scaledObjects !== null;
+    if (pause) this.pausing.add(w.ref);
+    const changed = await autoscalers
+      .sync(w, pause)
+      .catch((err: unknown) => this.failed(obj, REASON.AutoscalerPauseFailed, err));
+    if (!pause) this.pausing.delete(w.ref);
+    if (changed > 0) {
+      this.log.info(
+        { window: w.ref, scaledObjects: changed },
+        pause ? 'autoscalers paused' : 'autoscalers restored',
+      );
     }
   }
 
@@ -312,6 +336,9 @@ export class Controller {
     for (const { obj, w } of mine) {
       const finalizers = obj.metadata.finalizers ?? [];
       if (w.deleting && finalizers.includes(FINALIZER)) {
+        // What the window paused is put back before it may go.
+        if (w.scaledObjects !== null) this.pausing.add(w.ref);
+        await this.syncAutoscalers(obj, w, false);
         await this.deps.writer
           .setFinalizers(
             obj,

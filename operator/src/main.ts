@@ -4,6 +4,7 @@ import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import { connectEtcd, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
+import { KedaAutoscalers } from './kube/autoscalers.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { startKubeSources } from './kube/sources.ts';
 import { KubeWindowWriter } from './kube/windows.ts';
@@ -31,6 +32,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
     switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' })),
     writer: new KubeWindowWriter(kc, config.identity),
+    autoscalers: new KedaAutoscalers(kc),
     isLeader,
     metrics,
     log,

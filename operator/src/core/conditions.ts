@@ -44,6 +44,7 @@ export const REASON = {
   // Events only: a status that cannot be written cannot say so itself.
   StatusWriteFailed: 'StatusWriteFailed',
   FinalizerWriteFailed: 'FinalizerWriteFailed',
+  AutoscalerPauseFailed: 'AutoscalerPauseFailed',
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 
@@ -67,4 +68,5 @@ export const WARNING_REASONS: ReadonlySet<Reason> = new Set([
   REASON.EtcdWriteFailed,
   REASON.StatusWriteFailed,
   REASON.FinalizerWriteFailed,
+  REASON.AutoscalerPauseFailed,
 ]);

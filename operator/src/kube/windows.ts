@@ -7,6 +7,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { KmaintError } from '@kmaint/common';
+import { withRemovals } from '../core/merge-patch.ts';
 import type { Transition, WindowStatus } from '../core/status.ts';
 import { MW, type WindowObject } from './resources.ts';
 
@@ -81,23 +82,6 @@ export class KubeWindowWriter implements WindowWriter {
       }),
     );
   }
-}
-
-type Json = Record<string, unknown>;
-const isPlain = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * The merge patch that makes `before` into `after`: a JSON merge patch keeps every field it does not
- * mention, so a field that no longer applies (windowStart of a window that closed) is sent as null.
- */
-export function withRemovals(before: unknown, after: object): Json {
-  const patch: Json = { ...(after as Json) };
-  if (!isPlain(before)) return patch;
-  for (const [k, v] of Object.entries(before)) {
-    if (!(k in patch)) patch[k] = null;
-    else if (isPlain(v) && isPlain(patch[k])) patch[k] = withRemovals(v, patch[k]);
-  }
-  return patch;
 }
 
 /** Wraps an apiserver call: conflicts and server errors are worth retrying, a 404 or a 422 is not. */

@@ -204,7 +204,7 @@ describe('parseWindow', () => {
 
 describe('the status merge patch', () => {
   it('sends null for the fields that no longer apply, so the apiserver removes them', async () => {
-    const { withRemovals } = await import('../../src/kube/windows.ts');
+    const { withRemovals } = await import('../../src/core/merge-patch.ts');
     const before = {
       windowStart: 'a',
       windowEnd: 'b',
