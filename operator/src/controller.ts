@@ -45,6 +45,8 @@ export interface ControllerDeps {
 
 type Item = `w:${string}` | `k:${string}`;
 
+const WORKERS = 4;
+
 /**
  * The level-triggered reconciler. Window items (`w:<ns>/<name>`) derive and patch a window's status and
  * keep its finalizer; key items (`k:<key>`) derive the key's value from every window for it and write
@@ -85,7 +87,8 @@ export class Controller {
 
   async start(): Promise<void> {
     if (this.queue !== null) return;
-    const queue = new WorkQueue<Item>();
+    // Keys go first: a burst of new windows must not keep an already decided key waiting behind them.
+    const queue = new WorkQueue<Item>({ urgent: (item) => item.startsWith('k:') });
     this.queue = queue;
     this.written.clear();
     this.sources = await this.deps.startSources({
@@ -101,7 +104,8 @@ export class Controller {
         }
       },
     });
-    this.worker = this.work(queue);
+    // A few workers, so apiserver round trips overlap; the queue never hands one item to two of them.
+    this.worker = Promise.all(Array.from({ length: WORKERS }, () => this.work(queue))).then(() => undefined);
     this.resync = setInterval(() => this.enqueueAll(), this.deps.resyncPeriodMs);
     this.resync.unref();
     this.enqueueAll();
@@ -178,12 +182,11 @@ export class Controller {
     this.trackKey(w.key);
     const finalizers = obj.metadata.finalizers ?? [];
     if (!w.deleting && !finalizers.includes(FINALIZER)) {
-      // The update this causes brings the window back through the queue. Without the finalizer the key
-      // is not turned on: a window deleted meanwhile would leave it on for good.
+      // Without the finalizer the key is not turned on: a window deleted meanwhile would leave it on for
+      // good. Once it is on, the reconcile goes on at once rather than waiting for the update to come back.
       await this.deps.writer
         .setFinalizers(obj, [...finalizers, FINALIZER])
         .catch((err: unknown) => this.failed(obj, REASON.FinalizerWriteFailed, err));
-      return;
     }
     // The key first: its write must never wait for the status patch below (nor for its failure).
     queue.add(`k:${w.key}`);

@@ -135,6 +135,6 @@ describe('the switch comes first (real apiserver and etcd)', () => {
     );
     expect(status).not.toHaveProperty('windowStart');
     expect(status).not.toHaveProperty('windowEnd');
-    expect(status?.['nextStart']).toBe(start.replace(/\.\d{3}Z$/, 'Z'));
+    expect(Date.parse(String(status?.['nextStart']))).toBe(Date.parse(start));
   });
 });
