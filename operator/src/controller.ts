@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
 import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
+import { selectorQuery } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
 import { parseWindow, type Window } from './core/window.ts';
 import type { SwitchStore } from './etcd/switches.ts';
@@ -15,7 +16,11 @@ import type { Metrics } from './metrics.ts';
 export interface SourceHandlers {
   windowChanged(obj: WindowObject): void;
   windowDeleted(obj: WindowObject): void;
-  podChanged(namespace: string): void;
+  /**
+   * A pod changed in a watch for one selector (in the apiserver's query syntax): the windows of the
+   * namespace with that selector are reconciled; without one, every window of the namespace.
+   */
+  podChanged(namespace: string, selector?: string): void;
 }
 
 /** The caches the controller reads: filled by informers in production, by hand in unit tests. */
@@ -95,12 +100,19 @@ export class Controller {
       windowChanged: (obj) => queue.add(windowItem(obj)),
       windowDeleted: (obj) => {
         queue.add(windowItem(obj));
-        const parsed = parseWindow(obj);
+        const parsed = parsedWindow(obj);
         if (parsed.ok) queue.add(`k:${parsed.value.key}`);
       },
-      podChanged: (namespace) => {
+      podChanged: (namespace, selector) => {
         for (const obj of this.sources?.windows() ?? []) {
-          if (obj.metadata.namespace === namespace) queue.add(windowItem(obj));
+          if (obj.metadata.namespace !== namespace) continue;
+          if (selector !== undefined) {
+            const parsed = parsedWindow(obj);
+            const mine =
+              parsed.ok && parsed.value.selector !== null ? selectorQuery(parsed.value.selector) : null;
+            if (mine !== selector) continue;
+          }
+          queue.add(windowItem(obj));
         }
       },
     });
@@ -173,7 +185,7 @@ export class Controller {
       this.deps.metrics.windowDrained.remove({ namespace, name });
       return;
     }
-    const parsed = parseWindow(obj);
+    const parsed = parsedWindow(obj);
     if (!parsed.ok) {
       this.setState(ref, 'invalid');
       throw new KmaintError('WINDOW_INVALID', `${ref}: ${parsed.error}`);
@@ -281,7 +293,7 @@ export class Controller {
 
   private enqueueWindowsOf(key: string, rateLimited: boolean): void {
     for (const obj of this.sources?.windows() ?? []) {
-      const parsed = parseWindow(obj);
+      const parsed = parsedWindow(obj);
       if (!parsed.ok || parsed.value.key !== key) continue;
       if (rateLimited) this.queue?.addRateLimited(windowItem(obj));
       else this.queue?.add(windowItem(obj));
@@ -306,7 +318,7 @@ export class Controller {
     const nowMs = this.now();
     const mine: { obj: WindowObject; w: Window }[] = [];
     for (const obj of this.sources?.windows() ?? []) {
-      const parsed = parseWindow(obj);
+      const parsed = parsedWindow(obj);
       if (parsed.ok && parsed.value.key === key) mine.push({ obj, w: parsed.value });
     }
     if (mine.length === 0 && !this.keys.has(key)) return;
@@ -410,6 +422,24 @@ export class Controller {
       counts[s === 'open' ? 'active' : s] = (counts[s === 'open' ? 'active' : s] ?? 0) + 1;
     for (const [label, n] of Object.entries(counts)) this.deps.metrics.windows.set({ state: label }, n);
   }
+}
+
+/**
+ * parseWindow, once per version of an object: key reconciles and pod events look at every window. An
+ * object without a resourceVersion is parsed every time.
+ */
+const parsedWindows = new WeakMap<
+  WindowObject,
+  { version: string; parsed: ReturnType<typeof parseWindow> }
+>();
+function parsedWindow(obj: WindowObject): ReturnType<typeof parseWindow> {
+  const version = obj.metadata.resourceVersion;
+  if (version === undefined) return parseWindow(obj);
+  const cached = parsedWindows.get(obj);
+  if (cached?.version === version) return cached.parsed;
+  const parsed = parseWindow(obj);
+  parsedWindows.set(obj, { version, parsed });
+  return parsed;
 }
 
 function windowItem(obj: WindowObject): Item {

@@ -96,8 +96,12 @@ export function windowCache(
 }
 
 /** The pods of one namespace that one label selector picks, and only those. */
-export function podCache(kc: KubeConfig, namespace: string, labelSelector: string): Cache<V1Pod> {
-  const api = kc.makeApiClient(CoreV1Api);
+export function podCache(
+  kc: KubeConfig,
+  api: CoreV1Api,
+  namespace: string,
+  labelSelector: string,
+): Cache<V1Pod> {
   const selector = labelSelector === '' ? undefined : labelSelector;
   return makeInformer(
     kc,

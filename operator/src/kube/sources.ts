@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
 import { selectorQuery } from '../core/selector.ts';
@@ -22,7 +22,8 @@ export async function startKubeSources(
     string,
     { namespace: string; informer: ResilientInformer<V1Pod>; started: Promise<void> }
   >();
-  const onPod = (pod: V1Pod): void => handlers.podChanged(pod.metadata?.namespace ?? '');
+  // One client for all pod watches: each informer needs no connection pool of its own.
+  const core = kc.makeApiClient(CoreV1Api);
   let stopped = false;
 
   /** Brings the pod informers in line with what the windows select now. */
@@ -43,13 +44,15 @@ export async function startKubeSources(
     }
     for (const [id, { namespace: ns, selector }] of wanted) {
       if (podInformers.has(id)) continue;
+      // Only the windows with this selector care about these pods.
+      const onPod = (): void => handlers.podChanged(ns, selector);
       const informer = new ResilientInformer<V1Pod>(
-        podCache(kc, ns, selector),
+        podCache(kc, core, ns, selector),
         { onChange: onPod, onDelete: onPod },
         log.child({ informer: 'pods', namespace: ns, selector }),
       );
-      // Once listed, the windows of the namespace are reconciled again with the pods now known.
-      const started = informer.start().then(() => handlers.podChanged(ns));
+      // The listed pods arrive as add events, which reconcile the windows that select them.
+      const started = informer.start();
       podInformers.set(id, { namespace: ns, informer, started });
     }
   };
