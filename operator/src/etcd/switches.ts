@@ -76,10 +76,10 @@ export class EtcdSwitches implements SwitchStore {
       // etcd3 gives up on a watch whose revision was compacted away (and on some stream errors) without
       // reconnecting it: it is set up again from now, and what changed meanwhile is picked up by a re-read.
       this.log.warn({ key, err }, 'member watch failed; watching again');
+      // etcd has cancelled it already: cancelling it again would ask about a watch id etcd3 has dropped.
       const dead = current;
       dead.removeAllListeners();
       dead.on('error', () => undefined);
-      void dead.cancel().catch(() => undefined);
       const again = (): void => {
         if (cancelled) return;
         this.watchOnce(key, onChange).then(

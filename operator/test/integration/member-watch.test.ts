@@ -8,6 +8,7 @@ import {
   createWindow,
   etcdClient,
   getWindow,
+  httpPort,
   installCrd,
   kube,
   logged,
@@ -54,6 +55,20 @@ async function etcdRelay() {
   };
 }
 
+/** No window reconcile since the last look, a second ago: the work queue has settled. */
+let lastCount = -1;
+async function quiet(operator: Parameters<typeof httpPort>[0]): Promise<boolean> {
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const text = await (await fetch(`http://127.0.0.1:${httpPort(operator)}/metrics`)).text();
+  const count = [...text.matchAll(/^kmaint_operator_reconciles_total\{kind="window",[^}]*\} (\d+)/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
+  const settled = count === lastCount;
+  lastCount = count;
+  return settled;
+}
+
 describe('the member watch survives an etcd compaction (real etcd)', () => {
   beforeAll(async () => {
     await installCrd(k);
@@ -94,7 +109,9 @@ describe('the member watch survives an etcd compaction (real etcd)', () => {
           condition((await getWindow(k, namespace, 'w')).status, CONDITION.Drained)?.status === 'True',
         { message: 'the drained member seen', timeoutMs: 60_000 },
       );
-      // Once drained the operator stops polling: only a live watch brings this change.
+      // Once drained the operator stops polling; once its own status update has come back through the
+      // informer it has nothing left to do, and only a live watch brings the next change.
+      await waitFor(() => quiet(operator), { message: 'the operator idle', timeoutMs: 60_000 });
       await reportMember(etcd, key, 'pod-a', 'running');
       await waitFor(
         async () =>
