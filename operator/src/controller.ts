@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
 import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
-import { selectorQuery } from './core/selector.ts';
+import { matchesSelector } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
 import { parseWindow, type Window } from './core/window.ts';
 import type { SwitchStore } from './etcd/switches.ts';
@@ -16,11 +16,8 @@ import type { Metrics } from './metrics.ts';
 export interface SourceHandlers {
   windowChanged(obj: WindowObject): void;
   windowDeleted(obj: WindowObject): void;
-  /**
-   * A pod changed in a watch for one selector (in the apiserver's query syntax): the windows of the
-   * namespace with that selector are reconciled; without one, every window of the namespace.
-   */
-  podChanged(namespace: string, selector?: string): void;
+  /** A pod of the namespace changed: its labels now and, if it had others before, those too. */
+  podChanged(namespace: string, labels: readonly Readonly<Record<string, string>>[]): void;
 }
 
 /** The caches the controller reads: filled by informers in production, by hand in unit tests. */
@@ -103,16 +100,14 @@ export class Controller {
         const parsed = parsedWindow(obj);
         if (parsed.ok) queue.add(`k:${parsed.value.key}`);
       },
-      podChanged: (namespace, selector) => {
+      podChanged: (namespace, labels) => {
+        // Only the windows that select the pod (now or before) care about it.
         for (const obj of this.sources?.windows() ?? []) {
           if (obj.metadata.namespace !== namespace) continue;
-          if (selector !== undefined) {
-            const parsed = parsedWindow(obj);
-            const mine =
-              parsed.ok && parsed.value.selector !== null ? selectorQuery(parsed.value.selector) : null;
-            if (mine !== selector) continue;
-          }
-          queue.add(windowItem(obj));
+          const parsed = parsedWindow(obj);
+          const selector = parsed.ok ? parsed.value.selector : null;
+          if (selector !== null && labels.some((l) => matchesSelector(l, selector)))
+            queue.add(windowItem(obj));
         }
       },
     });

@@ -58,3 +58,15 @@ export function selectorQuery(selector: LabelSelector): string | null {
   }
   return terms.sort().join(',');
 }
+
+/**
+ * The label keys every pod the selector picks must carry (matchLabels, In, Exists). A watch for pods
+ * that carry all the keys the selectors of a namespace have in common sees every pod any of them picks.
+ */
+export function requiredKeys(selector: LabelSelector): string[] {
+  const keys = new Set(Object.keys(selector.matchLabels ?? {}));
+  for (const req of selector.matchExpressions ?? []) {
+    if (req.operator === 'In' || req.operator === 'Exists') keys.add(req.key);
+  }
+  return [...keys].sort();
+}

@@ -95,7 +95,7 @@ export function windowCache(
   );
 }
 
-/** The pods of one namespace that one label selector picks, and only those. */
+/** The pods of one namespace that a label selector picks, and only those. */
 export function podCache(
   kc: KubeConfig,
   api: CoreV1Api,

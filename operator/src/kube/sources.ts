@@ -1,16 +1,18 @@
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
-import { selectorQuery } from '../core/selector.ts';
+import { requiredKeys } from '../core/selector.ts';
 import type { PodView } from '../core/status.ts';
 import { parseWindow } from '../core/window.ts';
 import { podCache, ResilientInformer, windowCache } from './informers.ts';
 import type { WindowObject } from './resources.ts';
 
 /**
- * The controller's caches: every MaintenanceWindow, and of the pods only those some window selects. Each
- * distinct (namespace, selector) gets a label-selected informer, started when the first window needs it
- * and stopped with the last, so an operator in a large cluster holds its windows' pods, not everyone's.
+ * The controller's caches: every MaintenanceWindow, and of the pods only those some window may select.
+ * Each namespace with a window that has a selector gets one pod watch, label-selected on the keys all its
+ * windows' selectors require (`app` when every window there selects by app=...), started with the first
+ * such window and stopped with the last: an operator in a large cluster holds its windows' pods, not
+ * everyone's, with one watch per namespace however many windows it has.
  */
 export async function startKubeSources(
   kc: KubeConfig,
@@ -18,42 +20,56 @@ export async function startKubeSources(
   handlers: SourceHandlers,
   log: Logger,
 ): Promise<Sources> {
-  const podInformers = new Map<
-    string,
-    { namespace: string; informer: ResilientInformer<V1Pod>; started: Promise<void> }
-  >();
   // One client for all pod watches: each informer needs no connection pool of its own.
   const core = kc.makeApiClient(CoreV1Api);
+  const podInformers = new Map<
+    string,
+    { selector: string; informer: ResilientInformer<V1Pod>; started: Promise<void> }
+  >();
+  /** Each pod's labels as last seen, so a pod that leaves a selector reaches the window it left. */
+  const lastLabels = new Map<string, Readonly<Record<string, string>>>();
   let stopped = false;
+
+  const onPod = (pod: V1Pod, deleted: boolean): void => {
+    const ns = pod.metadata?.namespace ?? '';
+    const id = `${ns}/${pod.metadata?.name ?? ''}`;
+    const labels = pod.metadata?.labels ?? {};
+    const before = lastLabels.get(id);
+    if (deleted) lastLabels.delete(id);
+    else lastLabels.set(id, labels);
+    handlers.podChanged(ns, before === undefined ? [labels] : [labels, before]);
+  };
 
   /** Brings the pod informers in line with what the windows select now. */
   const follow = (): void => {
     if (stopped) return;
-    const wanted = new Map<string, { namespace: string; selector: string }>();
+    const keysByNamespace = new Map<string, string[]>();
     for (const obj of windows.cache.list()) {
       const parsed = parseWindow(obj);
       if (!parsed.ok || parsed.value.selector === null) continue;
-      const selector = selectorQuery(parsed.value.selector);
-      if (selector === null) continue;
-      wanted.set(`${parsed.value.namespace}|${selector}`, { namespace: parsed.value.namespace, selector });
+      const keys = requiredKeys(parsed.value.selector);
+      const common = keysByNamespace.get(parsed.value.namespace);
+      keysByNamespace.set(
+        parsed.value.namespace,
+        common === undefined ? keys : common.filter((k) => keys.includes(k)),
+      );
     }
-    for (const [id, entry] of podInformers) {
-      if (wanted.has(id)) continue;
-      podInformers.delete(id);
+    for (const [ns, entry] of podInformers) {
+      const keys = keysByNamespace.get(ns);
+      if (keys !== undefined && keys.join(',') === entry.selector) continue;
+      podInformers.delete(ns);
       void entry.informer.stop();
     }
-    for (const [id, { namespace: ns, selector }] of wanted) {
-      if (podInformers.has(id)) continue;
-      // Only the windows with this selector care about these pods.
-      const onPod = (): void => handlers.podChanged(ns, selector);
+    for (const [ns, keys] of keysByNamespace) {
+      if (podInformers.has(ns)) continue;
+      const selector = keys.join(',');
       const informer = new ResilientInformer<V1Pod>(
         podCache(kc, core, ns, selector),
-        { onChange: onPod, onDelete: onPod },
+        { onChange: (pod) => onPod(pod, false), onDelete: (pod) => onPod(pod, true) },
         log.child({ informer: 'pods', namespace: ns, selector }),
       );
       // The listed pods arrive as add events, which reconcile the windows that select them.
-      const started = informer.start();
-      podInformers.set(id, { namespace: ns, informer, started });
+      podInformers.set(ns, { selector, informer, started: informer.start() });
     }
   };
   let following = false;
@@ -86,14 +102,7 @@ export async function startKubeSources(
   return {
     windows: () => windows.cache.list(),
     window: (ns, name) => windows.cache.get(name, ns),
-    pods: (ns) => {
-      const byName = new Map<string, PodView>();
-      for (const entry of podInformers.values()) {
-        if (entry.namespace !== ns) continue;
-        for (const pod of entry.informer.cache.list(ns)) byName.set(pod.metadata?.name ?? '', podView(pod));
-      }
-      return [...byName.values()];
-    },
+    pods: (ns) => (podInformers.get(ns)?.informer.cache.list(ns) ?? []).map(podView),
     synced: () => windows.synced && [...podInformers.values()].every(({ informer }) => informer.synced),
     stop: async () => {
       stopped = true;

@@ -39,3 +39,21 @@ describe('selectorQuery', () => {
     expect(selectorQuery({ matchExpressions: [{ key: 'a', operator: 'Bogus' as 'In' }] })).toBeNull();
   });
 });
+
+describe('requiredKeys', () => {
+  it('lists the keys a selected pod must carry, so one watch on them serves a namespace', async () => {
+    const { requiredKeys } = await import('../../src/core/selector.ts');
+    expect(
+      requiredKeys({
+        matchLabels: { app: 'orders' },
+        matchExpressions: [
+          { key: 'track', operator: 'In', values: ['stable'] },
+          { key: 'zone', operator: 'Exists' },
+          { key: 'legacy', operator: 'DoesNotExist' },
+          { key: 'env', operator: 'NotIn', values: ['dev'] },
+        ],
+      }),
+    ).toEqual(['app', 'track', 'zone']);
+    expect(requiredKeys({})).toEqual([]);
+  });
+});
