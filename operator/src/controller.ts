@@ -176,8 +176,8 @@ export class Controller {
     if (obj === undefined) {
       this.written.delete(ref);
       this.setState(ref, null);
-      this.deps.metrics.windowActive.remove({ namespace, name });
-      this.deps.metrics.windowDrained.remove({ namespace, name });
+      this.deps.metrics.windowActive.remove({ window: ref });
+      this.deps.metrics.windowDrained.remove({ window: ref });
       return;
     }
     const parsed = parsedWindow(obj);
@@ -237,8 +237,8 @@ export class Controller {
     // Watch events bring member changes at once; this re-read is the safety net for a watch that is
     // down or not yet set up, for as long as the window waits for its pods.
     const drained = result.status.conditions.some((c) => c.type === CONDITION.Drained && c.status === 'True');
-    this.deps.metrics.windowActive.set({ namespace, name }, result.active ? 1 : 0);
-    this.deps.metrics.windowDrained.set({ namespace, name }, drained ? 1 : 0);
+    this.deps.metrics.windowActive.set({ window: ref }, result.active ? 1 : 0);
+    this.deps.metrics.windowDrained.set({ window: ref }, drained ? 1 : 0);
     if (result.active && !drained) queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
   }
 

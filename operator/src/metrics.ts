@@ -63,14 +63,14 @@ export function createMetrics(version = OPERATOR_VERSION) {
     }),
     windowActive: new Gauge({
       name: 'kmaint_operator_window_active',
-      help: '1 while the window holds its key on, else 0',
-      labelNames: ['namespace', 'name'] as const,
+      help: '1 while the window holds its key on, else 0; window is "<namespace>/<name>"',
+      labelNames: ['window'] as const,
       registers: [registry],
     }),
     windowDrained: new Gauge({
       name: 'kmaint_operator_window_drained',
-      help: '1 while the window is active and every pod it tracks is drained, else 0',
-      labelNames: ['namespace', 'name'] as const,
+      help: '1 while the window is active and every pod it tracks is drained, else 0; window is "<namespace>/<name>"',
+      labelNames: ['window'] as const,
       registers: [registry],
     }),
     keyWrites: new Counter({
