@@ -49,7 +49,10 @@ export class Agent {
         logger: logger.child({ component: 'switch' }),
       },
       {
-        desired: (desired) => this.#apply(this.#session.desire(desired, Date.now())),
+        desired: (desired) => {
+          this.#reporter.follow(desired);
+          this.#apply(this.#session.desire(desired, Date.now()));
+        },
         invalid: () => undefined,
         health: (healthy, detail) => {
           if (healthy !== this.#etcdHealthy) this.#log.info({ healthy, detail }, 'etcd health changed');

@@ -1,4 +1,5 @@
 import { encodeMemberReport, memberKey, type MemberReport } from './members.ts';
+import type { Desired } from './switch.ts';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 
@@ -21,6 +22,9 @@ export class MemberReporter {
   #writing: Promise<void> | null = null;
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
+  /** The report as last given, before the hard-end note is added, so the note can also be taken off. */
+  #given: MemberReport | null = null;
+  #resumedAtHardEnd: string | null = null;
 
   constructor(client: Etcd3, switchKey: string, id: string, logger: Logger) {
     this.#client = client;
@@ -29,8 +33,21 @@ export class MemberReporter {
   }
 
   update(report: MemberReport): void {
-    this.#latest = report;
+    this.#given = report;
+    this.#latest =
+      this.#resumedAtHardEnd === null ? report : { ...report, resumedAtHardEnd: this.#resumedAtHardEnd };
     this.#kick();
+  }
+
+  /**
+   * Follows the switch follower's Desired: from a resume at the hard end (`resumedAtHardEnd`) on, every
+   * report says so, until the switch asks for maintenance again.
+   */
+  follow(desired: Desired): void {
+    const next = desired.resumedAtHardEnd ?? (desired.maintenance ? null : this.#resumedAtHardEnd);
+    if (next === this.#resumedAtHardEnd) return;
+    this.#resumedAtHardEnd = next;
+    if (this.#given !== null) this.update(this.#given);
   }
 
   /** Waits for the pending write (if etcd answers) and revokes the lease, removing the report. */

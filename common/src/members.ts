@@ -36,6 +36,11 @@ export interface MemberReport {
    */
   appResponding?: boolean;
   appLastSeen?: string | null;
+  /**
+   * The hard end (`until` of the switch value) this instance resumed at on its own, because the key still
+   * said on after it: set from then until the switch next turns maintenance on. Absent otherwise.
+   */
+  resumedAtHardEnd?: string | null;
 }
 
 /**
@@ -60,6 +65,7 @@ export function encodeMemberReport(report: MemberReport): string {
     window: report.window,
     appResponding: report.appResponding,
     appLastSeen: report.appLastSeen,
+    resumedAtHardEnd: report.resumedAtHardEnd ?? undefined,
   });
 }
 
@@ -85,7 +91,7 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
   }
   if (typeof o.lastTransition !== 'string')
     return fail('member report field "lastTransition" must be a string');
-  for (const field of ['pod', 'drainedAt', 'lastError', 'window'] as const) {
+  for (const field of ['pod', 'drainedAt', 'lastError', 'window', 'resumedAtHardEnd'] as const) {
     if (o[field] !== undefined && o[field] !== null && typeof o[field] !== 'string') {
       return fail(`member report field "${field}" must be a string or null`);
     }
@@ -105,5 +111,6 @@ export function parseMemberReport(raw: string): Parsed<MemberReport> {
     window: (o.window as string | undefined) ?? null,
     ...(o.appResponding === undefined ? {} : { appResponding: o.appResponding }),
     ...(o.appLastSeen === undefined ? {} : { appLastSeen: o.appLastSeen as string | null }),
+    ...(typeof o.resumedAtHardEnd === 'string' ? { resumedAtHardEnd: o.resumedAtHardEnd } : {}),
   });
 }

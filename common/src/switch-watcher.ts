@@ -49,6 +49,7 @@ export class SwitchWatcher {
   /** mod_revision of the key's value last applied; 0n while the key does not exist. */
   #lastModRevision = 0n;
   #loop: Promise<void> | null = null;
+  #hardEnd: NodeJS.Timeout | null = null;
 
   constructor(client: Etcd3, options: SwitchWatcherOptions, callbacks: SwitchCallbacks) {
     this.#client = client;
@@ -68,6 +69,7 @@ export class SwitchWatcher {
 
   async close(): Promise<void> {
     this.#closed.abort();
+    this.#disarm();
     await this.#loop;
   }
 
@@ -95,7 +97,10 @@ export class SwitchWatcher {
         failures += 1;
         const reason = `etcd read failed: ${err instanceof Error ? err.message : String(err)}`;
         this.#on.health(false, reason);
-        if (this.#opts.unavailable === 'maintenance') this.#on.desired(ETCD_DOWN);
+        if (this.#opts.unavailable === 'maintenance') {
+          this.#disarm();
+          this.#on.desired(ETCD_DOWN);
+        }
         firstAttemptDone();
         this.#opts.logger.warn({ key: this.#opts.key, failures, err }, 'cannot read the maintenance switch');
         await abortableDelay(
@@ -169,6 +174,59 @@ export class SwitchWatcher {
       this.#on.invalid(raw ?? '', parsed.error);
       return;
     }
-    this.#on.desired(toDesired(parsed.value));
+    const desired = toDesired(parsed.value);
+    this.#disarm();
+    // A value already past its hard end (read again after a reconnect, or when starting) is not obeyed
+    // for a moment first: it means resume.
+    if (pastHardEnd(desired)) {
+      this.#resumeAtHardEnd(desired);
+      return;
+    }
+    this.#on.desired(desired);
+    this.#armHardEnd(desired);
   }
+
+  /**
+   * Every value replaces the last one's timer. An "on" that carries `until` turns itself off once that
+   * passes, so a consumer does not stay out of service for good when the operator that would have
+   * turned the key off is gone (uninstalled, crashed, cut off from etcd).
+   */
+  #armHardEnd(desired: Desired): void {
+    if (!desired.maintenance || desired.until === null || desired.until === undefined) return;
+    const atMs = Date.parse(desired.until);
+    const wait = (): void => {
+      const left = atMs - Date.now();
+      if (left <= 0) {
+        this.#hardEnd = null;
+        this.#resumeAtHardEnd(desired);
+        return;
+      }
+      // setTimeout holds at most ~24.8 days; a later end waits in steps.
+      this.#hardEnd = setTimeout(wait, Math.min(left, 2 ** 31 - 1));
+      this.#hardEnd.unref();
+    };
+    wait();
+  }
+
+  #resumeAtHardEnd(desired: Desired): void {
+    const until = desired.until ?? '';
+    const reason = `the window's hard end ${until} passed while the switch still said on: resumed on its own`;
+    this.#opts.logger.warn({ key: this.#opts.key, until, window: desired.window }, reason);
+    this.#on.desired({
+      ...desired,
+      maintenance: false,
+      reason,
+      drainTimeoutMs: null,
+      resumedAtHardEnd: until,
+    });
+  }
+
+  #disarm(): void {
+    if (this.#hardEnd !== null) clearTimeout(this.#hardEnd);
+    this.#hardEnd = null;
+  }
+}
+
+function pastHardEnd(d: Desired): boolean {
+  return d.maintenance && d.until !== null && d.until !== undefined && Date.parse(d.until) <= Date.now();
 }

@@ -12,6 +12,12 @@ export interface SwitchValue {
   /** "<namespace>/<name>" of the MaintenanceWindow that turned it on, when the operator wrote it. */
   window?: string;
   drainTimeoutSeconds?: number;
+  /**
+   * The window's hard end (its end or its maxDuration cap), an ISO-8601 UTC instant. Past it a consumer
+   * resumes on its own even if the key still says on: the operator that would have turned it off may be
+   * gone. Absent for a window with no end.
+   */
+  until?: string;
 }
 
 const TRUE_WORDS = new Set(['true', '1', 'on', 'yes']);
@@ -83,6 +89,12 @@ export function parseSwitchValue(raw: string | null | undefined): Parsed<SwitchV
     }
     value.drainTimeoutSeconds = t;
   }
+  if (o.until !== undefined && o.until !== null) {
+    if (typeof o.until !== 'string' || Number.isNaN(Date.parse(o.until))) {
+      return fail('switch value field "until" must be an ISO-8601 time such as 2026-12-01T03:00:00Z');
+    }
+    value.until = o.until;
+  }
   return ok(value);
 }
 
@@ -94,6 +106,13 @@ export interface Desired {
   window: string | null;
   /** From the switch's `drainTimeoutSeconds`, else null (the configured drain timeout applies). */
   drainTimeoutMs: number | null;
+  /** From the switch's `until`: when the window ends at the latest, whatever the key says then. */
+  until?: string | null;
+  /**
+   * Set when the switch follower itself turned maintenance off because `until` passed while the key
+   * still said on: the hard end it resumed at.
+   */
+  resumedAtHardEnd?: string | null;
 }
 
 export function toDesired(v: SwitchValue): Desired {
@@ -103,6 +122,7 @@ export function toDesired(v: SwitchValue): Desired {
     reason: v.reason ?? null,
     window: v.window ?? null,
     drainTimeoutMs: v.drainTimeoutSeconds === undefined ? null : v.drainTimeoutSeconds * 1000,
+    until: v.until ?? null,
   };
 }
 
@@ -115,6 +135,7 @@ export function encodeSwitchValue(value: SwitchValue): string {
     reason: value.reason,
     window: value.window,
     drainTimeoutSeconds: value.drainTimeoutSeconds,
+    until: value.until,
   });
 }
 

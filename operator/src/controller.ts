@@ -1,20 +1,23 @@
 import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
 import type { Logger } from 'pino';
-import { CONDITION, type Condition } from './core/conditions.ts';
+import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
 import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
+import { matchesSelector } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
 import { parseWindow, type Window } from './core/window.ts';
 import type { SwitchStore } from './etcd/switches.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { FINALIZER, type WindowObject } from './kube/resources.ts';
+import type { Autoscalers } from './kube/autoscalers.ts';
 import type { WindowWriter } from './kube/windows.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface SourceHandlers {
   windowChanged(obj: WindowObject): void;
   windowDeleted(obj: WindowObject): void;
-  podChanged(namespace: string): void;
+  /** A pod of the namespace changed: its labels now and, if it had others before, those too. */
+  podChanged(namespace: string, labels: readonly Readonly<Record<string, string>>[]): void;
 }
 
 /** The caches the controller reads: filled by informers in production, by hand in unit tests. */
@@ -30,6 +33,8 @@ export interface ControllerDeps {
   startSources(handlers: SourceHandlers): Promise<Sources>;
   switches: SwitchStore;
   writer: WindowWriter;
+  /** Pauses the autoscalers a window names while it is active; absent: no autoscaler is touched. */
+  autoscalers?: Autoscalers;
   /** Checked right before each etcd write, so a deposed leader never writes. */
   isLeader(): boolean;
   metrics: Metrics;
@@ -41,6 +46,8 @@ export interface ControllerDeps {
 }
 
 type Item = `w:${string}` | `k:${string}`;
+
+const WORKERS = 4;
 
 /**
  * The level-triggered reconciler. Window items (`w:<ns>/<name>`) derive and patch a window's status and
@@ -61,6 +68,10 @@ export class Controller {
   /** The status this instance last wrote, newer than the cache until the informer catches up. */
   private readonly written = new Map<string, WindowStatus>();
   private readonly states = new Map<string, string>();
+  /** Why a key's last write (or read) failed; shown in its windows' Reconciled condition. */
+  private readonly keyErrors = new Map<string, { reason: Reason; message: string }>();
+  /** Windows that may have autoscalers paused, so a closed or deleted one puts them back. */
+  private readonly pausing = new Set<string>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -78,23 +89,30 @@ export class Controller {
 
   async start(): Promise<void> {
     if (this.queue !== null) return;
-    const queue = new WorkQueue<Item>();
+    // Keys go first: a burst of new windows must not keep an already decided key waiting behind them.
+    const queue = new WorkQueue<Item>({ urgent: (item) => item.startsWith('k:') });
     this.queue = queue;
     this.written.clear();
     this.sources = await this.deps.startSources({
       windowChanged: (obj) => queue.add(windowItem(obj)),
       windowDeleted: (obj) => {
         queue.add(windowItem(obj));
-        const parsed = parseWindow(obj);
+        const parsed = parsedWindow(obj);
         if (parsed.ok) queue.add(`k:${parsed.value.key}`);
       },
-      podChanged: (namespace) => {
+      podChanged: (namespace, labels) => {
+        // Only the windows that select the pod (now or before) care about it.
         for (const obj of this.sources?.windows() ?? []) {
-          if (obj.metadata.namespace === namespace) queue.add(windowItem(obj));
+          if (obj.metadata.namespace !== namespace) continue;
+          const parsed = parsedWindow(obj);
+          const selector = parsed.ok ? parsed.value.selector : null;
+          if (selector !== null && labels.some((l) => matchesSelector(l, selector)))
+            queue.add(windowItem(obj));
         }
       },
     });
-    this.worker = this.work(queue);
+    // A few workers, so apiserver round trips overlap; the queue never hands one item to two of them.
+    this.worker = Promise.all(Array.from({ length: WORKERS }, () => this.work(queue))).then(() => undefined);
     this.resync = setInterval(() => this.enqueueAll(), this.deps.resyncPeriodMs);
     this.resync.unref();
     this.enqueueAll();
@@ -124,6 +142,7 @@ export class Controller {
     const { metrics } = this.deps;
     for (let item = await queue.get(); item !== null; item = await queue.get()) {
       const kind = item.startsWith('w:') ? 'window' : 'key';
+      metrics.queueWaitSeconds.observe({ kind }, queue.lastWaitMs / 1000);
       const stopTimer = metrics.reconcileSeconds.startTimer({ kind });
       try {
         if (item.startsWith('w:')) await this.reconcileWindow(item, queue);
@@ -132,16 +151,15 @@ export class Controller {
         metrics.reconciles.inc({ kind, result: 'ok' });
         this.log.debug({ item }, 'reconciled');
       } catch (err) {
+        const code = err instanceof KmaintError ? err.code : 'UNEXPECTED';
         metrics.reconciles.inc({ kind, result: 'error' });
-        metrics.errors.inc({ code: err instanceof KmaintError ? err.code : 'UNEXPECTED' });
+        metrics.errors.inc({ code });
+        metrics.reconcileErrors.inc({ kind, reason: code });
         if (isRetriable(err)) {
           const delay = queue.addRateLimited(item);
-          this.log.warn(
-            { item, err: (err as Error).message, retryInMs: delay },
-            'reconcile failed; will retry',
-          );
+          this.log.warn({ item, err, retryInMs: delay }, 'reconcile failed; will retry');
         } else {
-          this.log.error({ item, err: (err as Error).message }, 'reconcile failed');
+          this.log.error({ item, err }, 'reconcile failed');
         }
       } finally {
         stopTimer();
@@ -158,9 +176,11 @@ export class Controller {
     if (obj === undefined) {
       this.written.delete(ref);
       this.setState(ref, null);
+      this.deps.metrics.windowActive.remove({ window: ref });
+      this.deps.metrics.windowDrained.remove({ window: ref });
       return;
     }
-    const parsed = parseWindow(obj);
+    const parsed = parsedWindow(obj);
     if (!parsed.ok) {
       this.setState(ref, 'invalid');
       throw new KmaintError('WINDOW_INVALID', `${ref}: ${parsed.error}`);
@@ -169,10 +189,14 @@ export class Controller {
     this.trackKey(w.key);
     const finalizers = obj.metadata.finalizers ?? [];
     if (!w.deleting && !finalizers.includes(FINALIZER)) {
-      // The update this causes brings the window back through the queue.
-      await this.deps.writer.setFinalizers(obj, [...finalizers, FINALIZER]);
-      return;
+      // Without the finalizer the key is not turned on: a window deleted meanwhile would leave it on for
+      // good. Once it is on, the reconcile goes on at once rather than waiting for the update to come back.
+      await this.deps.writer
+        .setFinalizers(obj, [...finalizers, FINALIZER])
+        .catch((err: unknown) => this.failed(obj, REASON.FinalizerWriteFailed, err));
     }
+    // The key first: its write must never wait for the status patch below (nor for its failure).
+    queue.add(`k:${w.key}`);
     const nowMs = this.now();
     const schedule = this.schedule(w, nowMs);
     const members = await this.deps.switches.readMembers(w.key);
@@ -184,41 +208,112 @@ export class Controller {
       members,
       previous,
       nowMs,
+      keyError: this.keyErrors.get(w.key) ?? null,
     });
     const current = this.written.get(ref) ?? obj.status;
     if (canonical(current) !== canonical(result.status)) {
       // A window on its way out is not patched (it may be gone any moment), but its status is still
       // remembered so the Deleting transition is announced once.
-      if (!w.deleting) await this.deps.writer.patchStatus(obj, result.status);
+      if (!w.deleting) {
+        await this.deps.writer
+          .patchStatus(obj, result.status)
+          .catch((err: unknown) => this.failed(obj, REASON.StatusWriteFailed, err));
+      }
       this.written.set(ref, result.status);
     }
     for (const event of result.events) {
       await this.deps.writer.recordEvent(obj, event).catch((err: unknown) => {
         // An event is a courtesy to the reader of `kubectl describe`; losing one must not block the key.
-        this.log.warn(
-          { window: ref, reason: event.reason, err: (err as Error).message },
-          'event not recorded',
-        );
+        this.log.warn({ window: ref, reason: event.reason, err }, 'event not recorded');
       });
       this.log.info({ window: ref, reason: event.reason, type: event.type }, event.message);
     }
+    if (!w.deleting) await this.syncAutoscalers(obj, w, result.active);
     this.setState(
       ref,
       w.deleting ? 'deleting' : w.suspend ? 'suspended' : schedule.ok ? schedule.value.phase : 'invalid',
     );
-    queue.add(`k:${w.key}`);
     if (result.requeueAtMs !== null) queue.addAfter(item, result.requeueAtMs - nowMs + 20);
     // Watch events bring member changes at once; this re-read is the safety net for a watch that is
     // down or not yet set up, for as long as the window waits for its pods.
     const drained = result.status.conditions.some((c) => c.type === CONDITION.Drained && c.status === 'True');
+    this.deps.metrics.windowActive.set({ window: ref }, result.active ? 1 : 0);
+    this.deps.metrics.windowDrained.set({ window: ref }, drained ? 1 : 0);
     if (result.active && !drained) queue.addAfter(item, this.deps.drainPollMs ?? 5_000);
   }
 
   private async reconcileKey(key: string, queue: WorkQueue<Item>): Promise<void> {
+    try {
+      await this.syncKey(key, queue);
+      this.setKeyError(key, null);
+    } catch (err) {
+      const code = err instanceof KmaintError ? err.code : 'UNEXPECTED';
+      const reason =
+        code === 'NOT_LEADER'
+          ? REASON.NotLeader
+          : code === 'ETCD_READ'
+            ? REASON.EtcdReadFailed
+            : REASON.EtcdWriteFailed;
+      this.setKeyError(key, { reason, message: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Pauses the window's ScaledObjects while it is active, and puts them back once it is not. */
+  private async syncAutoscalers(obj: WindowObject, w: Window, active: boolean): Promise<void> {
+    const autoscalers = this.deps.autoscalers;
+    if (autoscalers === undefined || (w.scaledObjects === null && !this.pausing.has(w.ref))) return;
+    const pause = active && w.scaledObjects !== null;
+    if (pause) this.pausing.add(w.ref);
+    const changed = await autoscalers
+      .sync(w, pause)
+      .catch((err: unknown) => this.failed(obj, REASON.AutoscalerPauseFailed, err));
+    if (!pause) this.pausing.delete(w.ref);
+    if (changed > 0) {
+      this.log.info(
+        { window: w.ref, scaledObjects: changed },
+        pause ? 'autoscalers paused' : 'autoscalers restored',
+      );
+    }
+  }
+
+  /** Remembers the key's failure (or its end) and lets its windows' Reconciled condition say so. */
+  private setKeyError(key: string, error: { reason: Reason; message: string } | null): void {
+    const before = this.keyErrors.get(key);
+    if (error === null ? before === undefined : before?.reason === error.reason) return;
+    if (error === null) this.keyErrors.delete(key);
+    else this.keyErrors.set(key, error);
+    this.enqueueWindowsOf(key, false);
+  }
+
+  private enqueueWindowsOf(key: string, rateLimited: boolean): void {
+    for (const obj of this.sources?.windows() ?? []) {
+      const parsed = parsedWindow(obj);
+      if (!parsed.ok || parsed.value.key !== key) continue;
+      if (rateLimited) this.queue?.addRateLimited(windowItem(obj));
+      else this.queue?.add(windowItem(obj));
+    }
+  }
+
+  /**
+   * A write to the apiserver failed: a Warning event says why on the window (if the apiserver takes
+   * events at all), and the error goes on to the queue's retry.
+   */
+  private async failed(obj: WindowObject, reason: Reason, err: unknown): Promise<never> {
+    const message = (err as Error).message;
+    await this.deps.writer
+      .recordEvent(obj, { type: 'Warning', reason, message })
+      .catch((eventErr: unknown) =>
+        this.log.warn({ window: windowItem(obj).slice(2), err: eventErr }, 'event not recorded'),
+      );
+    throw err;
+  }
+
+  private async syncKey(key: string, queue: WorkQueue<Item>): Promise<void> {
     const nowMs = this.now();
     const mine: { obj: WindowObject; w: Window }[] = [];
     for (const obj of this.sources?.windows() ?? []) {
-      const parsed = parseWindow(obj);
+      const parsed = parsedWindow(obj);
       if (parsed.ok && parsed.value.key === key) mine.push({ obj, w: parsed.value });
     }
     if (mine.length === 0 && !this.keys.has(key)) return;
@@ -232,6 +327,7 @@ export class Controller {
         reason: w.reason,
         drainTimeoutMs: w.drainTimeoutMs,
         windowStartMs: schedule.ok ? schedule.value.windowStartMs : null,
+        untilMs: schedule.ok ? schedule.value.windowEndMs : null,
       };
     });
     const desired = desiredSwitches(activities).get(key) ?? SWITCH_OFF;
@@ -250,6 +346,9 @@ export class Controller {
     for (const { obj, w } of mine) {
       const finalizers = obj.metadata.finalizers ?? [];
       if (w.deleting && finalizers.includes(FINALIZER)) {
+        // What the window paused is put back before it may go.
+        if (w.scaledObjects !== null) this.pausing.add(w.ref);
+        await this.syncAutoscalers(obj, w, false);
         await this.deps.writer
           .setFinalizers(
             obj,
@@ -280,12 +379,7 @@ export class Controller {
     const entry: { cancel: (() => Promise<void>) | null } = { cancel: null };
     this.keys.set(key, entry);
     this.deps.switches
-      .watchMembers(key, () => {
-        for (const obj of this.sources?.windows() ?? []) {
-          const parsed = parseWindow(obj);
-          if (parsed.ok && parsed.value.key === key) this.queue?.add(windowItem(obj));
-        }
-      })
+      .watchMembers(key, () => this.enqueueWindowsOf(key, false))
       .then(
         async (cancel) => {
           // The key may have been let go (or the controller stopped) while the watch was being set up.
@@ -295,11 +389,8 @@ export class Controller {
         (err: unknown) => {
           // Forget the key so the next reconcile of its windows tries again, and make that happen soon.
           if (this.keys.get(key) === entry) this.keys.delete(key);
-          this.log.warn({ key, err: (err as Error).message }, 'member watch not started');
-          for (const obj of this.sources?.windows() ?? []) {
-            const parsed = parseWindow(obj);
-            if (parsed.ok && parsed.value.key === key) this.queue?.addRateLimited(windowItem(obj));
-          }
+          this.log.warn({ key, err }, 'member watch not started');
+          this.enqueueWindowsOf(key, true);
         },
       );
   }
@@ -326,6 +417,24 @@ export class Controller {
       counts[s === 'open' ? 'active' : s] = (counts[s === 'open' ? 'active' : s] ?? 0) + 1;
     for (const [label, n] of Object.entries(counts)) this.deps.metrics.windows.set({ state: label }, n);
   }
+}
+
+/**
+ * parseWindow, once per version of an object: key reconciles and pod events look at every window. An
+ * object without a resourceVersion is parsed every time.
+ */
+const parsedWindows = new WeakMap<
+  WindowObject,
+  { version: string; parsed: ReturnType<typeof parseWindow> }
+>();
+function parsedWindow(obj: WindowObject): ReturnType<typeof parseWindow> {
+  const version = obj.metadata.resourceVersion;
+  if (version === undefined) return parseWindow(obj);
+  const cached = parsedWindows.get(obj);
+  if (cached?.version === version) return cached.parsed;
+  const parsed = parseWindow(obj);
+  parsedWindows.set(obj, { version, parsed });
+  return parsed;
 }
 
 function windowItem(obj: WindowObject): Item {

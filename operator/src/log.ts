@@ -7,7 +7,8 @@ export function createLogger(level: string, identity: string, destination?: pino
   return pino(
     {
       level,
-      base: { component: 'kmaint-operator', instance: identity },
+      // `component` is left to child loggers (controller, etcd, ...): a key appears once per line.
+      base: { service: 'kmaint-operator', instance: identity },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

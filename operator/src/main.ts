@@ -4,6 +4,7 @@ import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import { connectEtcd, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
+import { KedaAutoscalers } from './kube/autoscalers.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { startKubeSources } from './kube/sources.ts';
 import { KubeWindowWriter } from './kube/windows.ts';
@@ -33,6 +34,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
     switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' })),
     writer: new KubeWindowWriter(kc, config.identity),
+    autoscalers: new KedaAutoscalers(kc),
     isLeader,
     metrics,
     log,
@@ -42,9 +44,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   // Leadership can flip while the controller is still starting: run starts and stops one after another.
   let transitions = Promise.resolve();
   const serially = (what: string, fn: () => Promise<void>): void => {
-    transitions = transitions
-      .then(fn)
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, what));
+    transitions = transitions.then(fn).catch((err: unknown) => log.error({ err }, what));
   };
 
   const server = await startHttpServer(
@@ -130,9 +130,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel, config.identity);
-  process.on('unhandledRejection', (err) =>
-    log.error({ err: (err as Error)?.message }, 'unhandled rejection'),
-  );
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const operator = await startOperator(config, log);
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -142,7 +140,7 @@ async function main(): Promise<void> {
     operator.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log.error({ err: (err as Error).message }, 'shutdown failed');
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );

@@ -87,7 +87,7 @@ export class AppSession {
   /** A new reading of the switch; the generation grows only when it asks for something different. */
   desire(desired: Desired, now: number): SessionEvent[] {
     // The window's hard end travels with the switch value once the switch follower reads it.
-    const until = (desired as Desired & { until?: string | null }).until ?? null;
+    const until = desired.until ?? null;
     const before = this.#desired;
     if (before !== null && sameDesired(before, desired) && this.#until === until) return [];
     this.#desired = desired;

@@ -42,3 +42,20 @@ describe('member reports', () => {
     if (!parsed.ok) expect(parsed.error).toMatch(reason);
   });
 });
+
+describe('resumedAtHardEnd', () => {
+  it('is written only when set, and read back', () => {
+    expect(encodeMemberReport(report)).not.toContain('resumedAtHardEnd');
+    const resumed = { ...report, state: 'running' as const, resumedAtHardEnd: '2026-12-01T03:00:00Z' };
+    expect(parseMemberReport(encodeMemberReport(resumed))).toEqual({ ok: true, value: resumed });
+    expect(parseMemberReport(encodeMemberReport(report))).toEqual({ ok: true, value: report });
+  });
+
+  it('must be a string when present', () => {
+    const raw = JSON.stringify({ ...report, resumedAtHardEnd: 5 });
+    expect(parseMemberReport(raw)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('resumedAtHardEnd'),
+    });
+  });
+});

@@ -84,3 +84,21 @@ describe('switchKey', () => {
     expect(() => switchKey({})).toThrow(/name or a key/);
   });
 });
+
+describe('the hard end (until)', () => {
+  it('round-trips and reaches Desired', async () => {
+    const { toDesired } = await import('../../src/index.ts');
+    const v: SwitchValue = { enabled: true, mode: 'drain', window: 'ns/w', until: '2026-12-01T03:00:00Z' };
+    const parsed = parseSwitchValue(encodeSwitchValue(v));
+    expect(parsed).toEqual({ ok: true, value: v });
+    if (parsed.ok) expect(toDesired(parsed.value).until).toBe('2026-12-01T03:00:00Z');
+  });
+
+  it('is optional, and rejected when it is not a time', () => {
+    expect(encodeSwitchValue({ enabled: true, mode: 'drain' })).not.toContain('until');
+    expect(parseSwitchValue('{"enabled":true,"until":"soon"}')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('"until"'),
+    });
+  });
+});

@@ -1,4 +1,4 @@
-import type { MemberReport } from '@kmaint/common';
+import type { Desired, MemberReport } from '@kmaint/common';
 import {
   MemberReporter,
   SwitchWatcher,
@@ -39,13 +39,20 @@ export function etcdMaintenance(
     }));
   let watcher: SwitchWatcher | null = null;
   let reporter: MemberReporter | null = null;
+  let desired: Desired | null = null;
   return {
     switch: {
       start(on) {
+        // The reporter follows the switch too: a resume at the window's hard end is said in every report.
+        const desiredTo = (d: Desired): void => {
+          desired = d;
+          reporter?.follow(d);
+          on.desired(d);
+        };
         watcher = new SwitchWatcher(
           open(),
           { key: options.key, unavailable: options.unavailable, logger: options.logger },
-          on,
+          { ...on, desired: desiredTo },
         );
         return watcher.start();
       },
@@ -53,7 +60,10 @@ export function etcdMaintenance(
     },
     reporter: {
       update(report: MemberReport) {
-        reporter ??= new MemberReporter(open(), options.key, options.memberId, options.logger);
+        if (reporter === null) {
+          reporter = new MemberReporter(open(), options.key, options.memberId, options.logger);
+          if (desired !== null) reporter.follow(desired);
+        }
         reporter.update(report);
       },
       close: async () => reporter?.close(),

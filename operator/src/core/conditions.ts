@@ -7,6 +7,8 @@ export const CONDITION = {
   Active: 'Active',
   Drained: 'Drained',
   Degraded: 'Degraded',
+  /** Whether the operator could write what the window asks (the switch key in etcd). */
+  Reconciled: 'Reconciled',
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
@@ -34,6 +36,15 @@ export const REASON = {
   // Degraded
   DrainTimeoutExceeded: 'DrainTimeoutExceeded',
   WithinDrainTimeout: 'WithinDrainTimeout',
+  // Reconciled
+  KeyInSync: 'KeyInSync',
+  EtcdReadFailed: 'EtcdReadFailed',
+  EtcdWriteFailed: 'EtcdWriteFailed',
+  NotLeader: 'NotLeader',
+  // Events only: a status that cannot be written cannot say so itself.
+  StatusWriteFailed: 'StatusWriteFailed',
+  FinalizerWriteFailed: 'FinalizerWriteFailed',
+  AutoscalerPauseFailed: 'AutoscalerPauseFailed',
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 
@@ -53,4 +64,9 @@ export const WARNING_REASONS: ReadonlySet<Reason> = new Set([
   REASON.InvalidSchedule,
   REASON.MaxDurationExceeded,
   REASON.DrainTimeoutExceeded,
+  REASON.EtcdReadFailed,
+  REASON.EtcdWriteFailed,
+  REASON.StatusWriteFailed,
+  REASON.FinalizerWriteFailed,
+  REASON.AutoscalerPauseFailed,
 ]);

@@ -11,6 +11,8 @@ export interface WindowActivity {
   reason: string | null;
   drainTimeoutMs: number;
   windowStartMs: number | null;
+  /** When this window closes at the latest (its end or its maxDuration cap); null: open until deleted. */
+  untilMs: number | null;
 }
 
 const MODE_STRENGTH: Record<MaintenanceMode, number> = { drain: 1, pause: 0 };
@@ -30,8 +32,15 @@ export function desiredSwitches(windows: readonly WindowActivity[]): Map<string,
     }
     if (current === null || outranks(w, current)) speaker.set(w.key, w);
   }
+  // The key stays on until the last active window for it ends: the latest hard end, none if any has none.
+  const until = new Map<string, number | null>();
+  for (const w of windows) {
+    if (!w.active) continue;
+    const prev = until.get(w.key);
+    until.set(w.key, prev === null || w.untilMs === null ? null : Math.max(prev ?? w.untilMs, w.untilMs));
+  }
   const out = new Map<string, SwitchValue>();
-  for (const [key, w] of speaker) out.set(key, w === null ? SWITCH_OFF : switchOn(w));
+  for (const [key, w] of speaker) out.set(key, w === null ? SWITCH_OFF : switchOn(w, until.get(key) ?? null));
   return out;
 }
 
@@ -43,7 +52,7 @@ function outranks(a: WindowActivity, b: WindowActivity): boolean {
   return a.ref < b.ref;
 }
 
-function switchOn(w: WindowActivity): SwitchValue {
+function switchOn(w: WindowActivity, untilMs: number | null): SwitchValue {
   const value: SwitchValue = {
     enabled: true,
     mode: w.mode,
@@ -51,6 +60,7 @@ function switchOn(w: WindowActivity): SwitchValue {
     drainTimeoutSeconds: Math.max(1, Math.ceil(w.drainTimeoutMs / 1000)),
   };
   if (w.reason !== null) value.reason = w.reason;
+  if (untilMs !== null) value.until = new Date(untilMs).toISOString();
   return value;
 }
 

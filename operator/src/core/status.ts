@@ -53,6 +53,8 @@ export interface StatusInput {
   members: readonly MemberReport[];
   previous: readonly Condition[];
   nowMs: number;
+  /** Why the window's key could not be brought in line, when the last attempt failed. */
+  keyError?: { reason: Reason; message: string } | null;
 }
 
 export interface StatusResult {
@@ -138,6 +140,12 @@ export function computeStatus(input: StatusInput): StatusResult {
     [CONDITION.Active, activeCond],
     [CONDITION.Drained, drained],
     [CONDITION.Degraded, degraded],
+    [
+      CONDITION.Reconciled,
+      input.keyError
+        ? ['False', input.keyError.reason, input.keyError.message]
+        : ['True', REASON.KeyInSync, `key ${w.key} holds what the windows for it ask`],
+    ],
   ];
   const conditions: Condition[] = [];
   const events: Transition[] = [];
@@ -152,9 +160,12 @@ export function computeStatus(input: StatusInput): StatusResult {
       lastTransitionTime: sameStatus ? old.lastTransitionTime : at,
       observedGeneration: w.generation,
     });
+    // Reconciled speaks up only when something failed, or stopped failing.
     const changed =
       old === undefined
-        ? status === 'True' || type === CONDITION.Scheduled || type === CONDITION.Active
+        ? type === CONDITION.Reconciled
+          ? status === 'False'
+          : status === 'True' || type === CONDITION.Scheduled || type === CONDITION.Active
         : old.status !== status || old.reason !== reason;
     if (changed) events.push({ type: WARNING_REASONS.has(reason) ? 'Warning' : 'Normal', reason, message });
   }

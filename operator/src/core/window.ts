@@ -42,6 +42,8 @@ export interface Window {
   maxDurationMs: number | null;
   /** A bad schedule does not hide the window: its key is still managed (and kept off for it). */
   schedule: Parsed<Schedule>;
+  /** KEDA ScaledObjects of the namespace paused while the window is active; null: none. */
+  scaledObjects: { names: string[]; selector: LabelSelector | null } | null;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 45_000;
@@ -92,7 +94,18 @@ export function parseWindow(raw: unknown): Parsed<Window> {
     suspend: spec.suspend === true,
     maxDurationMs: maxDuration.value,
     schedule: parseSchedule(spec.schedule),
+    scaledObjects: parseScaledObjects(spec.autoscaling),
   });
+}
+
+function parseScaledObjects(raw: unknown): Window['scaledObjects'] {
+  if (!isObj(raw) || !isObj(raw.scaledObjects)) return null;
+  const so = raw.scaledObjects;
+  const names = Array.isArray(so.names)
+    ? so.names.filter((n): n is string => typeof n === 'string' && n !== '')
+    : [];
+  const selector = isObj(so.selector) ? (so.selector as LabelSelector) : null;
+  return names.length === 0 && selector === null ? null : { names, selector };
 }
 
 function optionalDuration(v: unknown, field: string): Parsed<number | null> {

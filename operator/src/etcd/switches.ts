@@ -1,6 +1,12 @@
 import { createEtcdClient } from '@kmaint/common/etcd-client';
 import type { Etcd3, Watcher } from 'etcd3';
-import { KmaintError, membersPrefix, parseMemberReport, type MemberReport } from '@kmaint/common';
+import {
+  backoffDelay,
+  KmaintError,
+  membersPrefix,
+  parseMemberReport,
+  type MemberReport,
+} from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
 
@@ -63,6 +69,43 @@ export class EtcdSwitches implements SwitchStore {
   }
 
   async watchMembers(key: string, onChange: () => void): Promise<() => Promise<void>> {
+    let current: Watcher = await this.watchOnce(key, onChange);
+    let cancelled = false;
+    let failures = 0;
+    const replace = (err: Error): void => {
+      // etcd3 gives up on a watch whose revision was compacted away (and on some stream errors) without
+      // reconnecting it: it is set up again from now, and what changed meanwhile is picked up by a re-read.
+      this.log.warn({ key, err }, 'member watch failed; watching again');
+      // etcd has cancelled it already: cancelling it again would ask about a watch id etcd3 has dropped.
+      const dead = current;
+      dead.removeAllListeners();
+      dead.on('error', () => undefined);
+      const again = (): void => {
+        if (cancelled) return;
+        this.watchOnce(key, onChange).then(
+          (w) => {
+            failures = 0;
+            if (cancelled) {
+              void w.cancel();
+              return;
+            }
+            current = w;
+            w.on('error', replace);
+            onChange();
+          },
+          () => setTimeout(again, backoffDelay(++failures, 200, 5_000)).unref(),
+        );
+      };
+      again();
+    };
+    current.on('error', replace);
+    return async () => {
+      cancelled = true;
+      await current.cancel();
+    };
+  }
+
+  private async watchOnce(key: string, onChange: () => void): Promise<Watcher> {
     const watcher: Watcher = await this.call('ETCD_WATCH', `watch members of ${key}`, () =>
       this.client.watch().prefix(membersPrefix(key)).create(),
     );
@@ -70,11 +113,8 @@ export class EtcdSwitches implements SwitchStore {
     watcher.on('delete', onChange);
     // etcd3 re-creates the watch after a disconnect; what changed meanwhile is picked up by re-reading.
     watcher.on('connected', onChange);
-    watcher.on('disconnected', (err) =>
-      this.log.warn({ key, err: err.message }, 'member watch disconnected'),
-    );
-    watcher.on('error', (err) => this.log.warn({ key, err: err.message }, 'member watch error'));
-    return () => watcher.cancel();
+    watcher.on('disconnected', (err) => this.log.warn({ key, err }, 'member watch disconnected'));
+    return watcher;
   }
 
   close(): void {

@@ -67,10 +67,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.failedAttempt = true;
     if (this.stopped) return;
     this.delayMs = Math.min(30_000, Math.max(500, this.delayMs * 2));
-    this.log.warn(
-      { err: (err as Error | undefined)?.message, retryInMs: this.delayMs },
-      'watch failed; restarting',
-    );
+    this.log.warn({ err, retryInMs: this.delayMs }, 'watch failed; restarting');
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -98,10 +95,18 @@ export function windowCache(
   );
 }
 
-export function podCache(kc: KubeConfig, namespace: string | null): Cache<V1Pod> {
-  const api = kc.makeApiClient(CoreV1Api);
-  const path = namespace === null ? '/api/v1/pods' : `/api/v1/namespaces/${namespace}/pods`;
-  return makeInformer(kc, path, () =>
-    namespace === null ? api.listPodForAllNamespaces() : api.listNamespacedPod({ namespace }),
+/** The pods of one namespace that a label selector picks, and only those. */
+export function podCache(
+  kc: KubeConfig,
+  api: CoreV1Api,
+  namespace: string,
+  labelSelector: string,
+): Cache<V1Pod> {
+  const selector = labelSelector === '' ? undefined : labelSelector;
+  return makeInformer(
+    kc,
+    `/api/v1/namespaces/${namespace}/pods`,
+    () => api.listNamespacedPod({ namespace, labelSelector: selector }),
+    selector,
   );
 }

@@ -93,7 +93,7 @@ export class LeaderElector {
       });
       this.log.info('released the lease');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not release the lease; it expires by itself');
+      this.log.warn({ err }, 'could not release the lease; it expires by itself');
     }
   }
 
@@ -158,7 +158,7 @@ export class LeaderElector {
   private failed(what: string, err: unknown): boolean {
     const conflict = err instanceof ApiException && err.code === 409;
     if (!conflict) this.healthy = false;
-    this.log.debug({ err: (err as Error).message }, `lease ${what} failed`);
+    this.log.debug({ err }, `lease ${what} failed`);
     return false;
   }
 }

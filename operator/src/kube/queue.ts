@@ -8,24 +8,31 @@ export interface QueueOptions {
   maxDelayMs?: number;
   /** Injectable for tests. */
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+  /** Items for which this holds are handed out before all others (still first in, first out among them). */
+  urgent?: (item: string) => boolean;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class WorkQueue<T extends string = string> {
   private readonly queue: T[] = [];
+  private readonly urgentQueue: T[] = [];
+  private readonly urgent: (item: string) => boolean;
   private readonly waiting = new Set<T>();
   private readonly processing = new Set<T>();
   private readonly dirty = new Set<T>();
   private readonly failures = new Map<T, number>();
   private readonly timers = new Map<T, { due: number; cancel(): void }>();
   private readonly wakers: (() => void)[] = [];
+  /** When each waiting item was queued, for the wait-time metric. */
+  private readonly queuedAt = new Map<T, number>();
   private shut = false;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly setTimer: NonNullable<QueueOptions['setTimer']>;
 
   constructor(options: QueueOptions = {}) {
+    this.urgent = options.urgent ?? (() => false);
     this.baseDelayMs = options.baseDelayMs ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.setTimer =
@@ -38,7 +45,7 @@ export class WorkQueue<T extends string = string> {
   }
 
   get depth(): number {
-    return this.queue.length;
+    return this.queue.length + this.urgentQueue.length;
   }
 
   add(item: T): void {
@@ -49,7 +56,8 @@ export class WorkQueue<T extends string = string> {
     }
     if (this.waiting.has(item)) return;
     this.waiting.add(item);
-    this.queue.push(item);
+    this.queuedAt.set(item, Date.now());
+    (this.urgent(item) ? this.urgentQueue : this.queue).push(item);
     this.wakers.shift()?.();
   }
 
@@ -90,15 +98,20 @@ export class WorkQueue<T extends string = string> {
 
   /** The next item to process, or null once the queue is shut down. Call done() when finished. */
   async get(): Promise<T | null> {
-    while (this.queue.length === 0) {
+    while (this.depth === 0) {
       if (this.shut) return null;
       await new Promise<void>((resolve) => this.wakers.push(resolve));
     }
-    const item = this.queue.shift() as T;
+    const item = (this.urgentQueue.shift() ?? this.queue.shift()) as T;
     this.waiting.delete(item);
     this.processing.add(item);
+    this.lastWaitMs = Date.now() - (this.queuedAt.get(item) ?? Date.now());
+    this.queuedAt.delete(item);
     return item;
   }
+
+  /** How long the item get() returned last had waited since it was queued. */
+  lastWaitMs = 0;
 
   done(item: T): void {
     this.processing.delete(item);

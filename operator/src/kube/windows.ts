@@ -7,6 +7,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { KmaintError } from '@kmaint/common';
+import { withRemovals } from '../core/merge-patch.ts';
 import type { Transition, WindowStatus } from '../core/status.ts';
 import { MW, type WindowObject } from './resources.ts';
 
@@ -33,9 +34,10 @@ export class KubeWindowWriter implements WindowWriter {
 
   async patchStatus(obj: WindowObject, status: WindowStatus): Promise<void> {
     const { name, namespace } = obj.metadata;
+    const body = { status: withRemovals(obj.status, status) };
     await call('KUBE_STATUS_PATCH', `patch status of ${namespace}/${name}`, () =>
       this.custom.patchNamespacedCustomObjectStatus(
-        { group: MW.group, version: MW.version, plural: MW.plural, namespace, name, body: { status } },
+        { group: MW.group, version: MW.version, plural: MW.plural, namespace, name, body },
         mergePatch,
       ),
     );

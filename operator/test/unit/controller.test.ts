@@ -1,4 +1,4 @@
-import { encodeSwitchValue, SWITCH_OFF, type MemberReport } from '@kmaint/common';
+import { encodeSwitchValue, KmaintError, SWITCH_OFF, type MemberReport } from '@kmaint/common';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Controller, type SourceHandlers } from '../../src/controller.ts';
@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/metrics.ts';
 import { waitFor } from '../../../test/env/helpers.ts';
 
 // The controller with its collaborators faked (unit test): what it writes, and when.
-function harness(opts: { leader?: boolean } = {}) {
+function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails?: () => boolean } = {}) {
   const objects = new Map<string, WindowObject>();
   const values = new Map<string, string>();
   const writes: [string, string][] = [];
@@ -19,6 +19,11 @@ function harness(opts: { leader?: boolean } = {}) {
   const switches: SwitchStore = {
     read: async (key) => values.get(key) ?? null,
     write: async (key, value) => {
+      if (opts.etcdWriteFails?.()) {
+        throw new KmaintError('ETCD_WRITE', `etcd: could not write ${key}: connection refused`, {
+          retriable: true,
+        });
+      }
       writes.push([key, value]);
       values.set(key, value);
     },
@@ -28,6 +33,11 @@ function harness(opts: { leader?: boolean } = {}) {
   };
   const writer: WindowWriter = {
     patchStatus: async (obj, status) => {
+      if (opts.statusFails) {
+        throw new KmaintError('KUBE_STATUS_PATCH', 'apiserver: could not patch status: 503 unavailable', {
+          retriable: true,
+        });
+      }
       const cur = objects.get(`${obj.metadata.namespace}/${obj.metadata.name}`);
       if (cur) cur.status = status as unknown as Record<string, unknown>;
     },
@@ -88,10 +98,60 @@ function harness(opts: { leader?: boolean } = {}) {
     obj.metadata.deletionTimestamp = new Date().toISOString();
     handlers?.windowChanged(obj);
   };
-  return { controller, values, writes, finalizerUpdates, events, put, remove, objects, reconciled, errors };
+  return {
+    controller,
+    values,
+    writes,
+    finalizerUpdates,
+    events,
+    put,
+    remove,
+    objects,
+    reconciled,
+    errors,
+    metrics,
+  };
 }
 
 describe('Controller', () => {
+  it('writes the key although every status patch fails, and says why in a Warning event', async () => {
+    const h = harness({ statusFails: true });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"enabled":true'), {
+      message: 'the key on',
+    });
+    await waitFor(() => h.events.includes('StatusWriteFailed'), { message: 'a StatusWriteFailed event' });
+    const errors = (await h.metrics.reconcileErrors.get()).values;
+    expect(errors.find((v) => v.labels.reason === 'KUBE_STATUS_PATCH')?.value).toBeGreaterThan(0);
+    await h.controller.stop();
+  });
+
+  it('a failing etcd write shows as Reconciled=False with the error, and clears once the write succeeds', async () => {
+    let failing = true;
+    const h = harness({ etcdWriteFails: () => failing });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    const reconciled = () =>
+      (
+        h.objects.get('ns/a')?.status?.conditions as
+          { type: string; status: string; reason: string; message: string }[] | undefined
+      )?.find((c) => c.type === 'Reconciled');
+    await waitFor(() => reconciled()?.status === 'False', { message: 'Reconciled False' });
+    expect(reconciled()).toMatchObject({
+      reason: 'EtcdWriteFailed',
+      message: expect.stringContaining('connection refused'),
+    });
+    expect(h.events).toContain('EtcdWriteFailed');
+    failing = false;
+    await waitFor(() => reconciled()?.status === 'True', {
+      message: 'Reconciled True again',
+      timeoutMs: 10_000,
+    });
+    expect(h.values.get('/maintenance/svc')).toContain('"enabled":true');
+    await h.controller.stop();
+  });
+
   it('adds its finalizer, writes the key once, and writes nothing more on repeated reconciles', async () => {
     const h = harness();
     await h.controller.start();

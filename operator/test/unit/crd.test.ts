@@ -35,10 +35,19 @@ describe('the MaintenanceWindow CRD file', () => {
     });
   });
 
-  it('keeps the documented spec names', () => {
+  it('keeps the documented spec names, extended by autoscaling', () => {
     const spec = schema.properties.spec.properties;
     expect(Object.keys(spec).sort()).toEqual(
-      ['drainTimeout', 'maxDuration', 'mode', 'reason', 'schedule', 'suspend', 'target'].sort(),
+      [
+        'autoscaling',
+        'drainTimeout',
+        'maxDuration',
+        'mode',
+        'reason',
+        'schedule',
+        'suspend',
+        'target',
+      ].sort(),
     );
     expect(Object.keys(spec.target.properties).sort()).toEqual(['key', 'name', 'selector']);
     expect(Object.keys(spec.schedule.properties).sort()).toEqual([

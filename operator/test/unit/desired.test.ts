@@ -11,10 +11,23 @@ const win = (over: Partial<WindowActivity>): WindowActivity => ({
   reason: null,
   drainTimeoutMs: 45_000,
   windowStartMs: 0,
+  untilMs: null,
   ...over,
 });
 
 describe('desiredSwitches', () => {
+  it('carries the hard end: the latest of the active windows, none when one of them has none', () => {
+    const t = Date.parse('2026-12-01T03:00:00Z');
+    const a = win({ ref: 'ns/a', untilMs: t });
+    const b = win({ ref: 'ns/b', untilMs: t + 60_000 });
+    expect(desiredSwitches([a]).get('/maintenance/k')?.until).toBe('2026-12-01T03:00:00.000Z');
+    expect(desiredSwitches([a, b]).get('/maintenance/k')?.until).toBe('2026-12-01T03:01:00.000Z');
+    expect(desiredSwitches([a, win({ ref: 'ns/c' })]).get('/maintenance/k')?.until).toBeUndefined();
+    expect(desiredSwitches([a, win({ ref: 'ns/d', active: false })]).get('/maintenance/k')?.until).toBe(
+      '2026-12-01T03:00:00.000Z',
+    );
+  });
+
   it('writes the documented JSON for an active window', () => {
     const out = desiredSwitches([win({ ref: 'apps/kafka-upgrade', reason: 'broker upgrade' })]);
     expect(encodeSwitchValue(out.get('/maintenance/k') ?? SWITCH_OFF)).toBe(
@@ -49,6 +62,7 @@ describe('desiredSwitches', () => {
     reason: fc.option(fc.string(), { nil: null }),
     drainTimeoutMs: fc.integer({ min: 1, max: 3_600_000 }),
     windowStartMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
+    untilMs: fc.option(fc.integer({ min: 1_000, max: 2_000_000_000_000 }), { nil: null }),
   });
   const windowsArb = fc.uniqueArray(activityArb, { selector: (w) => w.ref, maxLength: 4 });
 

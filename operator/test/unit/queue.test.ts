@@ -75,3 +75,18 @@ describe('WorkQueue', () => {
     expect(await pending).toBeNull();
   });
 });
+
+describe('WorkQueue urgent lane', () => {
+  it('hands out urgent items before the others, each lane first in, first out', async () => {
+    const q = new WorkQueue<string>({ urgent: (item) => item.startsWith('k:') });
+    for (const item of ['w:1', 'w:2', 'k:a', 'w:3', 'k:b']) q.add(item);
+    expect(q.depth).toBe(5);
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const item = (await q.get()) as string;
+      order.push(item);
+      q.done(item);
+    }
+    expect(order).toEqual(['k:a', 'k:b', 'w:1', 'w:2', 'w:3']);
+  });
+});

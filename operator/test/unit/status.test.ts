@@ -201,3 +201,22 @@ describe('parseWindow', () => {
     expect(w.ok && !w.value.schedule.ok && w.value.schedule.error).toContain('Mars/Olympus');
   });
 });
+
+describe('the status merge patch', () => {
+  it('sends null for the fields that no longer apply, so the apiserver removes them', async () => {
+    const { withRemovals } = await import('../../src/core/merge-patch.ts');
+    const before = {
+      windowStart: 'a',
+      windowEnd: 'b',
+      nextStart: 'c',
+      pods: { selected: 1, draining: ['x'] },
+    };
+    expect(withRemovals(before, { nextStart: 'd', pods: { selected: 0 } })).toEqual({
+      windowStart: null,
+      windowEnd: null,
+      nextStart: 'd',
+      pods: { selected: 0, draining: null },
+    });
+    expect(withRemovals(undefined, { key: 'k' })).toEqual({ key: 'k' });
+  });
+});

@@ -14,6 +14,8 @@ const windows = fc.array(
     reason: fc.option(fc.string()),
     drainTimeoutMs: fc.option(fc.integer({ min: 1_000, max: 3_600_000 })),
     windowStartMs: fc.nat(),
+    // Up to year 9999, so the hard end is an ISO instant the schema's pattern reads.
+    untilMs: fc.option(fc.integer({ min: 0, max: 253_402_300_799_000 })),
   }) satisfies fc.Arbitrary<WindowActivity>,
   { maxLength: 6 },
 );

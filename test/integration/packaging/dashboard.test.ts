@@ -118,6 +118,8 @@ describe('the Grafana dashboard on a real Prometheus', () => {
       draining: 0,
       maintenance: 0,
       resuming: 0,
+      starting: 0,
+      joining: 0,
     });
     // kafka and etcd, 1 = up, as the lowest across consumers.
     const up = await waitFor(
