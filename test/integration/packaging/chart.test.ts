@@ -175,6 +175,7 @@ describe('the operator', () => {
       { apiGroups: ['kmaint.io'], resources: ['maintenancewindows/finalizers'], verbs: ['update'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: ['get', 'list', 'patch'] },
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
     const binding = findObject(objects, 'ClusterRoleBinding', 'kmaint-operator');
