@@ -185,7 +185,7 @@ the moment a window opens until the app says it resumed.
 {{- $c := .Values.consumer -}}
 {{- $a := $c.agent -}}
 - name: kmaint-agent
-  image: {{ include "kmaint.image" (dict "image" $a.image "chart" .Chart) | quote }}
+  image: {{ include "kmaint.image" (dict "image" $a.image "chart" .Chart "global" (default (dict) .Values.global)) | quote }}
   imagePullPolicy: {{ $a.image.pullPolicy }}
   restartPolicy: Always
   ports:

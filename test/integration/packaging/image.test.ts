@@ -84,8 +84,8 @@ async function status(port: number, path: string): Promise<number> {
 }
 
 describe('the Dockerfile replayed', () => {
-  it('has a service and an operator target', () => {
-    expect(runtimeTargets.sort()).toEqual(['operator', 'service']);
+  it('has a service, an operator, an agent and an example target', () => {
+    expect(runtimeTargets.sort()).toEqual(['agent', 'operator', 'orders-ledger', 'service']);
   });
 
   it.each(['service', 'operator'])('%s image holds production dependencies only', (name) => {
