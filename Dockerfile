@@ -119,7 +119,7 @@ ENTRYPOINT ["node", "operator/dist/main.js"]
 # The example: the compiled library (which carries its own copy of @kmaint/common) and the example's
 # JavaScript. Its SQLite ledger goes to LEDGER_DIR, a volume, since the root filesystem is read-only.
 FROM ${NODE_IMAGE} AS orders-ledger
-ENV NODE_ENV=production LEDGER_DIR=/data
+ENV NODE_ENV=production LEDGER_DIR=/app/data
 WORKDIR /app
 COPY --from=orders-ledger-deps /app/node_modules node_modules
 COPY --from=build /src/package.json ./
@@ -127,8 +127,9 @@ COPY --from=build /src/consumer/package.json consumer/
 COPY --from=build /src/consumer/dist consumer/dist
 COPY --from=build /src/examples/orders-ledger/package.json examples/orders-ledger/
 COPY --from=build /src/examples/orders-ledger/dist examples/orders-ledger/dist
-RUN mkdir /data && chown 1000:1000 /data
-VOLUME /data
+# Relative to WORKDIR: the one directory the unprivileged user may write, mounted as a volume.
+RUN mkdir data && chown 1000:1000 data
+VOLUME /app/data
 USER 1000:1000
 EXPOSE 8083
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

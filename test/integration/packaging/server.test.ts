@@ -205,7 +205,6 @@ describe('helm install into the real apiserver', () => {
       ...rows(['get', 'list', 'watch'], 'pods', other, true),
       ...rows(['create', 'patch'], 'events', other, true),
       ...rows(['create', 'patch'], 'events.events.k8s.io', other, true),
-      ...rows(['get', 'list', 'patch'], 'scaledobjects.keda.sh', other, true),
       ...rows(['get', 'list', 'watch', 'create', 'update', 'patch'], 'leases.coordination.k8s.io', ns, true),
       // ... and nothing else.
       ...rows(['create', 'delete', 'deletecollection'], 'maintenancewindows.kmaint.io', other, false),
@@ -217,7 +216,6 @@ describe('helm install into the real apiserver', () => {
       ...rows(['get', 'create'], 'leases.coordination.k8s.io', other, false),
       ...rows(['delete'], 'leases.coordination.k8s.io', ns, false),
       ...rows(['patch'], 'deployments.apps', ns, false),
-      ...rows(['create', 'delete', 'update'], 'scaledobjects.keda.sh', other, false),
       ...rows(['get'], 'nodes', '', false),
       ...rows(['update'], 'customresourcedefinitions.apiextensions.k8s.io', '', false),
       ...rows(['escalate'], 'clusterroles.rbac.authorization.k8s.io', '', false),
