@@ -33,7 +33,13 @@ export async function tools(): Promise<Tools> {
     logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin();
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Idempotent: under load a produce request can time out and be retried, and a plain producer then
+  // writes the batch twice, which a test counting distinct offsets would take for the engine's doing.
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await Promise.all([admin.connect(), producer.connect()]);
   const etcd = new Etcd3({ hosts: etcdEndpoints() });
   return {
