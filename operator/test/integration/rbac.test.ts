@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  KubeConfig,
   KubernetesObjectApi,
   loadAllYaml,
   RbacAuthorizationV1Api,
@@ -24,6 +23,7 @@ import {
   kube,
   readSwitch,
   removeNamespaces,
+  serviceAccountKubeconfig,
   repoRoot,
   startLocalOperator,
   windowGone,
@@ -32,23 +32,6 @@ import {
 const k = kube();
 const etcd = etcdClient();
 const rbac = k.kc.makeApiClient(RbacAuthorizationV1Api);
-
-/** A kubeconfig that authenticates as the service account, with a token from the TokenRequest API. */
-async function serviceAccountKubeconfig(namespace: string, account: string, dir: string): Promise<string> {
-  const { stdout } = await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h']);
-  const cluster = k.kc.getCurrentCluster();
-  if (cluster === null) throw new Error('admin kubeconfig has no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: account, token: stdout.trim() }],
-    contexts: [{ name: account, cluster: cluster.name, user: account }],
-    currentContext: account,
-  });
-  const path = join(dir, 'kubeconfig');
-  writeFileSync(path, kc.exportConfig());
-  return path;
-}
 
 describe('the operator runs with only the rules of operator/rbac/role.yaml (real apiserver RBAC)', () => {
   const namespace = uniqueName('mw-rbac');
@@ -107,7 +90,7 @@ describe('the operator runs with only the rules of operator/rbac/role.yaml (real
   });
 
   it('reconciles, patches status, records events, elects itself and removes its finalizer', async () => {
-    const kubeconfig = await serviceAccountKubeconfig(namespace, account, dir);
+    const kubeconfig = await serviceAccountKubeconfig(k, namespace, account, dir);
     const operator = await startLocalOperator(namespace, {
       KUBECONFIG: kubeconfig,
       LEADER_ELECTION: 'true',

@@ -7,16 +7,16 @@ import { Writable } from 'node:stream';
 import {
   CoreV1Api,
   CustomObjectsApi,
+  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type KubeConfig,
 } from '@kubernetes/client-node';
 import { encodeMemberReport, memberKey, type MemberReport, type MemberState } from '@kmaint/common';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { waitFor } from '../../../test/env/helpers.ts';
-import { applyYamlFile, kubeConfig } from '../../../test/env/tools.ts';
+import { applyYamlFile, kubeConfig, kubectl } from '../../../test/env/tools.ts';
 import { loadConfig } from '../../src/config.ts';
 import { CONDITION } from '../../src/core/conditions.ts';
 import { MW } from '../../src/kube/resources.ts';
@@ -34,6 +34,28 @@ export interface Kube {
 export function kube(): Kube {
   const kc = kubeConfig();
   return { kc, core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+}
+
+/** A kubeconfig (written into `dir`) that authenticates as the service account, with a token from the TokenRequest API. */
+export async function serviceAccountKubeconfig(
+  { kc: admin }: Kube,
+  namespace: string,
+  account: string,
+  dir: string,
+): Promise<string> {
+  const { stdout } = await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h']);
+  const cluster = admin.getCurrentCluster();
+  if (cluster === null) throw new Error('admin kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: account, token: stdout.trim() }],
+    contexts: [{ name: account, cluster: cluster.name, user: account }],
+    currentContext: account,
+  });
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(path, kc.exportConfig());
+  return path;
 }
 
 /** Applies the CRD from crds/ (through loadAllYaml, keeping its CEL rules) and waits until it is served. */

@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  KubeConfig,
   KubernetesObjectApi,
   loadAllYaml,
   RbacAuthorizationV1Api,
@@ -25,6 +24,7 @@ import {
   patchWindowSpec,
   readSwitch,
   removeNamespaces,
+  serviceAccountKubeconfig,
   repoRoot,
   startLocalOperator,
 } from './support.ts';
@@ -32,22 +32,6 @@ import {
 const k = kube();
 const etcd = etcdClient();
 const rbac = k.kc.makeApiClient(RbacAuthorizationV1Api);
-
-async function tokenKubeconfig(namespace: string, account: string, dir: string): Promise<string> {
-  const { stdout } = await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h']);
-  const cluster = k.kc.getCurrentCluster();
-  if (cluster === null) throw new Error('admin kubeconfig has no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: account, token: stdout.trim() }],
-    contexts: [{ name: account, cluster: cluster.name, user: account }],
-    currentContext: account,
-  });
-  const path = join(dir, 'kubeconfig');
-  writeFileSync(path, kc.exportConfig());
-  return path;
-}
 
 describe('the switch comes first (real apiserver and etcd)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmaint-switch-first-'));
@@ -90,7 +74,7 @@ describe('the switch comes first (real apiserver and etcd)', () => {
       },
     });
     const operator = await startLocalOperator(namespace, {
-      KUBECONFIG: await tokenKubeconfig(namespace, account, dir),
+      KUBECONFIG: await serviceAccountKubeconfig(k, namespace, account, dir),
     });
     stops.push(() => operator.stop());
 
