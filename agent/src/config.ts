@@ -1,6 +1,18 @@
 import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { fail, KmaintError, ok, parseDuration, parseEtcdEndpoint, type Parsed } from '@kmaint/common';
+import {
+  etcdKey,
+  fail,
+  identifier,
+  KmaintError,
+  nonEmpty,
+  ok,
+  oneOf,
+  parseDuration,
+  parseEtcdEndpoint,
+  text,
+  type Parsed,
+} from '@kmaint/common';
 
 /**
  * The agent's whole configuration: environment variables with the service's names where they mean the
@@ -37,18 +49,6 @@ interface Variable {
   parse: (raw: string) => Parsed<unknown>;
 }
 
-const nonEmpty = (v: string | undefined): string | undefined =>
-  v === undefined || v.trim() === '' ? undefined : v;
-
-const oneOf =
-  <const T extends string>(choices: readonly T[]) =>
-  (raw: string): Parsed<T> => {
-    const value = raw.trim().toLowerCase();
-    return (choices as readonly string[]).includes(value)
-      ? ok(value as T)
-      : fail(`must be one of ${choices.join(', ')}, got "${raw}"`);
-  };
-
 const port = (raw: string): Parsed<number> =>
   /^\d{1,5}$/.test(raw.trim()) && Number(raw) <= 65535
     ? ok(Number(raw))
@@ -61,20 +61,6 @@ const duration =
     if (!parsed.ok) return parsed;
     return parsed.value < minMs ? fail(`must be at least ${minMs}ms, got "${raw}"`) : parsed;
   };
-
-const text = (raw: string): Parsed<string> => ok(raw.trim());
-
-const identifier = (raw: string): Parsed<string> =>
-  /^[A-Za-z0-9._-]{1,253}$/.test(raw.trim())
-    ? ok(raw.trim())
-    : fail(`must be 1-253 letters, digits, ".", "_" or "-", got "${raw}"`);
-
-const etcdKey = (raw: string): Parsed<string> => {
-  const key = raw.trim();
-  return key.startsWith('/') && !key.endsWith('/') && key.length > 1
-    ? ok(key)
-    : fail(`must be an etcd key like /maintenance/kafka-service, got "${raw}"`);
-};
 
 const readableFile = (raw: string): Parsed<string> => {
   try {

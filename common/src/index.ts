@@ -1,5 +1,6 @@
 export { KmaintError, isRetriable } from './errors.ts';
 export { fail, ok, type Parsed } from './result.ts';
+export { etcdKey, identifier, nonEmpty, oneOf, text } from './config-values.ts';
 export { formatDuration, parseDuration } from './duration.ts';
 export { abortableDelay, backoffDelay } from './backoff.ts';
 export { withTimeout } from './timeout.ts';

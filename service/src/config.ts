@@ -9,6 +9,11 @@ import {
   parseEtcdEndpoint,
   parseHostPort,
   type Parsed,
+  etcdKey,
+  identifier,
+  nonEmpty,
+  oneOf,
+  text,
 } from '@kmaint/common';
 
 /**
@@ -32,15 +37,6 @@ const variable = <T>(spec: Variable<T>): Variable<T> => spec;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-function oneOf<const T extends string>(choices: readonly T[]) {
-  return (raw: string): Parsed<T> => {
-    const value = raw.trim().toLowerCase();
-    return (choices as readonly string[]).includes(value)
-      ? ok(value as T)
-      : fail(`must be one of ${choices.join(', ')}, got "${raw}"`);
-  };
-}
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): Parsed<number> => {
@@ -66,10 +62,6 @@ function boolean(raw: string): Parsed<boolean> {
   if (['true', '1', 'yes', 'on'].includes(word)) return ok(true);
   if (['false', '0', 'no', 'off'].includes(word)) return ok(false);
   return fail(`must be true or false, got "${raw}"`);
-}
-
-function text(raw: string): Parsed<string> {
-  return ok(raw.trim());
 }
 
 /** A comma-separated list; empty items (a trailing comma) are ignored, an empty list is an error. */
@@ -110,25 +102,6 @@ function readableFile(raw: string): Parsed<string> {
   } catch {
     return fail(`cannot read file "${path}"`);
   }
-}
-
-function etcdKey(raw: string): Parsed<string> {
-  const key = raw.trim();
-  if (!key.startsWith('/') || key.endsWith('/') || key.length < 2) {
-    return fail(`must be an etcd key like /maintenance/kafka-service, got "${raw}"`);
-  }
-  return ok(key);
-}
-
-function identifier(raw: string): Parsed<string> {
-  const value = raw.trim();
-  return /^[A-Za-z0-9._-]{1,253}$/.test(value)
-    ? ok(value)
-    : fail(`must be 1-253 letters, digits, ".", "_" or "-", got "${raw}"`);
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }
 
 /** Variables in the order --help lists them: GoMaint's four first. */
