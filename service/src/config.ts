@@ -296,6 +296,20 @@ const schema = {
     help: `Log level: ${LOG_LEVELS.join(', ')}`,
     parse: oneOf(LOG_LEVELS),
   }),
+  messagesSend: variable({
+    name: 'MESSAGES_SEND',
+    default: 'enabled',
+    help: 'POST /messages/send: enabled (open, the demo), disabled (403), token (401 without bearer MESSAGES_SEND_TOKEN)',
+    parse: oneOf(['enabled', 'disabled', 'token']),
+  }),
+  messagesSendToken: variable({
+    name: 'MESSAGES_SEND_TOKEN',
+    default: undefined,
+    help: 'Bearer token of POST /messages/send with MESSAGES_SEND=token (at least 16 characters; never logged)',
+    // Never echoed: a problem names the rule, not the value.
+    parse: (raw): Parsed<string> =>
+      raw.trim().length >= 16 ? ok(raw.trim()) : fail('must be at least 16 characters'),
+  }),
   simulatedWorkTimeMs: variable({
     name: 'SIMULATED_WORK_TIME',
     default: '0ms',
@@ -366,6 +380,18 @@ function crossChecks(config: ServiceConfig, already: readonly ConfigProblem[]): 
   };
   both('etcdCertFile', 'etcdKeyFile');
   both('etcdUsername', 'etcdPassword');
+  if (!bad.has('MESSAGES_SEND') && !bad.has('MESSAGES_SEND_TOKEN')) {
+    if (config.messagesSend === 'token' && config.messagesSendToken === undefined) {
+      problems.push({ variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' });
+    }
+    if (config.messagesSend !== 'token' && config.messagesSendToken !== undefined) {
+      // A token that protects nothing is a mistake to hear about, not an open endpoint to discover.
+      problems.push({
+        variable: 'MESSAGES_SEND_TOKEN',
+        message: `is only used with MESSAGES_SEND=token (MESSAGES_SEND is ${config.messagesSend})`,
+      });
+    }
+  }
   if (
     !bad.has('KAFKA_HEARTBEAT_INTERVAL') &&
     !bad.has('KAFKA_SESSION_TIMEOUT') &&

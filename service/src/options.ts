@@ -1,5 +1,6 @@
 import type { ConsumerOptions, MessageHandler } from '@kmaint/consumer';
 import type { ServiceConfig } from './config.ts';
+import type { SendAccess } from './http/send-access.ts';
 import type { Logger } from './log.ts';
 
 /** The library's options from the validated configuration: the one place that maps one onto the other. */
@@ -44,4 +45,10 @@ export function consumerOptions(
     ...(config.podName === undefined ? {} : { pod: config.podName }),
     logger: deps.logger,
   };
+}
+
+/** Who may produce through POST /messages/send (the configuration has checked the token is there). */
+export function sendAccess(config: ServiceConfig): SendAccess {
+  if (config.messagesSend !== 'token') return { mode: config.messagesSend };
+  return { mode: 'token', token: config.messagesSendToken ?? '' };
 }

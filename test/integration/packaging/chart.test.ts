@@ -351,6 +351,7 @@ describe('the example consumer', () => {
       SHUTDOWN_GRACE_PERIOD: '55s',
       MAINTENANCE_KEY: '/maintenance/kafka-service',
       LOG_LEVEL: 'info',
+      MESSAGES_SEND: 'disabled',
       ETCD_ENDPOINTS: 'http://etcd:2379',
     });
     expect(env.get('POD_NAME')).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
@@ -364,6 +365,26 @@ describe('the example consumer', () => {
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.initContainers).toBeUndefined();
+  });
+
+  it('opens the produce endpoint only with a bearer token from a Secret, or when asked to', async () => {
+    const env = async (messagesSend: Record<string, unknown>) =>
+      envOf(
+        container(
+          findObject(
+            await render({ consumer: { enabled: true, messagesSend } }),
+            'Deployment',
+            'kafka-service',
+          ),
+          'consumer',
+        ),
+      );
+    const token = await env({ mode: 'token', tokenSecret: { name: 'send-token', key: 'token' } });
+    expect(token.get('MESSAGES_SEND')).toBe('token');
+    expect(token.get('MESSAGES_SEND_TOKEN')).toEqual({ secretKeyRef: { name: 'send-token', key: 'token' } });
+    const open = await env({ mode: 'enabled' });
+    expect(open.get('MESSAGES_SEND')).toBe('enabled');
+    expect(open.has('MESSAGES_SEND_TOKEN')).toBe(false);
   });
 
   it('derives the grace period from the drain and refuses one that does not cover it', async () => {
@@ -644,6 +665,16 @@ describe('values.schema.json', () => {
       'a sidecar without an image',
       { consumer: { sidecars: [{ name: 'proxy' }] } },
       "at '/consumer/sidecars/0'",
+    ],
+    [
+      'a produce endpoint mode it does not know',
+      { consumer: { messagesSend: { mode: 'open' } } },
+      "at '/consumer/messagesSend/mode'",
+    ],
+    [
+      'token mode without the Secret',
+      { consumer: { messagesSend: { mode: 'token' } } },
+      "at '/consumer/messagesSend/tokenSecret/name'",
     ],
     [
       'a relative maintenance key',

@@ -48,6 +48,8 @@ describe('defaults', () => {
       etcdPassword: undefined,
       shutdownGracePeriodMs: 25_000,
       logLevel: 'info',
+      messagesSend: 'enabled',
+      messagesSendToken: undefined,
       simulatedWorkTimeMs: 0,
     });
   });
@@ -158,6 +160,8 @@ describe('bad values', () => {
     ['SHUTDOWN_GRACE_PERIOD', '0', 'longer than 0'],
     ['LOG_LEVEL', 'verbose', 'one of fatal'],
     ['SIMULATED_WORK_TIME', 'a while', 'not a duration'],
+    ['MESSAGES_SEND', 'open', 'one of enabled, disabled, token'],
+    ['MESSAGES_SEND_TOKEN', 'short', 'at least 16 characters'],
   ];
 
   it.each(cases)('%s=%s is rejected with its name', (name, value, fragment) => {
@@ -198,6 +202,31 @@ describe('bad values', () => {
       { variable: 'ETCD_KEY_FILE', message: 'must be set together with ETCD_CERT_FILE' },
       { variable: 'ETCD_USERNAME', message: 'must be set together with ETCD_PASSWORD' },
     ]);
+  });
+
+  it('wants a token with MESSAGES_SEND=token, and no token without it', () => {
+    expect(problemsOf({ MESSAGES_SEND: 'token' })).toEqual([
+      { variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' },
+    ]);
+    expect(problemsOf({ MESSAGES_SEND_TOKEN: 'a-token-of-16-chars' })).toEqual([
+      {
+        variable: 'MESSAGES_SEND_TOKEN',
+        message: 'is only used with MESSAGES_SEND=token (MESSAGES_SEND is enabled)',
+      },
+    ]);
+    expect(
+      loadConfig({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN: ' a-token-of-16-chars ' }),
+    ).toMatchObject({
+      messagesSend: 'token',
+      messagesSendToken: 'a-token-of-16-chars',
+    });
+    expect(loadConfig({}).messagesSend).toBe('enabled');
+  });
+
+  it('never echoes the send token', () => {
+    expect(
+      JSON.stringify(problemsOf({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN: 'short-secret' })),
+    ).not.toContain('short-secret');
   });
 
   it('never echoes the etcd password', () => {
