@@ -136,7 +136,11 @@ async function main(): Promise<void> {
   } catch (err) {
     // A shutdown that begins during start may end it early; that is the shutdown's to report.
     if (shuttingDown) return;
-    logger.fatal({ err }, 'the consumer failed to start; exiting');
+    // The reason in the line itself: a start-up error is read in kubectl logs, not in a debugger.
+    logger.fatal(
+      { err },
+      `the consumer failed to start: ${err instanceof Error ? err.message : String(err)}; exiting`,
+    );
     process.exit(1);
   }
 }

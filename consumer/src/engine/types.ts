@@ -48,7 +48,10 @@ export interface EngineOptions {
 
 /** Where the engine learns what the maintenance switch asks for. */
 export interface SwitchSource {
-  /** Reads the switch once (resolves after that first attempt, even a failed one), then follows it. */
+  /**
+   * Reads the switch once (resolves after that first attempt, even a failed one: etcd may be down), then
+   * follows it. Rejects when etcd refuses this client (TLS, credentials): retrying cannot help then.
+   */
   start(on: SwitchCallbacks): Promise<void>;
   close(): Promise<void>;
 }
