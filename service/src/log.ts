@@ -16,8 +16,12 @@ const REDACTED = [
   'headers.authorization',
   'config.messagesSendToken',
   'config.etcdPassword',
+  'config.kafkaSaslPassword',
   'messagesSendToken',
   'etcdPassword',
+  'kafkaSaslPassword',
+  'sasl.password',
+  'kafka.sasl.password',
 ];
 
 /**

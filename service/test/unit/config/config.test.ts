@@ -40,6 +40,13 @@ describe('defaults', () => {
       maxWorkers: 5,
       orderBy: 'partition',
       dlqTopicSuffix: '.dlq',
+      kafkaTls: false,
+      kafkaCaFile: undefined,
+      kafkaCertFile: undefined,
+      kafkaKeyFile: undefined,
+      kafkaSaslMechanism: undefined,
+      kafkaSaslUsername: undefined,
+      kafkaSaslPassword: undefined,
       etcdUnavailable: 'keep',
       etcdCaFile: undefined,
       etcdCertFile: undefined,
@@ -161,6 +168,11 @@ describe('bad values', () => {
     ['LOG_LEVEL', 'verbose', 'one of fatal'],
     ['SIMULATED_WORK_TIME', 'a while', 'not a duration'],
     ['MESSAGES_SEND', 'open', 'one of enabled, disabled, token'],
+    ['KAFKA_TLS', 'maybe', 'true or false'],
+    ['KAFKA_CA_FILE', '/nonexistent/ca.pem', 'cannot read file'],
+    ['KAFKA_CERT_FILE', '/nonexistent/cert.pem', 'cannot read file'],
+    ['KAFKA_KEY_FILE', '/nonexistent/key.pem', 'cannot read file'],
+    ['KAFKA_SASL_MECHANISM', 'gssapi', 'one of plain, scram-sha-256, scram-sha-512'],
     ['MESSAGES_SEND_TOKEN', 'short', 'at least 16 characters'],
   ];
 
@@ -170,7 +182,14 @@ describe('bad values', () => {
   });
 
   it('covers every variable that takes a value with at least one bad case', () => {
-    const free = new Set(['POD_NAME', 'POD_NAMESPACE', 'ETCD_USERNAME', 'ETCD_PASSWORD']);
+    const free = new Set([
+      'POD_NAME',
+      'POD_NAMESPACE',
+      'ETCD_USERNAME',
+      'ETCD_PASSWORD',
+      'KAFKA_SASL_USERNAME',
+      'KAFKA_SASL_PASSWORD',
+    ]);
     const covered = new Set(cases.map(([name]) => name));
     for (const { name } of describeVariables()) if (!free.has(name)) expect(covered).toContain(name);
   });
@@ -202,6 +221,47 @@ describe('bad values', () => {
       { variable: 'ETCD_KEY_FILE', message: 'must be set together with ETCD_CERT_FILE' },
       { variable: 'ETCD_USERNAME', message: 'must be set together with ETCD_PASSWORD' },
     ]);
+  });
+
+  it('wants Kafka client cert and key, and SASL mechanism, user and password, together', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-config-'));
+    const cert = join(dir, 'cert.pem');
+    writeFileSync(cert, '');
+    expect(problemsOf({ KAFKA_CERT_FILE: cert, KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512' })).toEqual([
+      { variable: 'KAFKA_KEY_FILE', message: 'must be set together with KAFKA_CERT_FILE' },
+      { variable: 'KAFKA_SASL_USERNAME', message: 'must be set together with KAFKA_SASL_MECHANISM' },
+    ]);
+    expect(problemsOf({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toEqual([
+      { variable: 'KAFKA_SASL_MECHANISM', message: 'must be set together with KAFKA_SASL_USERNAME' },
+    ]);
+    expect(problemsOf({ KAFKA_TLS: 'false', KAFKA_CA_FILE: cert })).toEqual([
+      { variable: 'KAFKA_TLS', message: 'is false, but KAFKA_CA_FILE asks for TLS' },
+    ]);
+  });
+
+  it('turns Kafka TLS on with a CA file, and reads SASL in any case', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '');
+    expect(
+      loadConfig({
+        KAFKA_CA_FILE: ca,
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+        KAFKA_SASL_USERNAME: 'orders',
+        KAFKA_SASL_PASSWORD: ' secret ',
+      }),
+    ).toMatchObject({
+      kafkaTls: true,
+      kafkaCaFile: ca,
+      kafkaSaslMechanism: 'scram-sha-256',
+      kafkaSaslUsername: 'orders',
+      kafkaSaslPassword: ' secret ',
+    });
+    expect(loadConfig({ KAFKA_TLS: 'true' }).kafkaTls).toBe(true);
+  });
+
+  it('never echoes the SASL password', () => {
+    expect(JSON.stringify(problemsOf({ KAFKA_SASL_PASSWORD: 'hunter2' }))).not.toContain('hunter2');
   });
 
   it('wants a token with MESSAGES_SEND=token, and no token without it', () => {
