@@ -387,6 +387,38 @@ describe('the example consumer', () => {
     expect(open.has('MESSAGES_SEND_TOKEN')).toBe(false);
   });
 
+  it('speaks TLS and SASL to Kafka with files and credentials from Secrets', async () => {
+    const objects = await render({
+      consumer: {
+        enabled: true,
+        kafka: {
+          tls: { enabled: true, secretName: 'kafka-tls', certKey: 'tls.crt', keyKey: 'tls.key' },
+          sasl: { mechanism: 'scram-sha-512', secretName: 'kafka-user' },
+        },
+      },
+    });
+    const deployment = findObject(objects, 'Deployment', 'kafka-service');
+    const c = container(deployment, 'consumer');
+    const env = envOf(c);
+    expect(env.get('KAFKA_TLS')).toBe('true');
+    expect(env.get('KAFKA_CA_FILE')).toBe('/etc/kmaint/kafka-tls/ca.crt');
+    expect(env.get('KAFKA_CERT_FILE')).toBe('/etc/kmaint/kafka-tls/tls.crt');
+    expect(env.get('KAFKA_KEY_FILE')).toBe('/etc/kmaint/kafka-tls/tls.key');
+    expect(env.get('KAFKA_SASL_MECHANISM')).toBe('scram-sha-512');
+    expect(env.get('KAFKA_SASL_USERNAME')).toEqual({ secretKeyRef: { name: 'kafka-user', key: 'username' } });
+    expect(env.get('KAFKA_SASL_PASSWORD')).toEqual({ secretKeyRef: { name: 'kafka-user', key: 'password' } });
+    expect(c.volumeMounts).toEqual([
+      { name: 'kafka-tls', mountPath: '/etc/kmaint/kafka-tls', readOnly: true },
+    ]);
+    expect(deployment.spec.template.spec.volumes).toEqual([
+      { name: 'kafka-tls', secret: { secretName: 'kafka-tls', defaultMode: 0o440 } },
+    ]);
+    const plain = envOf(
+      container(findObject(await render(consumerOn), 'Deployment', 'kafka-service'), 'consumer'),
+    );
+    expect([...plain.keys()].filter((k) => /^KAFKA_(TLS|CA|CERT|KEY|SASL)/.test(k))).toEqual([]);
+  });
+
   it('derives the grace period from the drain and refuses one that does not cover it', async () => {
     const grace = async (consumer: Record<string, unknown>) =>
       findObject(await render({ consumer: { enabled: true, ...consumer } }), 'Deployment', 'kafka-service')
@@ -675,6 +707,21 @@ describe('values.schema.json', () => {
       'token mode without the Secret',
       { consumer: { messagesSend: { mode: 'token' } } },
       "at '/consumer/messagesSend/tokenSecret/name'",
+    ],
+    [
+      'a SASL mechanism it does not know',
+      { consumer: { kafka: { sasl: { mechanism: 'gssapi', secretName: 'u' } } } },
+      "at '/consumer/kafka/sasl/mechanism'",
+    ],
+    [
+      'SASL without the Secret',
+      { consumer: { kafka: { sasl: { mechanism: 'plain' } } } },
+      "at '/consumer/kafka/sasl/secretName'",
+    ],
+    [
+      'a Kafka client certificate without its key',
+      { consumer: { kafka: { tls: { enabled: true, secretName: 't', certKey: 'tls.crt' } } } },
+      "at '/consumer/kafka/tls/keyKey'",
     ],
     [
       'a relative maintenance key',
