@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createEtcdClient } from '@kmaint/common/etcd';
+import { checkEtcdAccess, createEtcdClient } from '@kmaint/common/etcd';
 import type { Logger } from 'pino';
 import { Agent } from './agent.ts';
 import { ConfigError, helpText, loadConfig, type AgentConfig } from './config.ts';
@@ -84,11 +84,18 @@ async function main(): Promise<void> {
   // Listen first: /livez answers while etcd is still awaited.
   const address = await server.listen({ port: config.port, host: '0.0.0.0' });
   log.info({ address, key: config.maintenanceKey, etcd: config.etcdEndpoints }, 'kmaint agent listening');
+  await checkEtcdAccess(etcd, {
+    key: config.maintenanceKey,
+    caFile: config.etcdCaFile,
+    certFile: config.etcdCertFile,
+    username: config.etcdUsername,
+  });
   await agent.start();
 }
 
 main().catch((err: unknown) => {
-  if (logger) logger.fatal({ err }, 'failed to start; exiting');
+  // The reason in the line itself: a start-up error is read in kubectl logs, not in a debugger.
+  if (logger) logger.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
   else
     process.stderr.write(
       `kmaint-agent failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

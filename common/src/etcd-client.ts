@@ -58,3 +58,85 @@ function readPem(variable: string, path: string): Buffer {
     });
   }
 }
+
+/** The TLS alerts and checks that say the server does not trust this client, or this client the server. */
+const SERVER_UNTRUSTED =
+  /unable to verify|unable to get (local )?issuer|self[- ]signed|certificate signature|altnames|DEPTH_ZERO|UNABLE_TO/i;
+const CLIENT_REFUSED =
+  /certificate required|unknown ca|bad certificate|certificate unknown|handshake failure/i;
+const OTHER_TLS = /certificate|ssl|tls|handshake|alert/i;
+const AUTH_REFUSED =
+  /authentication failed|invalid user ID or password|user name is empty|invalid auth token/i;
+
+/** gRPC's wrapping around the reason ("14 UNAVAILABLE: No connection established. Last error: ..."), cut. */
+function reasonOf(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text
+    .replace(/^\d+ [A-Z_]+: (No connection established\. Last error: )?(Error: )?/, '')
+    .replace(/;? if the root CA is installed locally.*$/s, '')
+    .replace(/\s*Resolution note:.*$/s, '')
+    .trim();
+}
+
+/**
+ * The problem with this client's own settings that `err` shows, if it shows one: an untrusted server
+ * certificate, a refused client certificate, a wrong user or password, a user without access to the
+ * key. Such a problem does not go away by retrying, unlike an etcd that is down.
+ */
+export function etcdSettingsProblem(
+  err: unknown,
+  options: Pick<EtcdConnectionOptions, 'caFile' | 'certFile' | 'username'> & { key: string },
+): KmaintError | undefined {
+  const text = err instanceof Error ? err.message : String(err);
+  const reason = reasonOf(err);
+  const problem = (code: string, message: string) =>
+    new KmaintError(code, `${message}: ${reason}`, { cause: err });
+  if (AUTH_REFUSED.test(text)) {
+    return problem(
+      'ETCD_AUTH',
+      options.username === undefined
+        ? 'etcd wants a user and password (ETCD_USERNAME, ETCD_PASSWORD)'
+        : `etcd refused the user "${options.username}" and its password (ETCD_USERNAME, ETCD_PASSWORD)`,
+    );
+  }
+  if (/permission denied/i.test(text)) {
+    return problem(
+      'ETCD_PERMISSION',
+      `the etcd user "${options.username ?? ''}" may not read ${options.key} (give its role readwrite on ` +
+        'the key and its members/ prefix)',
+    );
+  }
+  if (SERVER_UNTRUSTED.test(text)) {
+    const trust = options.caFile === undefined ? 'the system CAs' : `the CA in ${options.caFile}`;
+    return problem(
+      'ETCD_TLS',
+      `etcd's certificate is not trusted: it is not signed by ${trust} (ETCD_CA_FILE)`,
+    );
+  }
+  if (CLIENT_REFUSED.test(text)) {
+    return problem(
+      'ETCD_TLS',
+      options.certFile === undefined
+        ? 'etcd wants a client certificate (ETCD_CERT_FILE, ETCD_KEY_FILE)'
+        : `etcd refused the client certificate ${options.certFile}: it is not signed by a CA etcd trusts`,
+    );
+  }
+  if (OTHER_TLS.test(text)) return problem('ETCD_TLS', 'TLS with etcd failed');
+  return undefined;
+}
+/**
+ * One read of the switch key at start: throws the KmaintError of etcdSettingsProblem when TLS or the
+ * credentials are wrong, so a misconfigured process says so and exits instead of retrying forever.
+ * Any other failure (etcd not up yet) returns: the caller's own policy for an unavailable etcd applies.
+ */
+export async function checkEtcdAccess(
+  client: Etcd3,
+  options: Pick<EtcdConnectionOptions, 'caFile' | 'certFile' | 'username'> & { key: string },
+): Promise<void> {
+  try {
+    await client.get(options.key).exec();
+  } catch (err) {
+    const problem = etcdSettingsProblem(err, options);
+    if (problem) throw problem;
+  }
+}

@@ -4,6 +4,7 @@ import type { EngineEvents } from './core/events.ts';
 import { createEngine } from './engine/factory.ts';
 import type { Engine, EngineCounters, EngineSnapshot, EngineStats } from './engine/types.ts';
 import type { SentMessage, TopicInfo } from './kafka/client.ts';
+import { checkKafkaAccess, type KafkaAccess } from './kafka/kafkajs.ts';
 import { createMetrics } from './metrics.ts';
 import { toEngineOptions, validateOptions, type ConsumerOptions } from './options.ts';
 
@@ -50,12 +51,13 @@ export interface Consumer {
 export function createConsumer(options: ConsumerOptions): Consumer {
   validateOptions(options);
   const logger = options.logger ?? pino({ level: 'info', base: { component: 'kmaint-consumer' } });
-  const engine = createEngine(toEngineOptions(options), {
+  const engineOptions = toEngineOptions(options);
+  const engine = createEngine(engineOptions, {
     logger,
     handler: options.handler,
   });
   const registry = createMetrics(engine, { registry: options.registry });
-  return new KmaintConsumer(engine, registry);
+  return new KmaintConsumer(engine, registry, engineOptions.kafka);
 }
 
 class KmaintConsumer implements Consumer {
@@ -63,12 +65,17 @@ class KmaintConsumer implements Consumer {
   readonly registry: Registry;
   #stopping = false;
 
-  constructor(engine: Engine, registry: Registry) {
+  readonly #kafka: KafkaAccess;
+
+  constructor(engine: Engine, registry: Registry, kafka: KafkaAccess) {
     this.#engine = engine;
     this.registry = registry;
+    this.#kafka = kafka;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    // Wrong TLS or SASL settings end the start with their reason; a broker that is down does not.
+    await checkKafkaAccess(this.#kafka);
     return this.#engine.start();
   }
 

@@ -10,6 +10,7 @@ export {
 } from './consumer.ts';
 export type { ConsumedMessage, HandlerContext, MessageHandler } from './handler.ts';
 export type { KafkaConnection } from './kafka/kafkajs.ts';
+export { SASL_MECHANISMS, type KafkaSasl, type KafkaTls } from './kafka/security.ts';
 export type { EtcdConnection } from './switch/etcd.ts';
 export type {
   ComponentHealth,

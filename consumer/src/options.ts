@@ -5,11 +5,15 @@ import type { Registry } from 'prom-client';
 import type { EngineOptions } from './engine/types.ts';
 import type { MessageHandler } from './handler.ts';
 import type { KafkaConnection } from './kafka/kafkajs.ts';
+import { SASL_MECHANISMS, type KafkaSasl, type KafkaTls } from './kafka/security.ts';
 import type { EtcdConnection } from './switch/etcd.ts';
 
 /** Options of createConsumer; only `kafka`, `groupId`, `topics`, `handler` and `maintenance` are required. */
 export interface ConsumerOptions {
-  /** Brokers to connect to (plus client id, session timing), or a ready kafkajs `Kafka` as `{ client }`. */
+  /**
+   * Brokers to connect to (plus client id, session timing, `tls` and `sasl`), or a ready kafkajs `Kafka`
+   * as `{ client }`.
+   */
   kafka: KafkaConnection;
   groupId: string;
   topics: string[];
@@ -71,6 +75,8 @@ export function toEngineOptions(o: ConsumerOptions): EngineOptions {
       autoCommitIntervalMs: o.commit?.intervalMs ?? 5_000,
       ...(k.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: k.maxWaitTimeMs }),
       ...(given ? { client: k.client } : {}),
+      ...(given || k.tls === undefined ? {} : { tls: k.tls }),
+      ...(given || k.sasl === undefined ? {} : { sasl: k.sasl }),
     },
     processing: {
       maxWorkers: o.concurrency ?? 5,
@@ -111,6 +117,7 @@ export function validateOptions(o: ConsumerOptions): void {
       'kafka needs brokers (a non-empty list of host:port) or a ready kafkajs client as { client }',
     );
   }
+  if (!('client' in o.kafka)) validateSecurity(o.kafka);
   const m = o.maintenance;
   if (m === undefined || typeof m.key !== 'string' || !m.key.startsWith('/')) {
     throw invalid('maintenance.key must be the switch key, an absolute etcd key such as /maintenance/orders');
@@ -137,6 +144,26 @@ export function validateOptions(o: ConsumerOptions): void {
   }
   if (o.orderBy !== undefined && o.orderBy !== 'partition' && o.orderBy !== 'key') {
     throw invalid(`orderBy must be 'partition' or 'key', got ${String(o.orderBy)}`);
+  }
+}
+
+function validateSecurity(k: { tls?: KafkaTls; sasl?: KafkaSasl }): void {
+  const { tls, sasl } = k;
+  if (tls !== undefined && typeof tls !== 'boolean' && (typeof tls !== 'object' || tls === null)) {
+    throw invalid('kafka.tls must be true, false or { caFile?, certFile?, keyFile? }');
+  }
+  if (typeof tls === 'object' && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw invalid('kafka.tls.certFile and kafka.tls.keyFile go together (a client certificate and its key)');
+  }
+  if (sasl === undefined) return;
+  if (!SASL_MECHANISMS.includes(sasl.mechanism)) {
+    throw invalid(
+      `kafka.sasl.mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got ${String(sasl.mechanism)}`,
+    );
+  }
+  // The password is never part of a message.
+  if (typeof sasl.username !== 'string' || sasl.username === '' || typeof sasl.password !== 'string') {
+    throw invalid('kafka.sasl needs a non-empty username and a password');
   }
 }
 

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
-import { connectEtcd, EtcdSwitches } from './etcd/switches.ts';
+import { checkEtcdSettings, connectEtcd, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
 import { KedaAutoscalers } from './kube/autoscalers.ts';
 import { LeaderElector } from './kube/leader.ts';
@@ -28,6 +28,12 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   else kc.loadFromFile(config.kubeconfig);
 
   const etcd = connectEtcd(config.etcd);
+  try {
+    await checkEtcdSettings(etcd, config.etcd);
+  } catch (err) {
+    etcd.close();
+    throw err;
+  }
   let elector: LeaderElector | null = null;
   const isLeader = (): boolean => elector?.isLeader ?? true;
   const controller = new Controller({
@@ -131,7 +137,14 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel, config.identity);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  const operator = await startOperator(config, log);
+  let operator: OperatorHandle;
+  try {
+    operator = await startOperator(config, log);
+  } catch (err) {
+    // The reason in the line itself: a start-up error is read by whoever runs kubectl logs, not a debugger.
+    log.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -15,6 +15,7 @@ import {
   oneOf,
   text,
 } from '@kmaint/common';
+import { SASL_MECHANISMS } from '@kmaint/consumer';
 
 /**
  * The service's whole configuration: one schema of environment variables (GoMaint's names and defaults
@@ -85,6 +86,11 @@ function list<T>(item: (raw: string) => Parsed<T>) {
 /** TLS is on when a CA or client certificate is configured; bare host:port endpoints then get https. */
 function etcdTls(env: Env): boolean {
   return nonEmpty(env['ETCD_CA_FILE']) !== undefined || nonEmpty(env['ETCD_CERT_FILE']) !== undefined;
+}
+
+/** TLS files make KAFKA_TLS default to on, as the etcd ones do for etcd. */
+function kafkaTlsFiles(env: Env): boolean {
+  return nonEmpty(env['KAFKA_CA_FILE']) !== undefined || nonEmpty(env['KAFKA_CERT_FILE']) !== undefined;
 }
 
 function topic(raw: string): Parsed<string> {
@@ -248,6 +254,49 @@ const schema = {
         ? ok(raw.trim())
         : fail(`must be 1-40 letters, digits, ".", "_" or "-", got "${raw}"`),
   }),
+  kafkaTls: variable({
+    name: 'KAFKA_TLS',
+    default: (env) => (kafkaTlsFiles(env) ? 'true' : 'false'),
+    defaultText: 'false (true with TLS files)',
+    help: 'TLS to the brokers (SSL, SASL_SSL); on with KAFKA_CA_FILE or KAFKA_CERT_FILE; without a CA file, the system CAs',
+    parse: boolean,
+  }),
+  kafkaCaFile: variable({
+    name: 'KAFKA_CA_FILE',
+    default: undefined,
+    help: 'CA bundle to verify the brokers’ certificates (turns KAFKA_TLS on)',
+    parse: readableFile,
+  }),
+  kafkaCertFile: variable({
+    name: 'KAFKA_CERT_FILE',
+    default: undefined,
+    help: 'Client certificate for brokers that want one (with KAFKA_KEY_FILE)',
+    parse: readableFile,
+  }),
+  kafkaKeyFile: variable({
+    name: 'KAFKA_KEY_FILE',
+    default: undefined,
+    help: 'Client key for brokers that want one (with KAFKA_CERT_FILE)',
+    parse: readableFile,
+  }),
+  kafkaSaslMechanism: variable({
+    name: 'KAFKA_SASL_MECHANISM',
+    default: undefined,
+    help: `SASL authentication: ${SASL_MECHANISMS.join(', ')} (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)`,
+    parse: oneOf(SASL_MECHANISMS),
+  }),
+  kafkaSaslUsername: variable({
+    name: 'KAFKA_SASL_USERNAME',
+    default: undefined,
+    help: 'SASL user (with KAFKA_SASL_MECHANISM)',
+    parse: text,
+  }),
+  kafkaSaslPassword: variable({
+    name: 'KAFKA_SASL_PASSWORD',
+    default: undefined,
+    help: 'SASL password (with KAFKA_SASL_MECHANISM; never logged)',
+    parse: (raw: string) => ok(raw),
+  }),
   etcdUnavailable: variable({
     name: 'ETCD_UNAVAILABLE',
     default: 'keep',
@@ -295,6 +344,20 @@ const schema = {
     default: 'info',
     help: `Log level: ${LOG_LEVELS.join(', ')}`,
     parse: oneOf(LOG_LEVELS),
+  }),
+  messagesSend: variable({
+    name: 'MESSAGES_SEND',
+    default: 'enabled',
+    help: 'POST /messages/send: enabled (open, the demo), disabled (403), token (401 without bearer MESSAGES_SEND_TOKEN)',
+    parse: oneOf(['enabled', 'disabled', 'token']),
+  }),
+  messagesSendToken: variable({
+    name: 'MESSAGES_SEND_TOKEN',
+    default: undefined,
+    help: 'Bearer token of POST /messages/send with MESSAGES_SEND=token (at least 16 characters; never logged)',
+    // Never echoed: a problem names the rule, not the value.
+    parse: (raw): Parsed<string> =>
+      raw.trim().length >= 16 ? ok(raw.trim()) : fail('must be at least 16 characters'),
   }),
   simulatedWorkTimeMs: variable({
     name: 'SIMULATED_WORK_TIME',
@@ -366,6 +429,28 @@ function crossChecks(config: ServiceConfig, already: readonly ConfigProblem[]): 
   };
   both('etcdCertFile', 'etcdKeyFile');
   both('etcdUsername', 'etcdPassword');
+  both('kafkaCertFile', 'kafkaKeyFile');
+  both('kafkaSaslUsername', 'kafkaSaslPassword');
+  both('kafkaSaslMechanism', 'kafkaSaslUsername');
+  if (!bad.has('KAFKA_TLS') && !config.kafkaTls) {
+    for (const file of ['kafkaCaFile', 'kafkaCertFile'] as const) {
+      if (config[file] !== undefined) {
+        problems.push({ variable: 'KAFKA_TLS', message: `is false, but ${schema[file].name} asks for TLS` });
+      }
+    }
+  }
+  if (!bad.has('MESSAGES_SEND') && !bad.has('MESSAGES_SEND_TOKEN')) {
+    if (config.messagesSend === 'token' && config.messagesSendToken === undefined) {
+      problems.push({ variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' });
+    }
+    if (config.messagesSend !== 'token' && config.messagesSendToken !== undefined) {
+      // A token that protects nothing is a mistake to hear about, not an open endpoint to discover.
+      problems.push({
+        variable: 'MESSAGES_SEND_TOKEN',
+        message: `is only used with MESSAGES_SEND=token (MESSAGES_SEND is ${config.messagesSend})`,
+      });
+    }
+  }
   if (
     !bad.has('KAFKA_HEARTBEAT_INTERVAL') &&
     !bad.has('KAFKA_SESSION_TIMEOUT') &&

@@ -10,6 +10,20 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+const REDACTED = [
+  'req.headers.authorization',
+  'request.headers.authorization',
+  'headers.authorization',
+  'config.messagesSendToken',
+  'config.etcdPassword',
+  'config.kafkaSaslPassword',
+  'messagesSendToken',
+  'etcdPassword',
+  'kafkaSaslPassword',
+  'sasl.password',
+  'kafka.sasl.password',
+];
+
 /**
  * The service's one structured logger: JSON lines on stdout (what Kubernetes collects), ISO timestamps,
  * every line tagged with the member id so lines from several pods can be told apart once aggregated.
@@ -18,6 +32,8 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
+      // Credentials never reach a log line, whoever logs a request, its headers or the configuration.
+      redact: { paths: REDACTED, censor: '[redacted]' },
       base: { service: 'kmaint-service', member: options.memberId },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -4,7 +4,7 @@ import { exampleHandler } from './example-handler.ts';
 import { buildApp } from './http/app.ts';
 import { consumerServicePort } from './http/consumer-adapter.ts';
 import { createLogger, type Logger } from './log.ts';
-import { consumerOptions } from './options.ts';
+import { consumerOptions, sendAccess } from './options.ts';
 
 /**
  * The one place that wires configuration, the @kmaint/consumer library and the HTTP API together and owns the process: signals, exit
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     consumerGroup: config.consumerGroup,
     memberId: config.memberId,
     maintenanceKey: config.maintenanceKey,
+    sendAccess: sendAccess(config),
     metrics: consumer.registry,
     logger,
   });
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
       group: config.consumerGroup,
       etcd: config.etcdEndpoints,
       key: config.maintenanceKey,
+      messagesSend: config.messagesSend,
     },
     'kmaint service listening',
   );
@@ -134,7 +136,11 @@ async function main(): Promise<void> {
   } catch (err) {
     // A shutdown that begins during start may end it early; that is the shutdown's to report.
     if (shuttingDown) return;
-    logger.fatal({ err }, 'the consumer failed to start; exiting');
+    // The reason in the line itself: a start-up error is read in kubectl logs, not in a debugger.
+    logger.fatal(
+      { err },
+      `the consumer failed to start: ${err instanceof Error ? err.message : String(err)}; exiting`,
+    );
     process.exit(1);
   }
 }

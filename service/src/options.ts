@@ -1,5 +1,6 @@
-import type { ConsumerOptions, MessageHandler } from '@kmaint/consumer';
+import type { ConsumerOptions, KafkaSasl, KafkaTls, MessageHandler } from '@kmaint/consumer';
 import type { ServiceConfig } from './config.ts';
+import type { SendAccess } from './http/send-access.ts';
 import type { Logger } from './log.ts';
 
 /** The library's options from the validated configuration: the one place that maps one onto the other. */
@@ -13,6 +14,7 @@ export function consumerOptions(
       clientId: config.clientId,
       sessionTimeoutMs: config.sessionTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...kafkaSecurity(config),
     },
     groupId: config.consumerGroup,
     topics: config.kafkaTopics,
@@ -44,4 +46,33 @@ export function consumerOptions(
     ...(config.podName === undefined ? {} : { pod: config.podName }),
     logger: deps.logger,
   };
+}
+
+/** TLS and SASL to the brokers, when configured (the configuration has checked the pairs are complete). */
+function kafkaSecurity(config: ServiceConfig): { tls?: KafkaTls; sasl?: KafkaSasl } {
+  const files = {
+    ...(config.kafkaCaFile === undefined ? {} : { caFile: config.kafkaCaFile }),
+    ...(config.kafkaCertFile === undefined ? {} : { certFile: config.kafkaCertFile }),
+    ...(config.kafkaKeyFile === undefined ? {} : { keyFile: config.kafkaKeyFile }),
+  };
+  const tls: KafkaTls | undefined = config.kafkaTls
+    ? Object.keys(files).length > 0
+      ? files
+      : true
+    : undefined;
+  const sasl: KafkaSasl | undefined =
+    config.kafkaSaslMechanism === undefined
+      ? undefined
+      : {
+          mechanism: config.kafkaSaslMechanism,
+          username: config.kafkaSaslUsername ?? '',
+          password: config.kafkaSaslPassword ?? '',
+        };
+  return { ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }) };
+}
+
+/** Who may produce through POST /messages/send (the configuration has checked the token is there). */
+export function sendAccess(config: ServiceConfig): SendAccess {
+  if (config.messagesSend !== 'token') return { mode: config.messagesSend };
+  return { mode: 'token', token: config.messagesSendToken ?? '' };
 }

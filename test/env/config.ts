@@ -11,6 +11,11 @@ export const envConfig = {
   helmVersion: process.env['HELM_VERSION'] ?? '3.19.5',
   /** Keep the per-run data and logs after teardown, for a post-mortem. */
   keepData: process.env['KMAINT_KEEP_ENV'] === '1',
+  /**
+   * Start the Kubernetes control plane and Prometheus (KMAINT_ENV_KUBE=0: Kafka and etcd only, for a run
+   * of files that need nothing else, such as the engine suite against the other Kafka line).
+   */
+  kube: process.env['KMAINT_ENV_KUBE'] !== '0',
   /** Skip the apt/maven/go install steps (they are cached anyway; this is for offline runs). */
   skipInstall: process.env['KMAINT_SKIP_INSTALL'] === '1',
 };

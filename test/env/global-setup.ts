@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { envConfig } from './config.ts';
 import { startEnvironment, type Environment, type ProvidedEnv } from './environment.ts';
 
 declare module 'vitest' {
@@ -19,7 +20,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const holder = globalThis as Holder;
   const shared = (holder[slot] ??= {
     refs: 0,
-    env: startEnvironment({ log: (line) => console.log(line) }),
+    env: startEnvironment({ kube: envConfig.kube, log: (line) => console.log(line) }),
   });
   shared.refs += 1;
   let env: Environment;

@@ -204,7 +204,8 @@ export class KafkaServer {
   }
 }
 
-async function brokerAnswers(brokers: string): Promise<boolean> {
+/** Whether a PLAINTEXT listener at `brokers` answers with a cluster that has a controller. */
+export async function brokerAnswers(brokers: string): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'kmaint-env-probe',
     brokers: [brokers],

@@ -166,6 +166,62 @@ mislead), else :tag (the chart's appVersion by default).
 {{- end }}
 {{- end }}
 
+{{/* The example consumer's TLS and SASL to Kafka: files from a mounted Secret, credentials from a Secret. */}}
+{{- define "kmaint.consumer.kafka.env" -}}
+{{- with .Values.consumer.kafka.tls }}
+{{- if .enabled }}
+- name: KAFKA_TLS
+  value: "true"
+{{- if .secretName }}
+{{- if .caKey }}
+- name: KAFKA_CA_FILE
+  value: /etc/kmaint/kafka-tls/{{ .caKey }}
+{{- end }}
+{{- if .certKey }}
+- name: KAFKA_CERT_FILE
+  value: /etc/kmaint/kafka-tls/{{ .certKey }}
+- name: KAFKA_KEY_FILE
+  value: /etc/kmaint/kafka-tls/{{ .keyKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.consumer.kafka.sasl }}
+{{- if .mechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .mechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "consumer.kafka.sasl.secretName is needed with a SASL mechanism" .secretName }}
+      key: {{ .usernameKey }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .passwordKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.consumer.kafka.volumeMounts" -}}
+{{- if and .Values.consumer.kafka.tls.enabled .Values.consumer.kafka.tls.secretName }}
+- name: kafka-tls
+  mountPath: /etc/kmaint/kafka-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.consumer.kafka.volumes" -}}
+{{- if and .Values.consumer.kafka.tls.enabled .Values.consumer.kafka.tls.secretName }}
+- name: kafka-tls
+  secret:
+    secretName: {{ .Values.consumer.kafka.tls.secretName }}
+    # 0440, as the etcd one.
+    defaultMode: 288
+{{- end }}
+{{- end }}
+
 {{- define "kmaint.downwardEnv" -}}
 - name: POD_NAME
   valueFrom:

@@ -22,6 +22,8 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
       brokers: k.brokers,
       clientId: k.clientId,
       ...(k.client === undefined ? {} : { client: k.client }),
+      tls: k.tls,
+      sasl: k.sasl,
       sessionTimeoutMs: k.sessionTimeoutMs,
       heartbeatIntervalMs: k.heartbeatIntervalMs,
       maxWaitTimeMs: k.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS,

@@ -5,6 +5,7 @@ import type { EngineEvents } from '../core/events.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from '../core/types.ts';
 import type { SentMessage, TopicInfo } from '../kafka/client.ts';
 import type { KafkajsInstance } from '../kafka/kafkajs.ts';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.ts';
 import type { EtcdConnection } from '../switch/etcd.ts';
 
 /** Everything the engine needs, filled from configuration (durations already in milliseconds). */
@@ -24,6 +25,9 @@ export interface EngineOptions {
     maxWaitTimeMs?: number;
     /** A ready kafkajs client to use instead of one made from `brokers` and `clientId`. */
     client?: KafkajsInstance;
+    /** TLS and SASL of a client made from `brokers`. */
+    tls?: KafkaTls;
+    sasl?: KafkaSasl;
   };
   processing: {
     maxWorkers: number;
@@ -48,7 +52,10 @@ export interface EngineOptions {
 
 /** Where the engine learns what the maintenance switch asks for. */
 export interface SwitchSource {
-  /** Reads the switch once (resolves after that first attempt, even a failed one), then follows it. */
+  /**
+   * Reads the switch once (resolves after that first attempt, even a failed one: etcd may be down), then
+   * follows it. Rejects when etcd refuses this client (TLS, credentials): retrying cannot help then.
+   */
   start(on: SwitchCallbacks): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import {
   type KafkaClient,
   type OutgoingMessage,
 } from './client.ts';
+import { kafkajsSecurity, kafkaSettingsProblem, type KafkaSasl, type KafkaTls } from './security.ts';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -43,8 +44,13 @@ interface SessionTiming {
   maxWaitTimeMs?: number;
 }
 
-/** How a consumer reaches Kafka: brokers to connect to, or a ready kafkajs client (`new Kafka(...)`). */
-export type KafkaConnection = ({ brokers: string[]; clientId?: string } | { client: KafkaInstance }) &
+/**
+ * How a consumer reaches Kafka: brokers to connect to (with TLS and SASL when the listener wants them),
+ * or a ready kafkajs client (`new Kafka(...)`, secured as its maker chose).
+ */
+export type KafkaConnection = (
+  { brokers: string[]; clientId?: string; tls?: KafkaTls; sasl?: KafkaSasl } | { client: KafkaInstance }
+) &
   SessionTiming;
 
 export interface KafkajsClientOptions {
@@ -52,6 +58,8 @@ export interface KafkajsClientOptions {
   clientId: string;
   /** A ready kafkajs client to use instead of one made from `brokers` and `clientId`. */
   client?: KafkaInstance;
+  tls?: KafkaTls | undefined;
+  sasl?: KafkaSasl | undefined;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
@@ -69,6 +77,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
     new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
+      ...kafkajsSecurity(options),
       logLevel: logLevel.INFO,
       logCreator: () => (entry: LogEntry) => {
         const { message, ...extra } = entry.log;
@@ -106,7 +115,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
       return { producer: p, admin: a };
     })().catch((err: unknown) => {
       connection = null;
-      throw asUnavailable(err, 'connect to Kafka');
+      throw kafkaSettingsProblem(err, options) ?? asUnavailable(err, 'connect to Kafka');
     });
     return connection;
   };
@@ -455,4 +464,32 @@ function asUnavailable(err: unknown, doing: string): unknown {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The connection a start-up check needs: what createKafkajsClient would connect with. */
+export type KafkaAccess = Pick<KafkajsClientOptions, 'brokers' | 'clientId' | 'client' | 'tls' | 'sasl'>;
+
+/**
+ * One connection attempt at start, without retries: wrong TLS or SASL settings throw the KmaintError of
+ * kafkaSettingsProblem, so a misconfigured consumer says why and stops instead of rejoining forever. A
+ * broker that is down (or slow) passes: that is an outage, which the engine rides out. A ready client
+ * is its maker's to check.
+ */
+export async function checkKafkaAccess(access: KafkaAccess): Promise<void> {
+  if (access.client !== undefined) return;
+  const admin = new Kafka({
+    clientId: access.clientId,
+    brokers: access.brokers,
+    ...kafkajsSecurity(access),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+  } catch (err) {
+    const problem = kafkaSettingsProblem(err, access);
+    if (problem) throw problem;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

@@ -2,6 +2,7 @@ import type { Desired, MemberReport } from '@kmaint/common';
 import {
   MemberReporter,
   SwitchWatcher,
+  checkEtcdAccess,
   createEtcdClient,
   type EtcdConnectionOptions,
 } from '@kmaint/common/etcd';
@@ -42,7 +43,9 @@ export function etcdMaintenance(
   let desired: Desired | null = null;
   return {
     switch: {
-      start(on) {
+      async start(on) {
+        // Wrong TLS files or credentials end the start with their reason; an etcd that is down does not.
+        await checkEtcdAccess(open(), { ...('client' in connection ? {} : connection), key: options.key });
         // The reporter follows the switch too: a resume at the window's hard end is said in every report.
         const desiredTo = (d: Desired): void => {
           desired = d;
@@ -54,7 +57,7 @@ export function etcdMaintenance(
           { key: options.key, unavailable: options.unavailable, logger: options.logger },
           { ...on, desired: desiredTo },
         );
-        return watcher.start();
+        await watcher.start();
       },
       close: async () => watcher?.close(),
     },

@@ -1,4 +1,4 @@
-import { createEtcdClient } from '@kmaint/common/etcd-client';
+import { checkEtcdAccess, createEtcdClient } from '@kmaint/common/etcd-client';
 import type { Etcd3, Watcher } from 'etcd3';
 import {
   backoffDelay,
@@ -35,6 +35,24 @@ export function connectEtcd(config: OperatorConfig['etcd']): Etcd3 {
     password: set(config.password),
     callDeadlineMs: CALL_DEADLINE_MS,
   });
+}
+
+/**
+ * At start: wrong TLS files or credentials are an error naming them, not a reconcile loop of timeouts.
+ * A user without access to /maintenance/ may still own the keys its windows name, so that is not checked.
+ */
+export async function checkEtcdSettings(client: Etcd3, config: OperatorConfig['etcd']): Promise<void> {
+  const set = (v: string | null): string | undefined => v ?? undefined;
+  try {
+    await checkEtcdAccess(client, {
+      key: '/maintenance/',
+      caFile: set(config.caFile),
+      certFile: set(config.certFile),
+      username: set(config.username),
+    });
+  } catch (err) {
+    if (!(err instanceof KmaintError && err.code === 'ETCD_PERMISSION')) throw err;
+  }
 }
 
 export class EtcdSwitches implements SwitchStore {

@@ -1,4 +1,5 @@
 import type { ApiStatus, ServicePort } from './port.ts';
+import type { SendAccess } from './send-access.ts';
 
 /** What the route plugins share: the service behind the API and the static facts of this instance. */
 export interface RouteContext {
@@ -7,6 +8,8 @@ export interface RouteContext {
   consumerGroup: string;
   memberId: string;
   maintenanceKey: string;
+  /** Who may use POST /messages/send; open (GoMaint's demo) when omitted. */
+  sendAccess?: SendAccess;
 }
 
 /**

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { pino } from 'pino';
@@ -43,6 +46,31 @@ describe('consumerOptions', () => {
       etcdUnavailable: 'maintenance',
       etcd: { endpoints: ['http://e:2379'] },
     });
+  });
+
+  it('passes Kafka TLS files and SASL to the library', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-options-'));
+    const [ca, cert, key] = ['ca.pem', 'cert.pem', 'key.pem'].map((f) => join(dir, f));
+    for (const f of [ca, cert, key]) writeFileSync(f ?? '', '');
+    const secured = consumerOptions(
+      loadConfig({
+        KAFKA_CA_FILE: ca,
+        KAFKA_CERT_FILE: cert,
+        KAFKA_KEY_FILE: key,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+      }),
+      deps,
+    );
+    expect(secured.kafka).toMatchObject({
+      tls: { caFile: ca, certFile: cert, keyFile: key },
+      sasl: { mechanism: 'plain', username: 'u', password: 'p' },
+    });
+    expect(engineOptions(loadConfig({ KAFKA_CA_FILE: ca })).kafka.tls).toEqual({ caFile: ca });
+    expect(consumerOptions(loadConfig({ KAFKA_TLS: 'true' }), deps).kafka).toMatchObject({ tls: true });
+    const plain = consumerOptions(loadConfig({}), deps).kafka;
+    expect('tls' in plain || 'sasl' in plain).toBe(false);
   });
 
   it('passes ORDER_BY to the processing options', () => {

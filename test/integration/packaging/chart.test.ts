@@ -351,6 +351,7 @@ describe('the example consumer', () => {
       SHUTDOWN_GRACE_PERIOD: '55s',
       MAINTENANCE_KEY: '/maintenance/kafka-service',
       LOG_LEVEL: 'info',
+      MESSAGES_SEND: 'disabled',
       ETCD_ENDPOINTS: 'http://etcd:2379',
     });
     expect(env.get('POD_NAME')).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
@@ -364,6 +365,58 @@ describe('the example consumer', () => {
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.initContainers).toBeUndefined();
+  });
+
+  it('opens the produce endpoint only with a bearer token from a Secret, or when asked to', async () => {
+    const env = async (messagesSend: Record<string, unknown>) =>
+      envOf(
+        container(
+          findObject(
+            await render({ consumer: { enabled: true, messagesSend } }),
+            'Deployment',
+            'kafka-service',
+          ),
+          'consumer',
+        ),
+      );
+    const token = await env({ mode: 'token', tokenSecret: { name: 'send-token', key: 'token' } });
+    expect(token.get('MESSAGES_SEND')).toBe('token');
+    expect(token.get('MESSAGES_SEND_TOKEN')).toEqual({ secretKeyRef: { name: 'send-token', key: 'token' } });
+    const open = await env({ mode: 'enabled' });
+    expect(open.get('MESSAGES_SEND')).toBe('enabled');
+    expect(open.has('MESSAGES_SEND_TOKEN')).toBe(false);
+  });
+
+  it('speaks TLS and SASL to Kafka with files and credentials from Secrets', async () => {
+    const objects = await render({
+      consumer: {
+        enabled: true,
+        kafka: {
+          tls: { enabled: true, secretName: 'kafka-tls', certKey: 'tls.crt', keyKey: 'tls.key' },
+          sasl: { mechanism: 'scram-sha-512', secretName: 'kafka-user' },
+        },
+      },
+    });
+    const deployment = findObject(objects, 'Deployment', 'kafka-service');
+    const c = container(deployment, 'consumer');
+    const env = envOf(c);
+    expect(env.get('KAFKA_TLS')).toBe('true');
+    expect(env.get('KAFKA_CA_FILE')).toBe('/etc/kmaint/kafka-tls/ca.crt');
+    expect(env.get('KAFKA_CERT_FILE')).toBe('/etc/kmaint/kafka-tls/tls.crt');
+    expect(env.get('KAFKA_KEY_FILE')).toBe('/etc/kmaint/kafka-tls/tls.key');
+    expect(env.get('KAFKA_SASL_MECHANISM')).toBe('scram-sha-512');
+    expect(env.get('KAFKA_SASL_USERNAME')).toEqual({ secretKeyRef: { name: 'kafka-user', key: 'username' } });
+    expect(env.get('KAFKA_SASL_PASSWORD')).toEqual({ secretKeyRef: { name: 'kafka-user', key: 'password' } });
+    expect(c.volumeMounts).toEqual([
+      { name: 'kafka-tls', mountPath: '/etc/kmaint/kafka-tls', readOnly: true },
+    ]);
+    expect(deployment.spec.template.spec.volumes).toEqual([
+      { name: 'kafka-tls', secret: { secretName: 'kafka-tls', defaultMode: 0o440 } },
+    ]);
+    const plain = envOf(
+      container(findObject(await render(consumerOn), 'Deployment', 'kafka-service'), 'consumer'),
+    );
+    expect([...plain.keys()].filter((k) => /^KAFKA_(TLS|CA|CERT|KEY|SASL)/.test(k))).toEqual([]);
   });
 
   it('derives the grace period from the drain and refuses one that does not cover it', async () => {
@@ -644,6 +697,31 @@ describe('values.schema.json', () => {
       'a sidecar without an image',
       { consumer: { sidecars: [{ name: 'proxy' }] } },
       "at '/consumer/sidecars/0'",
+    ],
+    [
+      'a produce endpoint mode it does not know',
+      { consumer: { messagesSend: { mode: 'open' } } },
+      "at '/consumer/messagesSend/mode'",
+    ],
+    [
+      'token mode without the Secret',
+      { consumer: { messagesSend: { mode: 'token' } } },
+      "at '/consumer/messagesSend/tokenSecret/name'",
+    ],
+    [
+      'a SASL mechanism it does not know',
+      { consumer: { kafka: { sasl: { mechanism: 'gssapi', secretName: 'u' } } } },
+      "at '/consumer/kafka/sasl/mechanism'",
+    ],
+    [
+      'SASL without the Secret',
+      { consumer: { kafka: { sasl: { mechanism: 'plain' } } } },
+      "at '/consumer/kafka/sasl/secretName'",
+    ],
+    [
+      'a Kafka client certificate without its key',
+      { consumer: { kafka: { tls: { enabled: true, secretName: 't', certKey: 'tls.crt' } } } },
+      "at '/consumer/kafka/tls/keyKey'",
     ],
     [
       'a relative maintenance key',

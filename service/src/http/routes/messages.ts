@@ -4,6 +4,7 @@ import type { RouteContext } from '../context.ts';
 import { inMaintenance, maintenanceMessage } from '../context.ts';
 import { maintenanceReply, RETRY_AFTER_SECONDS } from '../errors.ts';
 import type { ApiSendRequest } from '../port.ts';
+import { checkSendAccess } from '../send-access.ts';
 import {
   errorRef,
   errorResponses,
@@ -27,13 +28,18 @@ export function messageRoutes(ctx: RouteContext) {
           response: {
             200: sendResponse,
             ...errorResponses,
+            401: { description: 'MESSAGES_SEND=token and no or a wrong bearer token', ...errorRef },
+            403: { description: 'MESSAGES_SEND=disabled: this service does not produce', ...errorRef },
             413: { description: 'The body is larger than the limit', ...errorRef },
             415: { description: 'The body is not application/json', ...errorRef },
             503: unavailable,
           },
         },
-        // Before the body is read: in maintenance nothing is produced, whatever was sent.
-        onRequest: async (_request, reply) => {
+        // Before the body is read: a refused or unauthenticated client, or maintenance, produces nothing,
+        // whatever was sent. Access first, so a stranger learns nothing about the maintenance state.
+        onRequest: async (request, reply) => {
+          const refused = checkSendAccess(ctx.sendAccess ?? { mode: 'enabled' }, request, reply);
+          if (refused) return refused;
           const status = ctx.service.status();
           if (inMaintenance(status)) return maintenanceReply(reply, status);
         },

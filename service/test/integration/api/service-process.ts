@@ -110,10 +110,15 @@ export class ServiceProcess {
     return { status: res.status, headers: res.headers, body: json ? JSON.parse(text) : text };
   }
 
-  async post(path: string, body: string, contentType = 'application/json') {
+  async post(
+    path: string,
+    body: string,
+    contentType = 'application/json',
+    headers: Record<string, string> = {},
+  ) {
     const res = await fetch(`${this.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': contentType },
+      headers: { 'content-type': contentType, ...headers },
       body,
     });
     return { status: res.status, headers: res.headers, body: (await res.json()) as Json };

@@ -40,6 +40,13 @@ describe('defaults', () => {
       maxWorkers: 5,
       orderBy: 'partition',
       dlqTopicSuffix: '.dlq',
+      kafkaTls: false,
+      kafkaCaFile: undefined,
+      kafkaCertFile: undefined,
+      kafkaKeyFile: undefined,
+      kafkaSaslMechanism: undefined,
+      kafkaSaslUsername: undefined,
+      kafkaSaslPassword: undefined,
       etcdUnavailable: 'keep',
       etcdCaFile: undefined,
       etcdCertFile: undefined,
@@ -48,6 +55,8 @@ describe('defaults', () => {
       etcdPassword: undefined,
       shutdownGracePeriodMs: 25_000,
       logLevel: 'info',
+      messagesSend: 'enabled',
+      messagesSendToken: undefined,
       simulatedWorkTimeMs: 0,
     });
   });
@@ -158,6 +167,13 @@ describe('bad values', () => {
     ['SHUTDOWN_GRACE_PERIOD', '0', 'longer than 0'],
     ['LOG_LEVEL', 'verbose', 'one of fatal'],
     ['SIMULATED_WORK_TIME', 'a while', 'not a duration'],
+    ['MESSAGES_SEND', 'open', 'one of enabled, disabled, token'],
+    ['KAFKA_TLS', 'maybe', 'true or false'],
+    ['KAFKA_CA_FILE', '/nonexistent/ca.pem', 'cannot read file'],
+    ['KAFKA_CERT_FILE', '/nonexistent/cert.pem', 'cannot read file'],
+    ['KAFKA_KEY_FILE', '/nonexistent/key.pem', 'cannot read file'],
+    ['KAFKA_SASL_MECHANISM', 'gssapi', 'one of plain, scram-sha-256, scram-sha-512'],
+    ['MESSAGES_SEND_TOKEN', 'short', 'at least 16 characters'],
   ];
 
   it.each(cases)('%s=%s is rejected with its name', (name, value, fragment) => {
@@ -166,7 +182,14 @@ describe('bad values', () => {
   });
 
   it('covers every variable that takes a value with at least one bad case', () => {
-    const free = new Set(['POD_NAME', 'POD_NAMESPACE', 'ETCD_USERNAME', 'ETCD_PASSWORD']);
+    const free = new Set([
+      'POD_NAME',
+      'POD_NAMESPACE',
+      'ETCD_USERNAME',
+      'ETCD_PASSWORD',
+      'KAFKA_SASL_USERNAME',
+      'KAFKA_SASL_PASSWORD',
+    ]);
     const covered = new Set(cases.map(([name]) => name));
     for (const { name } of describeVariables()) if (!free.has(name)) expect(covered).toContain(name);
   });
@@ -198,6 +221,72 @@ describe('bad values', () => {
       { variable: 'ETCD_KEY_FILE', message: 'must be set together with ETCD_CERT_FILE' },
       { variable: 'ETCD_USERNAME', message: 'must be set together with ETCD_PASSWORD' },
     ]);
+  });
+
+  it('wants Kafka client cert and key, and SASL mechanism, user and password, together', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-config-'));
+    const cert = join(dir, 'cert.pem');
+    writeFileSync(cert, '');
+    expect(problemsOf({ KAFKA_CERT_FILE: cert, KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512' })).toEqual([
+      { variable: 'KAFKA_KEY_FILE', message: 'must be set together with KAFKA_CERT_FILE' },
+      { variable: 'KAFKA_SASL_USERNAME', message: 'must be set together with KAFKA_SASL_MECHANISM' },
+    ]);
+    expect(problemsOf({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toEqual([
+      { variable: 'KAFKA_SASL_MECHANISM', message: 'must be set together with KAFKA_SASL_USERNAME' },
+    ]);
+    expect(problemsOf({ KAFKA_TLS: 'false', KAFKA_CA_FILE: cert })).toEqual([
+      { variable: 'KAFKA_TLS', message: 'is false, but KAFKA_CA_FILE asks for TLS' },
+    ]);
+  });
+
+  it('turns Kafka TLS on with a CA file, and reads SASL in any case', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '');
+    expect(
+      loadConfig({
+        KAFKA_CA_FILE: ca,
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+        KAFKA_SASL_USERNAME: 'orders',
+        KAFKA_SASL_PASSWORD: ' secret ',
+      }),
+    ).toMatchObject({
+      kafkaTls: true,
+      kafkaCaFile: ca,
+      kafkaSaslMechanism: 'scram-sha-256',
+      kafkaSaslUsername: 'orders',
+      kafkaSaslPassword: ' secret ',
+    });
+    expect(loadConfig({ KAFKA_TLS: 'true' }).kafkaTls).toBe(true);
+  });
+
+  it('never echoes the SASL password', () => {
+    expect(JSON.stringify(problemsOf({ KAFKA_SASL_PASSWORD: 'hunter2' }))).not.toContain('hunter2');
+  });
+
+  it('wants a token with MESSAGES_SEND=token, and no token without it', () => {
+    expect(problemsOf({ MESSAGES_SEND: 'token' })).toEqual([
+      { variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' },
+    ]);
+    expect(problemsOf({ MESSAGES_SEND_TOKEN: 'a-token-of-16-chars' })).toEqual([
+      {
+        variable: 'MESSAGES_SEND_TOKEN',
+        message: 'is only used with MESSAGES_SEND=token (MESSAGES_SEND is enabled)',
+      },
+    ]);
+    expect(
+      loadConfig({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN: ' a-token-of-16-chars ' }),
+    ).toMatchObject({
+      messagesSend: 'token',
+      messagesSendToken: 'a-token-of-16-chars',
+    });
+    expect(loadConfig({}).messagesSend).toBe('enabled');
+  });
+
+  it('never echoes the send token', () => {
+    expect(
+      JSON.stringify(problemsOf({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN: 'short-secret' })),
+    ).not.toContain('short-secret');
   });
 
   it('never echoes the etcd password', () => {

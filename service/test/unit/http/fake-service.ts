@@ -1,5 +1,5 @@
 import { KmaintError } from '@kmaint/common';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildApp } from '../../../src/http/app.ts';
 import type {
   ApiSendRequest,
@@ -9,6 +9,7 @@ import type {
   ApiTopic,
   ServicePort,
 } from '../../../src/http/port.ts';
+import type { SendAccess } from '../../../src/http/send-access.ts';
 
 /** A hand-driven stand-in for the engine: tests set its state and read what was sent. */
 export class FakeService implements ServicePort {
@@ -75,7 +76,11 @@ export class FakeService implements ServicePort {
 
 export const TOPICS = ['test-topic', 'user-events', 'system-logs'];
 
-export async function appWith(service: ServicePort, bodyLimit?: number) {
+export async function appWith(
+  service: ServicePort,
+  bodyLimit?: number,
+  extra: { sendAccess?: SendAccess; logger?: Logger } = {},
+) {
   return buildApp({
     service,
     topics: TOPICS,
@@ -83,7 +88,8 @@ export async function appWith(service: ServicePort, bodyLimit?: number) {
     memberId: 'pod-0',
     maintenanceKey: '/maintenance/kafka-service',
     metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => 'up 1\n' },
-    logger: pino({ level: 'silent' }),
+    logger: extra.logger ?? pino({ level: 'silent' }),
+    ...(extra.sendAccess === undefined ? {} : { sendAccess: extra.sendAccess }),
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
   });
 }
