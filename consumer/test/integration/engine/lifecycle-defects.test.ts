@@ -1,7 +1,7 @@
 import kafkajs from 'kafkajs';
 import { abortableDelay } from '@kmaint/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startKafka, stopKafka } from '../../../../test/env/control.ts';
+import { killKafka, startKafka, stopKafka } from '../../../../test/env/control.ts';
 import {
   brokers,
   createTopic,
@@ -277,6 +277,111 @@ describe('a rebalance while a drain-mode stop waits for in-flight messages', () 
       } finally {
         released.resolve(undefined);
         await Promise.all([a.shutdown(), b.shutdown()]);
+      }
+    },
+  );
+});
+
+describe('a pause window across a broker crash', () => {
+  it(
+    'defect 4: a consumer that crashes during a pause window stays paused: it fetches nothing until the window ends, then everything',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d4-crash');
+      const groupId = uniqueName('g-d4');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      // A consumer of its own group: once it has read what was produced, so could the paused one have.
+      const control = new Recorder();
+      const witness = makeEngine({
+        topic,
+        groupId: uniqueName('g-d4-witness'),
+        key: `/maintenance/${uniqueName('witness')}`,
+        handler: control.handler(),
+      });
+      await engine.start();
+      try {
+        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+        await setSwitch(t, key, '{"enabled":true,"mode":"pause"}');
+        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'paused' });
+
+        await killKafka();
+        kafkaDown = true;
+        await waitFor(() => engine.counters().errors.some((e) => e.code === 'KAFKA_CONSUMER_DIED'), {
+          timeoutMs: 120_000,
+          message: 'the paused consumer to crash with the broker gone',
+        });
+        await bringKafkaBack(t);
+        await produce(t, topic, 30, { partitions: 2, prefix: 'during' });
+        await witness.start();
+        await waitFor(() => control.distinct === 30, { timeoutMs: 120_000, message: 'the witness read all' });
+        expect(engine.snapshot().state).toBe('maintenance');
+        expect(rec.distinct, 'messages processed during the pause window').toBe(0);
+
+        await setSwitch(t, key, 'false');
+        await waitFor(() => rec.distinct === 30, { timeoutMs: 120_000, message: 'all processed after' });
+        await waitFor(() => fullyCommitted(t, groupId, topic), { timeoutMs: 60_000, message: 'committed' });
+      } finally {
+        await bringKafkaBack(t);
+        await Promise.all([engine.shutdown(), witness.shutdown()]);
+      }
+    },
+  );
+
+  it(
+    'defect 4: a pause that arrives while the broker is gone and the session failing still drains: the in-flight messages finish first',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d4-drain');
+      const groupId = uniqueName('g-d4d');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const released = Promise.withResolvers<undefined>();
+      const order: string[] = [];
+      const engine = makeEngine({
+        topic,
+        groupId,
+        key,
+        handler: rec.handler(async (_m, signal) => {
+          await Promise.race([released.promise, abortableDelay(120_000, signal)]);
+        }),
+        overrides: { drainTimeoutMs: 120_000 },
+      });
+      engine.events.on('drained', (d) => order.push(`drained:${d.leftInFlight}:${d.timedOut}`));
+      await engine.start();
+      try {
+        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+        await produce(t, topic, 20, { partitions: 2 });
+        await waitFor(() => engine.counters().inFlight > 0, { timeoutMs: 60_000, message: 'in flight' });
+        const inFlight = engine.counters().inFlight;
+
+        await killKafka();
+        kafkaDown = true;
+        await setSwitch(t, key, '{"enabled":true,"mode":"pause"}');
+        await waitFor(stateIs(engine, 'draining'), { timeoutMs: 60_000, message: 'draining' });
+        // The session is failing under the drain: its heartbeats find no broker.
+        await waitFor(() => engine.counters().errors.some((e) => e.code === 'HEARTBEAT_FAILED'), {
+          timeoutMs: 60_000,
+          message: 'a failed heartbeat with the broker gone',
+        });
+        expect(order, 'the drain ended before its in-flight messages').toEqual([]);
+        expect(engine.snapshot().state).toBe('draining');
+        order.push('released');
+        released.resolve(undefined);
+        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+        expect(order).toEqual(['released', 'drained:0:false']);
+        expect(rec.distinct).toBeGreaterThanOrEqual(inFlight);
+
+        await bringKafkaBack(t);
+        await setSwitch(t, key, 'false');
+        await waitFor(() => rec.distinct === 20, { timeoutMs: 120_000, message: 'all processed after' });
+      } finally {
+        released.resolve(undefined);
+        await bringKafkaBack(t);
+        await engine.shutdown();
       }
     },
   );
