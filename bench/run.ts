@@ -1,6 +1,7 @@
-// `npm run bench` runs every benchmark; `npx node bench/run.ts drain` (or throughput, soak) runs some.
+// `npm run bench` runs every benchmark; `npx node bench/run.ts drain` (or throughput, soak, fault-soak) runs some.
 // Each starts the real servers once for the whole run, writes bench/results/<name>.json and README.md.
 import { drain } from './drain/index.ts';
+import { faultSoak } from './fault-soak/index.ts';
 import { soak } from './soak/index.ts';
 import { throughput } from './throughput/index.ts';
 import { startBenchEnv } from './lib/env.ts';
@@ -8,7 +9,7 @@ import { loadAverage, machineFacts } from './lib/machine.ts';
 import { writeRecord } from './lib/report.ts';
 import type { Benchmark } from './lib/types.ts';
 
-const all: Benchmark[] = [drain, throughput, soak];
+const all: Benchmark[] = [drain, throughput, soak, faultSoak];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !all.some((b) => b.name === n));
@@ -16,7 +17,8 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${all.map((b) => b.name).join(', ')}`);
   process.exit(2);
 }
-const selected = wanted.length === 0 ? all : all.filter((b) => wanted.includes(b.name));
+const selected =
+  wanted.length === 0 ? all.filter((b) => b.byNameOnly !== true) : all.filter((b) => wanted.includes(b.name));
 
 const log = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const runStarted = performance.now();

@@ -12,6 +12,8 @@ export interface BenchEnv {
   /** Folder of the broker's jars, for Kafka's own perf tools. */
   kafkaLibs: string;
   javaVersion: string;
+  /** Stops, starts, restarts or kills Kafka or etcd (the environment's control channel). */
+  control(server: 'kafka' | 'etcd', action: 'stop' | 'start' | 'restart' | 'kill'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -23,13 +25,17 @@ async function javaVersion(): Promise<string> {
 /** Kafka (KRaft) and etcd only: no control plane, so the cores stay with what is measured. */
 export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
   const env = await startEnvironment({ kube: false, log });
-  const { kafkaBrokers, etcdEndpoints, kafkaVersion, kafkaLibs } = env.provided;
+  const { kafkaBrokers, etcdEndpoints, kafkaVersion, kafkaLibs, envControlUrl } = env.provided;
   return {
     brokers: [kafkaBrokers],
     etcdEndpoints: [etcdEndpoints],
     kafkaVersion,
     kafkaLibs,
     javaVersion: await javaVersion(),
+    async control(server, action) {
+      const res = await fetch(`${envControlUrl}/${server}/${action}`, { method: 'POST' });
+      if (!res.ok) throw new Error(`env control ${server} ${action}: ${res.status} ${await res.text()}`);
+    },
     stop: () => env.stop(),
   };
 }

@@ -13,5 +13,7 @@ export interface BenchOutput {
 export interface Benchmark {
   name: string;
   title: string;
+  /** Run only when named (`npx node bench/run.ts <name>`), not by `npm run bench`: it takes minutes. */
+  byNameOnly?: boolean;
   run(env: BenchEnv, log: (line: string) => void): Promise<BenchOutput>;
 }

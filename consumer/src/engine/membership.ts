@@ -36,6 +36,12 @@ export class GroupMembership {
   readonly #log: Logger;
   readonly #opts: MembershipOptions;
   #session: ConsumerSession | null = null;
+  /**
+   * The join attempt whose consumer the client's callbacks speak for. A consumer of an ended session can
+   * still be winding down (a leave that outlived its bound): its assignments, batches and health are not
+   * this session's.
+   */
+  #current: symbol | null = null;
   /** Aborted when the switch turns on or a shutdown begins, so a join's backoff does not hold them up. */
   #joinWait = new AbortController();
   /** The missing topics last warned about ('' when none): the warning is logged once per set. */
@@ -73,18 +79,24 @@ export class GroupMembership {
     this.#processor.reopen();
     const { groupId, topics, fromBeginning } = this.#opts;
     for (let attempt = 1; ; attempt++) {
+      const own = Symbol('session');
+      this.#current = own;
+      const mine = (): boolean => this.#current === own;
       try {
         this.#session = await this.#kafka.consume({
           groupId,
           topics,
           fromBeginning,
-          onBatch: (batch) => this.#processor.handleBatch(batch),
+          onBatch: (batch) => (mine() ? this.#processor.handleBatch(batch) : Promise.resolve()),
           onAssigned: (assigned) => {
+            if (!mine()) return;
             this.#processor.assigned();
             this.#log.info({ assigned }, 'partitions assigned');
             this.#stats.rebalance(assigned);
           },
-          onHealth: this.#health.setKafka,
+          onHealth: (healthy, detail) => {
+            if (mine()) this.#health.setKafka(healthy, detail);
+          },
           onCommit: this.#stats.commit,
         });
         this.#watch(this.#session);
@@ -94,6 +106,7 @@ export class GroupMembership {
         }
         return true;
       } catch (err) {
+        this.#current = null;
         await this.#joinFailed(err);
         const message = err instanceof Error ? err.message : String(err);
         this.#stats.error({ at: new Date().toISOString(), code: 'KAFKA_JOIN_FAILED', message });
@@ -122,6 +135,7 @@ export class GroupMembership {
   beginLeave(): Promise<void> | null {
     const session = this.#session;
     this.#session = null;
+    this.#current = null;
     return session?.leave() ?? null;
   }
 
@@ -149,6 +163,7 @@ export class GroupMembership {
     void session.dead.then((err) => {
       if (this.#session !== session) return;
       this.#session = null;
+      this.#current = null;
       const rejoins = !this.#opts.givesUp();
       this.#log.error(
         { err },

@@ -23,7 +23,10 @@ import {
 } from './client.ts';
 import { kafkajsSecurity, kafkaSettingsProblem, type KafkaSasl, type KafkaTls } from './security.ts';
 
-const { Kafka, Partitioners, logLevel } = kafkajs;
+const { Kafka, KafkaJSError, Partitioners, logLevel } = kafkajs;
+
+/** Ends a batch handler once the consumer is stopping (see eachBatch). */
+const LEAVING = 'the consumer is leaving the group';
 
 /** kafkajs' default, set explicitly because the stall limit below is derived from it. */
 const REBALANCE_TIMEOUT_MS = 60_000;
@@ -208,9 +211,16 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
             watch.batchStarted(Date.now());
             try {
               await opts.onBatch(toBatch(payload, opts));
+            } catch (err) {
+              if (payload.isRunning()) throw err;
             } finally {
               watch.batchEnded(Date.now());
             }
+            // After a batch kafkajs heartbeats, and on REBALANCE_IN_PROGRESS (or our own revocation) it
+            // joins the group again, whether or not it is stopping: a member that is leaving would rejoin,
+            // be given partitions, then leave (an extra rebalance, its partitions idle meanwhile). A
+            // retriable error skips that heartbeat; kafkajs then finds it is stopping and leaves.
+            if (!payload.isRunning()) throw new KafkaJSError(LEAVING, { retriable: true });
           },
         });
         // run() resolves after the first join, or after a crash of it (kafkajs reports that as an event).

@@ -115,8 +115,9 @@ export class Processor {
   readonly #batches = new Set<Promise<void>>();
   #stopping = false;
   /**
-   * Counts group generations (assignments). A batch belongs to the generation it started in; once the group
-   * moved on it neither commits (the partition may be someone else's now) nor stops the new generation.
+   * Counts group generations (assignments) and processing sessions (reopen). A batch belongs to the
+   * generation it started in; once the group or the session moved on it neither commits (the partition
+   * may be someone else's now, or committed past) nor stops the new generation.
    */
   #generation = 0;
   /** The generation in which a rebalance was seen: its remaining batches are left to the next owner. */
@@ -198,6 +199,9 @@ export class Processor {
 
   /** Takes messages again after a drain (resume or rejoin). */
   reopen(): void {
+    // A session of its own: a handler the drain left behind that finishes now must not commit its old
+    // batch, whose offsets this session may already have committed past.
+    this.#generation += 1;
     this.#stopping = false;
     this.#revokedGeneration = -1;
     this.#abort = new AbortController();

@@ -234,6 +234,42 @@ describe('Processor', () => {
     expect(fresh.commits).toEqual(['2']);
   });
 
+  it(
+    'processing generation per session: a handler left behind by a drain that finishes after the resume does not commit for its old batch',
+    { timeout: 15_000 },
+    async () => {
+      const stuck = gate();
+      let firstOfOne = true;
+      const { p, outcomes } = processor(async (m) => {
+        // The first attempt at offset 1 ignores its abort signal and finishes only when the test says so.
+        if (m.offset === '1' && firstOfOne) {
+          firstOfOne = false;
+          await stuck.wait;
+        }
+      });
+      p.assigned();
+      const old = batch([message(0, 'a'), message(1, 'b'), message(2, 'c')]);
+      const run = p.handleBatch(old);
+      await until(() => outcomes.includes('processed@0') && outcomes.includes('processed@2'));
+      // A pause-mode drain times out and leaves the stuck handler behind; the window ends, the same
+      // consumer resumes and the new session processes the partition from the first unfinished offset.
+      const outcome = await p.drain(10);
+      expect(outcome).toEqual({ timedOut: true, leftInFlight: 1 });
+      await run;
+      expect(old.commits.at(-1)).toBe('1');
+      p.reopen();
+      const next = batch([1, 2, 3, 4, 5].map((o) => message(o, `k${o}`)));
+      await p.handleBatch(next);
+      expect(next.commits.at(-1)).toBe('6');
+      const oldCommitsBefore = old.commits.length;
+      stuck.open();
+      await until(() => outcomes.filter((o) => o === 'processed@1').length === 2);
+      await new Promise(setImmediate);
+      // Committing the old batch's now contiguous '3' would move the group back from 6 to 3.
+      expect(old.commits.slice(oldCommitsBefore), 'the old session committed after the new one').toEqual([]);
+    },
+  );
+
   it('defect 11: a drain is bounded when commits hang', async () => {
     const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
     const b = batch([message(0), message(1)]);

@@ -1,6 +1,7 @@
 import kafkajs from 'kafkajs';
+import { abortableDelay } from '@kmaint/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startKafka, stopKafka } from '../../../../test/env/control.ts';
+import { killKafka, startKafka, stopKafka } from '../../../../test/env/control.ts';
 import {
   brokers,
   createTopic,
@@ -184,4 +185,204 @@ describe('a transactional topic', () => {
       await engine.shutdown();
     }
   });
+});
+
+describe('a rebalance while a drain-mode stop waits for in-flight messages', () => {
+  const HEARTBEAT_MS = 200;
+  it(
+    'defect 7: a rebalance during a drain-mode stop does not rejoin before leaving',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d7-rebal');
+      const groupId = uniqueName('g-d7');
+      const keyA = `/maintenance/${uniqueName('a')}`;
+      const memberA = uniqueName('d7-a');
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const released = Promise.withResolvers<undefined>();
+      // A's messages wait for the test: they are in flight when its drain begins and the rebalance comes.
+      const a = makeEngine({
+        topic,
+        groupId,
+        key: keyA,
+        memberId: memberA,
+        handler: rec.handler(async (_m, signal) => {
+          await Promise.race([released.promise, abortableDelay(120_000, signal)]);
+        }),
+        overrides: { kafka: { heartbeatIntervalMs: HEARTBEAT_MS } },
+      });
+      const b = makeEngine({
+        topic,
+        groupId,
+        key: `/maintenance/${uniqueName('b')}`,
+        memberId: uniqueName('d7-b'),
+        handler: rec.handler(),
+      });
+      const joinsOfA: number[] = [];
+      let drainStarted: number | null = null;
+      a.events.on('rebalance', () => {
+        if (drainStarted !== null) joinsOfA.push(Date.now() - drainStarted);
+      });
+      // What B is given: with a rejoin of A, first one partition (A holds the other), then both.
+      const assignedToB: number[] = [];
+      let releasedAt = 0;
+      const assignedToBAt: number[] = [];
+      b.events.on('rebalance', ({ assigned }) => {
+        assignedToB.push(assigned[topic]?.length ?? 0);
+        assignedToBAt.push(Date.now() - releasedAt);
+      });
+      await a.start();
+      try {
+        await waitFor(stateIs(a, 'running'), { timeoutMs: 60_000, message: 'A running' });
+        await produce(t, topic, 40, { partitions: 2 });
+        await waitFor(() => a.counters().inFlight > 0, {
+          timeoutMs: 60_000,
+          message: 'A has messages in flight',
+        });
+
+        drainStarted = Date.now();
+        await setSwitch(t, keyA, '{"enabled":true,"mode":"drain"}');
+        await waitFor(stateIs(a, 'draining'), { timeoutMs: 30_000, message: 'A draining' });
+        // B's join puts the group into a rebalance that waits for A while A still drains.
+        await b.start();
+        let rebalancingSince: number | null = null;
+        // What a real drain has: the rebalance pending for longer than A's heartbeat interval, so the
+        // heartbeat kafkajs sends after a batch is due (it skips one sooner than the interval).
+        await waitFor(
+          async () => {
+            if ((await groupMembers(t, groupId)).state !== 'PreparingRebalance') return false;
+            rebalancingSince ??= Date.now();
+            return Date.now() - rebalancingSince > 3 * HEARTBEAT_MS;
+          },
+          { timeoutMs: 30_000, intervalMs: 20, message: 'the group rebalancing while A drains' },
+        );
+        releasedAt = Date.now();
+        released.resolve(undefined);
+        await waitFor(stateIs(a, 'maintenance'), { timeoutMs: 60_000, message: 'A in maintenance' });
+        await waitFor(() => rec.distinct === 40, { timeoutMs: 120_000, message: 'everything processed' });
+        await waitFor(() => fullyCommitted(t, groupId, topic), {
+          timeoutMs: 60_000,
+          message: 'all committed',
+        });
+        const members = await groupMembers(t, groupId);
+        console.log(
+          `[defect 7] joins of the draining member after its drain began: ${joinsOfA.length} ` +
+            `(at ${joinsOfA.join(', ')} ms); partitions B was given: ${assignedToB.join(', ')} ` +
+            `(at ${assignedToBAt.join(', ')} ms after A's messages were released); ` +
+            `duplicates ${rec.duplicates}; group ${JSON.stringify(members)}`,
+        );
+        expect(members.clientIds).not.toContain(memberA);
+        expect(joinsOfA, 'the draining member joined the group again before leaving it').toEqual([]);
+        expect(assignedToB, 'one rebalance gives B both partitions').toEqual([2]);
+      } finally {
+        released.resolve(undefined);
+        await Promise.all([a.shutdown(), b.shutdown()]);
+      }
+    },
+  );
+});
+
+describe('a pause window across a broker crash', () => {
+  it(
+    'defect 4: a consumer that crashes during a pause window stays paused: it fetches nothing until the window ends, then everything',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d4-crash');
+      const groupId = uniqueName('g-d4');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const engine = makeEngine({ topic, groupId, key, handler: rec.handler() });
+      // A consumer of its own group: once it has read what was produced, so could the paused one have.
+      const control = new Recorder();
+      const witness = makeEngine({
+        topic,
+        groupId: uniqueName('g-d4-witness'),
+        key: `/maintenance/${uniqueName('witness')}`,
+        handler: control.handler(),
+      });
+      await engine.start();
+      try {
+        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+        await setSwitch(t, key, '{"enabled":true,"mode":"pause"}');
+        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'paused' });
+
+        await killKafka();
+        kafkaDown = true;
+        await waitFor(() => engine.counters().errors.some((e) => e.code === 'KAFKA_CONSUMER_DIED'), {
+          timeoutMs: 120_000,
+          message: 'the paused consumer to crash with the broker gone',
+        });
+        await bringKafkaBack(t);
+        await produce(t, topic, 30, { partitions: 2, prefix: 'during' });
+        await witness.start();
+        await waitFor(() => control.distinct === 30, { timeoutMs: 120_000, message: 'the witness read all' });
+        expect(engine.snapshot().state).toBe('maintenance');
+        expect(rec.distinct, 'messages processed during the pause window').toBe(0);
+
+        await setSwitch(t, key, 'false');
+        await waitFor(() => rec.distinct === 30, { timeoutMs: 120_000, message: 'all processed after' });
+        await waitFor(() => fullyCommitted(t, groupId, topic), { timeoutMs: 60_000, message: 'committed' });
+      } finally {
+        await bringKafkaBack(t);
+        await Promise.all([engine.shutdown(), witness.shutdown()]);
+      }
+    },
+  );
+
+  it(
+    'defect 4: a pause that arrives while the broker is gone and the session failing still drains: the in-flight messages finish first',
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d4-drain');
+      const groupId = uniqueName('g-d4d');
+      const key = `/maintenance/${uniqueName('svc')}`;
+      await createTopic(t, topic, 2);
+      const rec = new Recorder();
+      const released = Promise.withResolvers<undefined>();
+      const order: string[] = [];
+      const engine = makeEngine({
+        topic,
+        groupId,
+        key,
+        handler: rec.handler(async (_m, signal) => {
+          await Promise.race([released.promise, abortableDelay(120_000, signal)]);
+        }),
+        overrides: { drainTimeoutMs: 120_000 },
+      });
+      engine.events.on('drained', (d) => order.push(`drained:${d.leftInFlight}:${d.timedOut}`));
+      await engine.start();
+      try {
+        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+        await produce(t, topic, 20, { partitions: 2 });
+        await waitFor(() => engine.counters().inFlight > 0, { timeoutMs: 60_000, message: 'in flight' });
+        const inFlight = engine.counters().inFlight;
+
+        await killKafka();
+        kafkaDown = true;
+        await setSwitch(t, key, '{"enabled":true,"mode":"pause"}');
+        await waitFor(stateIs(engine, 'draining'), { timeoutMs: 60_000, message: 'draining' });
+        // The session is failing under the drain: its heartbeats find no broker.
+        await waitFor(() => engine.counters().errors.some((e) => e.code === 'HEARTBEAT_FAILED'), {
+          timeoutMs: 60_000,
+          message: 'a failed heartbeat with the broker gone',
+        });
+        expect(order, 'the drain ended before its in-flight messages').toEqual([]);
+        expect(engine.snapshot().state).toBe('draining');
+        order.push('released');
+        released.resolve(undefined);
+        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+        expect(order).toEqual(['released', 'drained:0:false']);
+        expect(rec.distinct).toBeGreaterThanOrEqual(inFlight);
+
+        await bringKafkaBack(t);
+        await setSwitch(t, key, 'false');
+        await waitFor(() => rec.distinct === 20, { timeoutMs: 120_000, message: 'all processed after' });
+      } finally {
+        released.resolve(undefined);
+        await bringKafkaBack(t);
+        await engine.shutdown();
+      }
+    },
+  );
 });
