@@ -65,6 +65,8 @@ const VARIABLES = {
     help: 'reconciles in flight at once (apiserver and etcd round trips overlap)',
   },
   LOG_LEVEL: { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  // Read by Node itself, not here: listed so --help and the chart's contract name it.
+  NODE_OPTIONS: { default: '', help: 'Node.js flags; the chart sizes the heap for the memory limit here' },
 } as const;
 
 type Variable = keyof typeof VARIABLES;
