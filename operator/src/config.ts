@@ -61,7 +61,7 @@ const VARIABLES = {
   LEASE_DURATION: { default: '15s', help: 'how long a silent leader keeps the Lease' },
   RESYNC_PERIOD: { default: '5m', help: 'how often every window is reconciled even without a change' },
   RECONCILE_WORKERS: {
-    default: '8',
+    default: '32',
     help: 'reconciles in flight at once (apiserver and etcd round trips overlap)',
   },
   LOG_LEVEL: { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },

@@ -16,7 +16,7 @@ describe('loadConfig', () => {
       identity: 'op-0',
       leaseDurationMs: 15_000,
       resyncPeriodMs: 300_000,
-      workers: 8,
+      workers: 32,
       logLevel: 'info',
     });
   });

@@ -143,7 +143,7 @@ describe('the operator', () => {
       LOG_LEVEL: 'info',
       WATCH_NAMESPACE: '',
       RESYNC_PERIOD: '5m',
-      RECONCILE_WORKERS: '8',
+      RECONCILE_WORKERS: '32',
       NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=2',
       LEADER_ELECTION: 'true',
       LEADER_ELECTION_NAMESPACE: 'kmaint-system',
