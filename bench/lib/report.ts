@@ -30,9 +30,7 @@ export function writeReadme(): void {
   const records = readdirSync(resultsDir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as Partial<BenchRecord>)
-    // bench/operator writes operator-<label>.json in its own shape, with no machine facts or summary.
-    .filter((r): r is BenchRecord => r.machine !== undefined && r.summary !== undefined);
+    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as BenchRecord);
   const lines = [
     '# kmaint benchmark results',
     '',

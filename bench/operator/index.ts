@@ -3,9 +3,11 @@
 // burst of many, convergence after an operator restart, and the operator's RSS, then the same with
 // unrelated pods in other namespaces. Sizes: BENCH_WINDOWS, BENCH_PODS, BENCH_UNRELATED_PODS. The operator
 // run is `<OPERATOR_ROOT>/operator/src/main.ts` (default: this checkout), so two trees compare in one way.
-// Writes bench/results/operator-<label>.json and prints a table row; BENCH_LABEL names the run.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+// Writes bench/results/operator-<label>.json (a record like every benchmark's, so bench/results/README.md
+// is regenerated with it); BENCH_LABEL names the run. OPERATOR_NODE_FLAGS go to the operator's Node (e.g.
+// `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heapsnapshot-signal=SIGUSR2` for profiling).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CoreV1Api,
@@ -16,8 +18,11 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
+import { parse } from 'yaml';
 import { startEnvironment } from '../../test/env/environment.ts';
 import { freePort } from '../../test/env/ports.ts';
+import { loadAverage, machineFacts } from '../lib/machine.ts';
+import { resultsDir, writeRecord, type BenchRecord } from '../lib/report.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const WINDOWS = Number(process.env['BENCH_WINDOWS'] ?? 1000);
@@ -27,6 +32,15 @@ const NAMESPACES = 10;
 const SINGLE_RUNS = 20;
 const OPERATOR_ROOT = process.env['OPERATOR_ROOT'] ?? repoRoot;
 const LABEL = process.env['BENCH_LABEL'] ?? 'current';
+const OPERATOR_FLAGS = (process.env['OPERATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+/** The operator runs with the Node flags its own chart gives it (none for a tree whose chart has none). */
+const chartValues = join(OPERATOR_ROOT, 'charts', 'kmaint', 'values.yaml');
+const NODE_OPTIONS = existsSync(chartValues)
+  ? ((parse(readFileSync(chartValues, 'utf8')) as { operator?: { nodeOptions?: string } }).operator
+      ?.nodeOptions ?? '')
+  : '';
+/** Parallel creates, as `kubectl apply` of many objects and a Deployment controller would issue them. */
+const CREATE_CONCURRENCY = 20;
 const MW = { group: 'kmaint.io', version: 'v1alpha1', plural: 'maintenancewindows' };
 
 const log = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -56,6 +70,8 @@ async function retry<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+const benchStarted = performance.now();
+const startedAt = new Date().toISOString();
 const env = await startEnvironment({ kube: true, log });
 const kc = new KubeConfig();
 kc.loadFromFile(env.provided.kubeconfig as string);
@@ -75,15 +91,21 @@ const waitKeys = async (keys: string[]): Promise<void> => {
 };
 
 let operator: ChildProcess | null = null;
+let operatorPort = 0;
 const startOperator = async (): Promise<void> => {
   const port = await freePort();
+  operatorPort = port;
   operator = spawn(
     join(repoRoot, 'node_modules', '.bin', 'node'),
-    [join(OPERATOR_ROOT, 'operator', 'src', 'main.ts')],
+    [...OPERATOR_FLAGS, join(OPERATOR_ROOT, 'operator', 'src', 'main.ts')],
     {
       cwd: OPERATOR_ROOT,
       env: {
         PATH: process.env['PATH'] ?? '',
+        NODE_OPTIONS,
+        ...(process.env['RECONCILE_WORKERS'] !== undefined && {
+          RECONCILE_WORKERS: process.env['RECONCILE_WORKERS'],
+        }),
         ETCD_ENDPOINTS: env.provided.etcdEndpoints,
         KUBECONFIG: env.provided.kubeconfig,
         LEADER_ELECTION: 'false',
@@ -102,6 +124,36 @@ const stopOperator = async (): Promise<void> => {
   child.kill('SIGTERM');
   await exited;
   operator = null;
+};
+/** CPU seconds the operator and the whole machine have used so far (clock ticks are 1/100 s). */
+const cpuSeconds = (): { operator: number; machine: number } => {
+  const fields = readFileSync(`/proc/${operator?.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1, 8).map(Number);
+  return {
+    operator: (Number(fields[11]) + Number(fields[12])) / 100,
+    machine: (cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0)) / 100,
+  };
+};
+/** The operator's queue and reconcile histograms (sum and count by kind), for where a burst's time goes. */
+const queueMetrics = async (): Promise<Record<string, number>> => {
+  const text = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^kmaint_operator_(queue_wait_seconds|reconcile_duration_seconds)_(sum|count)\{kind="(\w+)"\} (\S+)/gm,
+  ))
+    out[`${m[1]}_${m[2]}{${m[3]}}`] = +Number(m[4]).toFixed(3);
+  return out;
+};
+/** Where the memory is: the operator's own Node metrics (V8 heap used and total, and off-heap). */
+const heapMiB = async (): Promise<{ heapUsed: number; heapTotal: number; external: number }> => {
+  const text = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+  const metric = (name: string): number =>
+    Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]) / 2 ** 20);
+  return {
+    heapUsed: metric('nodejs_heap_size_used_bytes'),
+    heapTotal: metric('nodejs_heap_size_total_bytes'),
+    external: metric('nodejs_external_memory_bytes'),
+  };
 };
 const rssMiB = (): { rss: number; peak: number } => {
   const status = readFileSync(`/proc/${operator?.pid}/status`, 'utf8');
@@ -129,9 +181,10 @@ const createPods = async (
   count: number,
   where: (i: number) => { ns: string; app: string },
 ): Promise<void> => {
+  // Not measured: as fast as the apiserver takes them, so a full-size run stays within minutes.
   await pool(
     Array.from({ length: count }, (_, i) => i),
-    20,
+    50,
     async (i) => {
       const { ns, app } = where(i);
       await retry(() =>
@@ -178,10 +231,12 @@ for (let i = 0; i < SINGLE_RUNS; i++) {
 }
 log(`single window: p50 ${pct(single, 50).toFixed(0)} ms, p99 ${pct(single, 99).toFixed(0)} ms`);
 
+const rssIdle = rssMiB();
 // A burst of windows, as one `kubectl apply` of many.
 const appliedAt = new Map<string, number>();
+const cpuBefore = cpuSeconds();
 const burstStart = performance.now();
-await pool(targets, 20, async ({ ns, target }) => {
+await pool(targets, CREATE_CONCURRENCY, async ({ ns, target }) => {
   await custom.createNamespacedCustomObject({ ...MW, namespace: ns, body: window(ns, target, target, true) });
   appliedAt.set(`/maintenance/${target}`, performance.now());
 });
@@ -190,14 +245,42 @@ const burstKeys = targets.map((t) => `/maintenance/${t.target}`);
 await waitKeys(burstKeys);
 const burst = burstKeys.map((k) => (onAt.get(k) as number) - (appliedAt.get(k) as number));
 const lastAfterApply = Math.max(...burstKeys.map((k) => onAt.get(k) as number)) - burstApplied;
+const cpuAfter = cpuSeconds();
+const burstCpu = {
+  wallSeconds: +((performance.now() - burstStart) / 1000).toFixed(1),
+  operatorCpuSeconds: +(cpuAfter.operator - cpuBefore.operator).toFixed(1),
+  machineCpuSeconds: +(cpuAfter.machine - cpuBefore.machine).toFixed(1),
+};
+const burstQueue = await queueMetrics();
 await new Promise((r) => setTimeout(r, 5_000));
-const rssBurst = rssMiB();
+const rssBurst = { ...rssMiB(), ...(await heapMiB()) };
+if (OPERATOR_FLAGS.some((f) => f.startsWith('--heapsnapshot-signal'))) {
+  // Profiling: a heap snapshot of the operator right after the burst (written into OPERATOR_ROOT).
+  const before = new Set(readdirSync(OPERATOR_ROOT));
+  (operator as ChildProcess | null)?.kill('SIGUSR2');
+  let size = -1;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const file = readdirSync(OPERATOR_ROOT).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    const now = file === undefined ? -1 : statSync(join(OPERATOR_ROOT, file)).size;
+    if (now > 0 && now === size) break;
+    size = now;
+  }
+  log('heap snapshot written');
+}
 log(
   `${WINDOWS} windows: apply ${((burstApplied - burstStart) / 1000).toFixed(1)} s, key p50 ${pct(burst, 50).toFixed(0)} ms, p99 ${pct(burst, 99).toFixed(0)} ms, last key ${(lastAfterApply / 1000).toFixed(1)} s after the apply; RSS ${rssBurst.rss} MiB (peak ${rssBurst.peak})`,
 );
 
 /** Restarted operator: keys wiped while it was down, time until every one is on again. */
-const converge = async (): Promise<{ seconds: number; rss: number; peak: number }> => {
+const converge = async (): Promise<{
+  seconds: number;
+  rss: number;
+  peak: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}> => {
   await stopOperator();
   await etcd.delete().prefix('/maintenance/t').exec();
   for (const k of burstKeys) onAt.delete(k);
@@ -206,7 +289,7 @@ const converge = async (): Promise<{ seconds: number; rss: number; peak: number 
   await waitKeys(burstKeys);
   const seconds = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 5_000));
-  return { seconds, ...rssMiB() };
+  return { seconds, ...rssMiB(), ...(await heapMiB()) };
 };
 const restart = await converge();
 log(`restart: converged in ${restart.seconds.toFixed(1)} s; RSS ${restart.rss} MiB (peak ${restart.peak})`);
@@ -220,19 +303,28 @@ log(
   `with unrelated pods: converged in ${withUnrelated.seconds.toFixed(1)} s; RSS ${withUnrelated.rss} MiB (peak ${withUnrelated.peak})`,
 );
 
-const result = {
-  label: LABEL,
+const javaVersion = await new Promise<string>((resolve) =>
+  execFile('java', ['-version'], (_err, _out, stderr) => resolve(stderr.split('\n')[0]?.trim() || 'unknown')),
+);
+const machine = machineFacts(env.provided.kafkaVersion, javaVersion);
+const params = {
+  windows: WINDOWS,
+  pods: PODS,
+  unrelatedPods: UNRELATED,
+  namespaces: NAMESPACES,
+  singleRuns: SINGLE_RUNS,
+  createConcurrency: CREATE_CONCURRENCY,
   operatorRoot: OPERATOR_ROOT,
-  sizes: {
-    windows: WINDOWS,
-    pods: PODS,
-    unrelatedPods: UNRELATED,
-    namespaces: NAMESPACES,
-    singleRuns: SINGLE_RUNS,
-  },
+  operatorNodeOptions: NODE_OPTIONS,
+  reconcileWorkers: process.env['RECONCILE_WORKERS'] ?? 'default',
+  operatorNodeFlags: OPERATOR_FLAGS,
+};
+const results = {
   single: {
     p50Ms: Math.round(pct(single, 50)),
     p99Ms: Math.round(pct(single, 99)),
+    /** The operator's RSS after the single windows, before the burst. */
+    rssMiB: rssIdle.rss,
     samples: single.map(Math.round),
   },
   burst: {
@@ -242,20 +334,90 @@ const result = {
     lastKeyAfterApplySeconds: +(lastAfterApply / 1000).toFixed(1),
     rssMiB: rssBurst.rss,
     peakRssMiB: rssBurst.peak,
+    heapMiB: { used: rssBurst.heapUsed, total: rssBurst.heapTotal, external: rssBurst.external },
+    /** From the first create to the last key on. */
+    cpu: burstCpu,
+    operatorQueue: burstQueue,
+    samples: burst.map(Math.round),
   },
-  restart: { convergeSeconds: +restart.seconds.toFixed(1), rssMiB: restart.rss, peakRssMiB: restart.peak },
+  restart: {
+    convergeSeconds: +restart.seconds.toFixed(1),
+    rssMiB: restart.rss,
+    peakRssMiB: restart.peak,
+    heapMiB: { used: restart.heapUsed, total: restart.heapTotal, external: restart.external },
+  },
   withUnrelatedPods: {
     convergeSeconds: +withUnrelated.seconds.toFixed(1),
     rssMiB: withUnrelated.rss,
     peakRssMiB: withUnrelated.peak,
+    heapMiB: {
+      used: withUnrelated.heapUsed,
+      total: withUnrelated.heapTotal,
+      external: withUnrelated.external,
+    },
   },
-  finishedAt: new Date().toISOString(),
 };
-writeFileSync(
-  join(repoRoot, 'bench', 'results', `operator-${LABEL}.json`),
-  `${JSON.stringify(result, null, 2)}\n`,
-);
-console.log(JSON.stringify(result));
+type Results = typeof results;
+
+const ms = (x: number): string => (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${x} ms`);
+/** The rows of the table, one column per run. */
+const rows = (r: Results): [string, string][] => [
+  ['single window: create → key p50 / p99', `${ms(r.single.p50Ms)} / ${ms(r.single.p99Ms)}`],
+  [`${WINDOWS} windows: create → key p50 / p99`, `${ms(r.burst.p50Ms)} / ${ms(r.burst.p99Ms)}`],
+  [
+    'burst: creates took; last key after the last create',
+    `${r.burst.applySeconds} s; ${r.burst.lastKeyAfterApplySeconds} s`,
+  ],
+  ['burst: RSS settled (peak)', `${r.burst.rssMiB} MiB (${r.burst.peakRssMiB})`],
+  [
+    'burst: V8 heap used / total; off-heap',
+    `${r.burst.heapMiB.used} / ${r.burst.heapMiB.total} MiB; ${r.burst.heapMiB.external} MiB`,
+  ],
+  ['restart: all keys on again', `${r.restart.convergeSeconds} s`],
+  ['restart: RSS settled (peak)', `${r.restart.rssMiB} MiB (${r.restart.peakRssMiB})`],
+  [`+ ${UNRELATED} unrelated pods, restart: all keys on again`, `${r.withUnrelatedPods.convergeSeconds} s`],
+  [
+    `+ ${UNRELATED} unrelated pods, restart: RSS settled (peak)`,
+    `${r.withUnrelatedPods.rssMiB} MiB (${r.withUnrelatedPods.peakRssMiB})`,
+  ],
+];
+const goals = ['≤ 200 ms p99', '≤ 1 s p99', '', '< 200 MB', '', '< 30 s', '< 200 MB', '< 30 s', '< 200 MB'];
+/** This run's table; the run labelled "after" sets the "before" run's figures beside its own. */
+const baseline =
+  LABEL === 'after' && existsSync(`${resultsDir}/operator-before.json`)
+    ? (JSON.parse(readFileSync(`${resultsDir}/operator-before.json`, 'utf8')) as BenchRecord).results
+    : null;
+const table =
+  baseline === null
+    ? [
+        `| ${LABEL} | figure | goal |`,
+        '| --- | --- | --- |',
+        ...rows(results).map(([what, v], i) => `| ${what} | ${v} | ${goals[i]} |`),
+      ]
+    : [
+        '| | before | after | goal |',
+        '| --- | --- | --- | --- |',
+        ...rows(results).map(
+          ([what, v], i) => `| ${what} | ${rows(baseline as Results)[i]?.[1]} | ${v} | ${goals[i]} |`,
+        ),
+      ];
+const file = writeRecord({
+  name: `operator-${LABEL}`,
+  title: `Operator at scale, ${LABEL}`,
+  startedAt,
+  durationMs: Math.round(performance.now() - benchStarted),
+  machine,
+  load: { start: machine.loadAvg, end: loadAverage() },
+  params,
+  results,
+  summary: [
+    `${WINDOWS} MaintenanceWindows (each selecting its own ${PODS / WINDOWS} of ${PODS} Pending pods in ${NAMESPACES} namespaces) created ${CREATE_CONCURRENCY} at a time through the real apiserver; create → switch key on in etcd; operator RSS 5 s after each phase (peak since its start); then the operator restarted with every key deleted, and once more after ${UNRELATED} unrelated pods in ${NAMESPACES} other namespaces. The operator runs with the NODE_OPTIONS of its chart (\`${NODE_OPTIONS || 'none'}\`). Before and after are two runs one after the other on the same machine.`,
+    '',
+    ...table,
+  ],
+});
+log(`wrote ${file}`);
+
 await stopOperator();
 await watcher.cancel();
 etcd.close();

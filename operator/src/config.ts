@@ -26,6 +26,8 @@ export interface OperatorConfig {
   identity: string;
   leaseDurationMs: number;
   resyncPeriodMs: number;
+  /** How many reconciles run at once (each mostly waits on the apiserver or etcd). */
+  workers: number;
   logLevel: string;
 }
 
@@ -58,7 +60,13 @@ const VARIABLES = {
   POD_NAMESPACE: { default: '', help: 'the pod namespace (downward API)' },
   LEASE_DURATION: { default: '15s', help: 'how long a silent leader keeps the Lease' },
   RESYNC_PERIOD: { default: '5m', help: 'how often every window is reconciled even without a change' },
+  RECONCILE_WORKERS: {
+    default: '32',
+    help: 'reconciles in flight at once (apiserver and etcd round trips overlap)',
+  },
   LOG_LEVEL: { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  // Read by Node itself, not here: listed so --help and the chart's contract name it.
+  NODE_OPTIONS: { default: '', help: 'Node.js flags; the chart sizes the heap for the memory limit here' },
 } as const;
 
 type Variable = keyof typeof VARIABLES;
@@ -107,6 +115,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     errors.push('ETCD_CERT_FILE and ETCD_KEY_FILE go together');
   }
 
+  const workersText = getOrDefault('RECONCILE_WORKERS');
+  const workers = Number(workersText);
+  if (!/^\d+$/.test(workersText) || workers < 1 || workers > 64)
+    errors.push(`RECONCILE_WORKERS: "${workersText}" is not a number from 1 to 64`);
+
   const leaderText = getOrDefault('LEADER_ELECTION').toLowerCase();
   if (!['true', 'false'].includes(leaderText)) errors.push(`LEADER_ELECTION: must be true or false`);
   const logLevel = getOrDefault('LOG_LEVEL').toLowerCase();
@@ -130,6 +143,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     identity: get('POD_NAME') ?? hostname(),
     leaseDurationMs: duration('LEASE_DURATION'),
     resyncPeriodMs: duration('RESYNC_PERIOD'),
+    workers,
     logLevel,
   };
   if (errors.length > 0) {

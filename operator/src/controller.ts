@@ -5,7 +5,7 @@ import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired
 import { evaluateSchedule } from './core/schedule.ts';
 import { matchesSelector } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
-import { parseWindow, type Window } from './core/window.ts';
+import { parseWindowOnce as parsedWindow, type Window } from './core/window.ts';
 import type { SwitchStore } from './etcd/switches.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { FINALIZER, type WindowObject } from './kube/resources.ts';
@@ -40,14 +40,14 @@ export interface ControllerDeps {
   metrics: Metrics;
   log: Logger;
   resyncPeriodMs: number;
+  /** Reconciles in flight at once (4 if not given). */
+  workers?: number;
   /** How often an open, not yet drained window re-reads its members even without a watch event. */
   drainPollMs?: number;
   now?: () => number;
 }
 
 type Item = `w:${string}` | `k:${string}`;
-
-const WORKERS = 4;
 
 /**
  * The level-triggered reconciler. Window items (`w:<ns>/<name>`) derive and patch a window's status and
@@ -72,6 +72,13 @@ export class Controller {
   private readonly keyErrors = new Map<string, { reason: Reason; message: string }>();
   /** Windows that may have autoscalers paused, so a closed or deleted one puts them back. */
   private readonly pausing = new Set<string>();
+  /** Items of windows the finalizer is not on yet (their key waits for it): the queue's second lane. */
+  private readonly unfinalized = new Set<string>();
+  /**
+   * The resourceVersion each window had when this instance added its finalizer: until the informer
+   * brings the newer version, the cached one lacks the finalizer that is already on.
+   */
+  private readonly finalizedAt = new Map<string, string | undefined>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -90,12 +97,23 @@ export class Controller {
   async start(): Promise<void> {
     if (this.queue !== null) return;
     // Keys go first: a burst of new windows must not keep an already decided key waiting behind them.
-    const queue = new WorkQueue<Item>({ urgent: (item) => item.startsWith('k:') });
+    // Then the windows still without the finalizer, whose keys wait for it; then everything else (status
+    // patches, events), so a burst turns every key on before it writes the first status.
+    const queue = new WorkQueue<Item>({
+      lanes: 3,
+      lane: (item) => (item.startsWith('k:') ? 0 : this.unfinalized.has(item) ? 1 : 2),
+    });
     this.queue = queue;
     this.written.clear();
     this.sources = await this.deps.startSources({
-      windowChanged: (obj) => queue.add(windowItem(obj)),
+      windowChanged: (obj) => {
+        const item = windowItem(obj);
+        if (needsFinalizer(obj)) this.unfinalized.add(item);
+        else this.unfinalized.delete(item);
+        queue.add(item);
+      },
       windowDeleted: (obj) => {
+        this.unfinalized.delete(windowItem(obj));
         queue.add(windowItem(obj));
         const parsed = parsedWindow(obj);
         if (parsed.ok) queue.add(`k:${parsed.value.key}`);
@@ -112,7 +130,9 @@ export class Controller {
       },
     });
     // A few workers, so apiserver round trips overlap; the queue never hands one item to two of them.
-    this.worker = Promise.all(Array.from({ length: WORKERS }, () => this.work(queue))).then(() => undefined);
+    this.worker = Promise.all(Array.from({ length: this.deps.workers ?? 4 }, () => this.work(queue))).then(
+      () => undefined,
+    );
     this.resync = setInterval(() => this.enqueueAll(), this.deps.resyncPeriodMs);
     this.resync.unref();
     this.enqueueAll();
@@ -133,8 +153,16 @@ export class Controller {
     this.log.info('controller stopped');
   }
 
+  /**
+   * Every window and every key. The keys of windows that hold the finalizer go straight to the first
+   * lane, so a restarted operator brings every key in line before it re-derives the first status.
+   */
   private enqueueAll(): void {
-    for (const obj of this.sources?.windows() ?? []) this.queue?.add(windowItem(obj));
+    for (const obj of this.sources?.windows() ?? []) {
+      const parsed = parsedWindow(obj);
+      if (parsed.ok && !needsFinalizer(obj)) this.queue?.add(`k:${parsed.value.key}`);
+      this.queue?.add(windowItem(obj));
+    }
     for (const key of this.keys.keys()) this.queue?.add(`k:${key}`);
   }
 
@@ -174,6 +202,8 @@ export class Controller {
     const ref = `${namespace}/${name}`;
     const obj = this.sources?.window(namespace, name);
     if (obj === undefined) {
+      this.unfinalized.delete(item);
+      this.finalizedAt.delete(item);
       this.written.delete(ref);
       this.setState(ref, null);
       this.deps.metrics.windowActive.remove({ window: ref });
@@ -187,13 +217,20 @@ export class Controller {
     }
     const w = parsed.value;
     this.trackKey(w.key);
-    const finalizers = obj.metadata.finalizers ?? [];
-    if (!w.deleting && !finalizers.includes(FINALIZER)) {
+    const version = obj.metadata.resourceVersion;
+    if (!needsFinalizer(obj)) this.finalizedAt.delete(item);
+    else if (this.finalizedAt.get(item) !== version || version === undefined) {
       // Without the finalizer the key is not turned on: a window deleted meanwhile would leave it on for
-      // good. Once it is on, the reconcile goes on at once rather than waiting for the update to come back.
+      // good. Once it is on, the key goes ahead, and the rest of this reconcile (status, events) comes
+      // back in the last lane, behind the keys and finalizers of the other new windows.
       await this.deps.writer
-        .setFinalizers(obj, [...finalizers, FINALIZER])
+        .setFinalizers(obj, [...(obj.metadata.finalizers ?? []), FINALIZER])
         .catch((err: unknown) => this.failed(obj, REASON.FinalizerWriteFailed, err));
+      this.finalizedAt.set(item, version);
+      this.unfinalized.delete(item);
+      queue.add(`k:${w.key}`);
+      queue.add(item);
+      return;
     }
     // The key first: its write must never wait for the status patch below (nor for its failure).
     queue.add(`k:${w.key}`);
@@ -419,22 +456,9 @@ export class Controller {
   }
 }
 
-/**
- * parseWindow, once per version of an object: key reconciles and pod events look at every window. An
- * object without a resourceVersion is parsed every time.
- */
-const parsedWindows = new WeakMap<
-  WindowObject,
-  { version: string; parsed: ReturnType<typeof parseWindow> }
->();
-function parsedWindow(obj: WindowObject): ReturnType<typeof parseWindow> {
-  const version = obj.metadata.resourceVersion;
-  if (version === undefined) return parseWindow(obj);
-  const cached = parsedWindows.get(obj);
-  if (cached?.version === version) return cached.parsed;
-  const parsed = parseWindow(obj);
-  parsedWindows.set(obj, { version, parsed });
-  return parsed;
+function needsFinalizer(obj: WindowObject): boolean {
+  const deleting = obj.metadata.deletionTimestamp !== undefined && obj.metadata.deletionTimestamp !== null;
+  return !deleting && !(obj.metadata.finalizers ?? []).includes(FINALIZER);
 }
 
 function windowItem(obj: WindowObject): Item {

@@ -6,6 +6,7 @@ import { checkEtcdSettings, connectEtcd, EtcdSwitches } from './etcd/switches.ts
 import { startHttpServer } from './http/server.ts';
 import { KedaAutoscalers } from './kube/autoscalers.ts';
 import { LeaderElector } from './kube/leader.ts';
+import { shareConnections } from './kube/connections.ts';
 import { startKubeSources } from './kube/sources.ts';
 import { KubeWindowWriter } from './kube/windows.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -26,6 +27,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   const kc = new KubeConfig();
   if (config.kubeconfig === null) kc.loadFromCluster();
   else kc.loadFromFile(config.kubeconfig);
+  shareConnections(kc);
 
   const etcd = connectEtcd(config.etcd);
   try {
@@ -39,12 +41,13 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   const controller = new Controller({
     startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
     switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' })),
-    writer: new KubeWindowWriter(kc, config.identity),
+    writer: new KubeWindowWriter(kc, config.identity, log.child({ component: 'events' })),
     autoscalers: new KedaAutoscalers(kc),
     isLeader,
     metrics,
     log,
     resyncPeriodMs: config.resyncPeriodMs,
+    workers: config.workers,
   });
 
   // Leadership can flip while the controller is still starting: run starts and stops one after another.

@@ -53,6 +53,22 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /**
+ * parseWindow, once per version of an object: key reconciles, pod events and the pod cache's selector
+ * look at every window, on every event of a burst. An object without a resourceVersion is parsed every
+ * time.
+ */
+const parsedWindows = new WeakMap<object, { version: string; parsed: Parsed<Window> }>();
+export function parseWindowOnce(obj: { metadata: { resourceVersion?: string } }): Parsed<Window> {
+  const version = obj.metadata.resourceVersion;
+  if (version === undefined) return parseWindow(obj);
+  const cached = parsedWindows.get(obj);
+  if (cached?.version === version) return cached.parsed;
+  const parsed = parseWindow(obj);
+  parsedWindows.set(obj, { version, parsed });
+  return parsed;
+}
+
+/**
  * Reads a MaintenanceWindow as the API returns it. The CRD schema has validated it already, but the
  * operator must not trust that (an older CRD, a hand-edited object): anything unusable is an error naming
  * the field, never a guess.

@@ -1,9 +1,11 @@
 import {
   CoreV1Api,
   CustomObjectsApi,
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubeConfig,
+  type KubernetesListObject,
   type KubernetesObject,
   type ObjectCache,
   type V1Pod,
@@ -76,6 +78,64 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 }
 
+/**
+ * An informer whose cache holds `slim(obj)` instead of what the apiserver sent: the listed items and every
+ * watched object pass through it before the cache keeps them, so the operator holds the fields it reads
+ * and not the rest (managedFields, a pod's spec and most of its status are most of each object).
+ */
+function slimInformer<T extends KubernetesObject>(
+  kc: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  slim: (obj: T) => T,
+  labelSelector?: string,
+): Cache<T> {
+  class SlimWatch extends Watch {
+    override watch(
+      ...[watchPath, params, callback, done]: Parameters<Watch['watch']>
+    ): ReturnType<Watch['watch']> {
+      return super.watch(
+        watchPath,
+        params,
+        (phase: string, obj: unknown) =>
+          callback(
+            phase,
+            phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slim(obj as T) : obj,
+          ),
+        done,
+      );
+    }
+  }
+  const slimList = async (): Promise<KubernetesListObject<T>> => {
+    const listed = await list();
+    return { ...listed, items: listed.items.map(slim) };
+  };
+  return new ListWatch<T>(path, new SlimWatch(kc), slimList, false, labelSelector);
+}
+
+/** A window as the apiserver sent it, without the managedFields nothing here reads. */
+export function slimWindow<T extends WindowObject>(obj: T): T {
+  if (obj.metadata.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+/** What the controller reads of a pod: its name, namespace, labels and Ready condition (podView). */
+export function slimPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata ?? {};
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels,
+    },
+    status: ready === undefined ? {} : { conditions: [{ type: 'Ready', status: ready.status }] },
+  };
+}
+
 export function windowCache(
   kc: KubeConfig,
   namespace: string | null,
@@ -83,7 +143,7 @@ export function windowCache(
   const api = kc.makeApiClient(CustomObjectsApi);
   const base = `/apis/${MW.group}/${MW.version}`;
   const path = namespace === null ? `${base}/${MW.plural}` : `${base}/namespaces/${namespace}/${MW.plural}`;
-  return makeInformer(kc, path, () =>
+  const list = (): Promise<KubernetesListObject<WindowObject & KubernetesObject>> =>
     namespace === null
       ? api.listClusterCustomObject({ group: MW.group, version: MW.version, plural: MW.plural })
       : api.listNamespacedCustomObject({
@@ -91,11 +151,11 @@ export function windowCache(
           version: MW.version,
           plural: MW.plural,
           namespace,
-        }),
-  );
+        });
+  return slimInformer(kc, path, list, slimWindow);
 }
 
-/** The pods of one namespace that a label selector picks, and only those. */
+/** The pods of one namespace that a label selector picks, and only what the controller reads of them. */
 export function podCache(
   kc: KubeConfig,
   api: CoreV1Api,
@@ -103,10 +163,11 @@ export function podCache(
   labelSelector: string,
 ): Cache<V1Pod> {
   const selector = labelSelector === '' ? undefined : labelSelector;
-  return makeInformer(
+  return slimInformer(
     kc,
     `/api/v1/namespaces/${namespace}/pods`,
     () => api.listNamespacedPod({ namespace, labelSelector: selector }),
+    slimPod,
     selector,
   );
 }

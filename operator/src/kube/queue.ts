@@ -8,16 +8,20 @@ export interface QueueOptions {
   maxDelayMs?: number;
   /** Injectable for tests. */
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
-  /** Items for which this holds are handed out before all others (still first in, first out among them). */
-  urgent?: (item: string) => boolean;
+  /**
+   * The item's lane, 0 first: an item is handed out only when every lower lane is empty (first in, first
+   * out within a lane). Asked when the item is queued. Absent: one lane.
+   */
+  lane?: (item: string) => number;
+  /** How many lanes `lane` uses (1 by default). */
+  lanes?: number;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class WorkQueue<T extends string = string> {
-  private readonly queue: T[] = [];
-  private readonly urgentQueue: T[] = [];
-  private readonly urgent: (item: string) => boolean;
+  private readonly queues: T[][];
+  private readonly lane: (item: string) => number;
   private readonly waiting = new Set<T>();
   private readonly processing = new Set<T>();
   private readonly dirty = new Set<T>();
@@ -32,7 +36,8 @@ export class WorkQueue<T extends string = string> {
   private readonly setTimer: NonNullable<QueueOptions['setTimer']>;
 
   constructor(options: QueueOptions = {}) {
-    this.urgent = options.urgent ?? (() => false);
+    this.queues = Array.from({ length: options.lanes ?? 1 }, () => []);
+    this.lane = options.lane ?? (() => 0);
     this.baseDelayMs = options.baseDelayMs ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.setTimer =
@@ -45,7 +50,7 @@ export class WorkQueue<T extends string = string> {
   }
 
   get depth(): number {
-    return this.queue.length + this.urgentQueue.length;
+    return this.queues.reduce((n, q) => n + q.length, 0);
   }
 
   add(item: T): void {
@@ -57,7 +62,8 @@ export class WorkQueue<T extends string = string> {
     if (this.waiting.has(item)) return;
     this.waiting.add(item);
     this.queuedAt.set(item, Date.now());
-    (this.urgent(item) ? this.urgentQueue : this.queue).push(item);
+    const lane = Math.min(this.queues.length - 1, Math.max(0, this.lane(item)));
+    (this.queues[lane] as T[]).push(item);
     this.wakers.shift()?.();
   }
 
@@ -102,7 +108,7 @@ export class WorkQueue<T extends string = string> {
       if (this.shut) return null;
       await new Promise<void>((resolve) => this.wakers.push(resolve));
     }
-    const item = (this.urgentQueue.shift() ?? this.queue.shift()) as T;
+    const item = (this.queues.find((q) => q.length > 0) as T[]).shift() as T;
     this.waiting.delete(item);
     this.processing.add(item);
     this.lastWaitMs = Date.now() - (this.queuedAt.get(item) ?? Date.now());

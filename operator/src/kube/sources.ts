@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
 import { requiredKeys } from '../core/selector.ts';
 import type { PodView } from '../core/status.ts';
-import { parseWindow } from '../core/window.ts';
+import { parseWindowOnce } from '../core/window.ts';
 import { podCache, ResilientInformer, windowCache } from './informers.ts';
 import type { WindowObject } from './resources.ts';
 
@@ -45,7 +45,7 @@ export async function startKubeSources(
     if (stopped) return;
     const keysByNamespace = new Map<string, string[]>();
     for (const obj of windows.cache.list()) {
-      const parsed = parseWindow(obj);
+      const parsed = parseWindowOnce(obj);
       if (!parsed.ok || parsed.value.selector === null) continue;
       const keys = requiredKeys(parsed.value.selector);
       const common = keysByNamespace.get(parsed.value.namespace);

@@ -7,8 +7,10 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { KmaintError } from '@kmaint/common';
+import type { Logger } from 'pino';
 import { withRemovals } from '../core/merge-patch.ts';
 import type { Transition, WindowStatus } from '../core/status.ts';
+import { EventSink } from './events.ts';
 import { MW, type WindowObject } from './resources.ts';
 
 /** Writes to MaintenanceWindows and their events: what the reconciler needs from the apiserver. */
@@ -16,6 +18,7 @@ export interface WindowWriter {
   patchStatus(obj: WindowObject, status: WindowStatus): Promise<void>;
   /** Replaces the finalizer list, guarded by the object's resourceVersion. */
   setFinalizers(obj: WindowObject, finalizers: string[]): Promise<void>;
+  /** Resolves once the event is handed over: it is sent in the background, and may be dropped. */
   recordEvent(obj: WindowObject, event: Transition): Promise<void>;
 }
 
@@ -25,11 +28,13 @@ export class KubeWindowWriter implements WindowWriter {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly identity: string;
+  private readonly events: EventSink;
 
-  constructor(kc: KubeConfig, identity: string) {
+  constructor(kc: KubeConfig, identity: string, log: Logger) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
     this.identity = identity;
+    this.events = new EventSink(log);
   }
 
   async patchStatus(obj: WindowObject, status: WindowStatus): Promise<void> {
@@ -62,24 +67,35 @@ export class KubeWindowWriter implements WindowWriter {
 
   async recordEvent(obj: WindowObject, event: Transition): Promise<void> {
     const { name, namespace, uid, resourceVersion } = obj.metadata;
+    // Stamped now: the event may be sent a moment later.
     const now = new Date();
-    await call('KUBE_EVENT', `record an event on ${namespace}/${name}`, () =>
-      this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${name}.`, namespace },
-          involvedObject: { apiVersion: MW.apiVersion, kind: MW.kind, name, namespace, uid, resourceVersion },
-          reason: event.reason,
-          message: event.message,
-          type: event.type,
-          count: 1,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          source: { component: 'kmaint-operator' },
-          reportingComponent: 'kmaint.io/operator',
-          reportingInstance: this.identity,
-        },
-      }),
+    const what = `record an event on ${namespace}/${name}`;
+    this.events.record({ window: `${namespace}/${name}`, reason: event.reason }, () =>
+      call('KUBE_EVENT', what, () =>
+        this.core.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { generateName: `${name}.`, namespace },
+            involvedObject: {
+              apiVersion: MW.apiVersion,
+              kind: MW.kind,
+              name,
+              namespace,
+              uid,
+              resourceVersion,
+            },
+            reason: event.reason,
+            message: event.message,
+            type: event.type,
+            count: 1,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            source: { component: 'kmaint-operator' },
+            reportingComponent: 'kmaint.io/operator',
+            reportingInstance: this.identity,
+          },
+        }),
+      ),
     );
   }
 }

@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       identity: 'op-0',
       leaseDurationMs: 15_000,
       resyncPeriodMs: 300_000,
+      workers: 32,
       logLevel: 'info',
     });
   });
@@ -46,6 +47,7 @@ describe('loadConfig', () => {
         ETCD_ENDPOINTS: 'not an endpoint',
         LEADER_ELECTION: 'maybe',
         ETCD_CERT_FILE: '/c',
+        RECONCILE_WORKERS: '0',
       });
     } catch (err) {
       error = err;
@@ -58,6 +60,7 @@ describe('loadConfig', () => {
       'ETCD_ENDPOINTS',
       'LEADER_ELECTION',
       'ETCD_CERT_FILE and ETCD_KEY_FILE',
+      'RECONCILE_WORKERS',
     ]) {
       expect(message).toContain(name);
     }
@@ -76,6 +79,7 @@ describe('helpText', () => {
       ['LOG_LEVEL', defaults.logLevel],
       ['LEASE_DURATION', '15s'],
       ['RESYNC_PERIOD', '5m'],
+      ['RECONCILE_WORKERS', String(defaults.workers)],
       ['ETCD_ENDPOINTS', 'etcd:2379'],
     ]) {
       expect(help).toMatch(new RegExp(`^  ${name} +${shown} `, 'm'));

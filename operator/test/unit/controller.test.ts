@@ -9,12 +9,22 @@ import { createMetrics } from '../../src/metrics.ts';
 import { waitFor } from '../../../test/env/helpers.ts';
 
 // The controller with its collaborators faked (unit test): what it writes, and when.
-function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails?: () => boolean } = {}) {
+function harness(
+  opts: {
+    leader?: boolean;
+    statusFails?: boolean;
+    etcdWriteFails?: () => boolean;
+    /** The finalizer update never comes back through the cache (an informer that lags behind). */
+    cacheLags?: boolean;
+  } = {},
+) {
   const objects = new Map<string, WindowObject>();
   const values = new Map<string, string>();
   const writes: [string, string][] = [];
   const finalizerUpdates: [string, string[]][] = [];
   const events: string[] = [];
+  /** Key writes and status patches in the order they happened. */
+  const order: string[] = [];
   let handlers: SourceHandlers | null = null;
   const switches: SwitchStore = {
     read: async (key) => values.get(key) ?? null,
@@ -25,6 +35,7 @@ function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails
         });
       }
       writes.push([key, value]);
+      order.push(`key ${key}`);
       values.set(key, value);
     },
     readMembers: async (): Promise<MemberReport[]> => [],
@@ -38,6 +49,7 @@ function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails
           retriable: true,
         });
       }
+      order.push(`status ${obj.metadata.name}`);
       const cur = objects.get(`${obj.metadata.namespace}/${obj.metadata.name}`);
       if (cur) cur.status = status as unknown as Record<string, unknown>;
     },
@@ -45,7 +57,7 @@ function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails
       const ref = `${obj.metadata.namespace}/${obj.metadata.name}`;
       finalizerUpdates.push([ref, finalizers]);
       const cur = objects.get(ref);
-      if (!cur) return;
+      if (!cur || opts.cacheLags) return;
       if (cur.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
         objects.delete(ref);
         handlers?.windowDeleted(cur);
@@ -85,7 +97,13 @@ function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails
   });
   const put = (name: string, spec: Record<string, unknown>) => {
     const obj: WindowObject = {
-      metadata: { name, namespace: 'ns', generation: 1, creationTimestamp: new Date().toISOString() },
+      metadata: {
+        name,
+        namespace: 'ns',
+        generation: 1,
+        creationTimestamp: new Date().toISOString(),
+        ...(opts.cacheLags && { resourceVersion: '1' }),
+      },
       spec,
     };
     objects.set(`ns/${name}`, obj);
@@ -104,6 +122,7 @@ function harness(opts: { leader?: boolean; statusFails?: boolean; etcdWriteFails
     writes,
     finalizerUpdates,
     events,
+    order,
     put,
     remove,
     objects,
@@ -149,6 +168,30 @@ describe('Controller', () => {
       timeoutMs: 10_000,
     });
     expect(h.values.get('/maintenance/svc')).toContain('"enabled":true');
+    await h.controller.stop();
+  });
+
+  it('turns the keys of a burst of new windows on before it patches their status', async () => {
+    const h = harness();
+    await h.controller.start();
+    const names = Array.from({ length: 30 }, (_, i) => `w${i}`);
+    for (const name of names) h.put(name, { target: { name } });
+    await waitFor(() => names.every((n) => h.order.includes(`status ${n}`)), { message: 'every status' });
+    // Only the workers (4) still adding the last finalizers may see a status patch go before their key.
+    const firstStatus = h.order.findIndex((op) => op.startsWith('status '));
+    expect(h.order.slice(0, firstStatus).every((op) => op.startsWith('key '))).toBe(true);
+    expect(firstStatus).toBeGreaterThanOrEqual(names.length - 4);
+    await h.controller.stop();
+  });
+
+  it('adds the finalizer once, although the cache still holds the version without it', async () => {
+    const h = harness({ cacheLags: true });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.order.includes('status a'), { message: 'the status patched' });
+    expect(h.values.get('/maintenance/svc')).toContain('"enabled":true');
+    expect(h.finalizerUpdates).toEqual([['ns/a', [FINALIZER]]]);
+    expect(h.events).not.toContain('FinalizerWriteFailed');
     await h.controller.stop();
   });
 

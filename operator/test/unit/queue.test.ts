@@ -76,17 +76,20 @@ describe('WorkQueue', () => {
   });
 });
 
-describe('WorkQueue urgent lane', () => {
-  it('hands out urgent items before the others, each lane first in, first out', async () => {
-    const q = new WorkQueue<string>({ urgent: (item) => item.startsWith('k:') });
-    for (const item of ['w:1', 'w:2', 'k:a', 'w:3', 'k:b']) q.add(item);
-    expect(q.depth).toBe(5);
+describe('WorkQueue lanes', () => {
+  it('hands out the items of a lower lane before the others, each lane first in, first out', async () => {
+    const q = new WorkQueue<string>({
+      lanes: 3,
+      lane: (item) => (item.startsWith('k:') ? 0 : item.startsWith('n:') ? 1 : 2),
+    });
+    for (const item of ['w:1', 'n:1', 'w:2', 'k:a', 'w:3', 'n:2', 'k:b']) q.add(item);
+    expect(q.depth).toBe(7);
     const order: string[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 7; i++) {
       const item = (await q.get()) as string;
       order.push(item);
       q.done(item);
     }
-    expect(order).toEqual(['k:a', 'k:b', 'w:1', 'w:2', 'w:3']);
+    expect(order).toEqual(['k:a', 'k:b', 'n:1', 'n:2', 'w:1', 'w:2', 'w:3']);
   });
 });

@@ -143,6 +143,8 @@ describe('the operator', () => {
       LOG_LEVEL: 'info',
       WATCH_NAMESPACE: '',
       RESYNC_PERIOD: '5m',
+      RECONCILE_WORKERS: '32',
+      NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=2',
       LEADER_ELECTION: 'true',
       LEADER_ELECTION_NAMESPACE: 'kmaint-system',
       LEADER_ELECTION_LEASE_NAME: 'kmaint-operator',
