@@ -190,10 +190,16 @@ kafka_hash=$({
   echo "$jre"
   find "$kafka_ctx" -type f -print0 | sort -z | xargs -0 sha256sum | sed "s|$kafka_ctx||"
   ls "$libs"
+  echo log4j-slf4j-impl
 } | hash_of)
 if ! exists "localhost/kmaint/kafka:$kafka_hash"; then
   log "Kafka $KAFKA_VERSION image"
   cp -r "$libs" "$kafka_ctx/libs"
+  # The broker's jars log through SLF4J 1.7 without a binding; the distribution's log4j2 binding, so
+  # `docker compose logs kafka` shows the broker's log.
+  log4j=$(find "$libs" -name 'log4j-core-*.jar' -printf '%f\n' | sed 's/^log4j-core-\(.*\)\.jar$/\1/')
+  mvn -q dependency:get "-Dartifact=org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -Dtransitive=false >&2
+  cp "$HOME/.m2/repository/org/apache/logging/log4j/log4j-slf4j-impl/$log4j/log4j-slf4j-impl-$log4j.jar" "$kafka_ctx/libs/"
   timed podman build --quiet --format docker --network host -t "localhost/kmaint/kafka:$kafka_hash" "$kafka_ctx" >/dev/null
 fi
 podman tag "localhost/kmaint/kafka:$kafka_hash" "$kafka_tag"
