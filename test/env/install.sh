@@ -33,12 +33,14 @@ node_bin=node_modules/.bin/node
 bash test/env/build-java-example.sh >&2
 bash test/env/build-go-tools.sh
 # With --test-tools (.ci/run), also the packaging tests' tools: the compose CLI and upstream promtool built
-# from their Go modules, hadolint and shellcheck, Debian's chromium for the status page test and KEDA's
-# CRDs for the autoscaler test. The tests would fetch them on first use, but inside a test timeout;
-# .ci/run gets them first. `npm run stack` needs none of them.
+# from their Go modules, hadolint and shellcheck, Debian's chromium for the status page test, KEDA's
+# CRDs for the autoscaler test, and podman with kmaint's images built from the Dockerfile (plus the
+# Kafka and etcd images docker-compose.yml names). The tests would fetch them on first use, but inside
+# a test timeout; .ci/run gets them first. `npm run stack` needs none of them.
 [[ ${1:-} == --test-tools ]] || exit 0
 bash test/env/build-compose.sh >&2
 bash test/env/build-promtool.sh >&2
 bash test/env/install-linters.sh >&2
 bash test/env/install-chromium.sh >/dev/null
 bash test/env/fetch-keda.sh >/dev/null
+bash test/env/build-images.sh --compose >/dev/null

@@ -84,8 +84,9 @@ beforeAll(async () => {
   // Cached under ~/.cache/kmaint after the first build (a few minutes on two busy cores).
   const built = await runOk('bash', [join(repoRoot, 'test/env/build-compose.sh')], { timeoutMs: 900_000 });
   compose = built.trim().split('\n').pop() ?? '';
+  // With the `ui` profile, so the model holds every service the file declares.
   model = JSON.parse(
-    await runOk(compose, ['-f', 'docker-compose.yml', 'config', '--format', 'json']),
+    await runOk(compose, ['-f', 'docker-compose.yml', '--profile', 'ui', 'config', '--format', 'json']),
   ) as ComposeModel;
 }, 900_000);
 
@@ -118,6 +119,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(model.services).sort()).toEqual([
       'etcd',
       'kafka',
+      'kafka-init',
       'kafka-service',
       'kafka-service-2',
       'kafka-ui',
@@ -144,7 +146,8 @@ describe('docker-compose.yml', () => {
   it('lets `docker exec kafka-etcd etcdctl put /maintenance/kafka-service true` switch the service', () => {
     const etcd = service('etcd');
     // etcdctl inside the container defaults to 127.0.0.1:2379, where this etcd listens.
-    expect(etcd.image).toMatch(/^quay\.io\/coreos\/etcd:v3\.5\.\d+$/);
+    // The etcd release the tests run against.
+    expect(etcd.image).toBe(`quay.io/coreos/etcd:v${envConfig.etcdVersion}`);
     expect(etcd.healthcheck?.test).toEqual(['CMD', 'etcdctl', 'endpoint', 'health']);
     const command = (etcd as { command?: string[] }).command ?? [];
     expect(command).toContain('--listen-client-urls=http://0.0.0.0:2379');
@@ -197,14 +200,31 @@ describe('docker-compose.yml', () => {
     expect(service('kafka-ui').environment?.['KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS']).toBe('kafka:29092');
   });
 
+  it('starts Kafka UI only with the `ui` profile (its image comes from Docker Hub only)', async () => {
+    const services = await runOk(compose, ['-f', 'docker-compose.yml', 'config', '--services']);
+    expect(services.trim().split('\n').sort()).toEqual([
+      'etcd',
+      'kafka',
+      'kafka-init',
+      'kafka-service',
+      'kafka-service-2',
+    ]);
+    expect((model.services['kafka-ui'] as { profiles?: string[] }).profiles).toEqual(['ui']);
+  });
+
   it('starts in order behind health checks', () => {
     for (const name of ['kafka', 'etcd', 'kafka-service', 'kafka-service-2']) {
       expect(service(name).healthcheck?.test.length, name).toBeGreaterThan(1);
     }
     expect(service('kafka-service').depends_on).toEqual({
       kafka: expect.objectContaining({ condition: 'service_healthy' }),
+      'kafka-init': expect.objectContaining({ condition: 'service_completed_successfully' }),
       etcd: expect.objectContaining({ condition: 'service_healthy' }),
     });
+    // The consumer never creates its topics: they exist before it starts.
+    const init = service('kafka-init') as { command?: string[]; image?: string };
+    expect(init.image).toBe(service('kafka').image);
+    for (const topic of goMaint.topics.split(',')) expect(init.command?.join(' ')).toContain(topic);
     expect(service('kafka-ui').depends_on).toEqual({
       kafka: expect.objectContaining({ condition: 'service_healthy' }),
     });

@@ -165,6 +165,10 @@ describe('shell scripts', () => {
       join(repoRoot, 'test/env/build-promtool.sh'),
       join(repoRoot, 'test/env/install-linters.sh'),
       join(repoRoot, 'test/env/install-chromium.sh'),
+      join(repoRoot, 'test/env/build-images.sh'),
+      ...['run', 'kafka-run-class.sh', 'kafka-server-start.sh', 'kafka-topics.sh'].map((script) =>
+        join(repoRoot, 'test/env/images/kafka/bin', script),
+      ),
       join(repoRoot, 'charts/sync-files.sh'),
       join(repoRoot, 'deploy/compose/kafka-topics'),
       join(repoRoot, 'cli/bin/kubectl-kmaint'),

