@@ -100,7 +100,8 @@ function defaultRegistry(): Registry {
 
 /**
  * The service's Prometheus registry: default process metrics plus the engine's state and counters. Event
- * driven where Prometheus wants counters, read from the engine at scrape time where it wants the present.
+ * driven for what happens now and then (transitions, drains, commits), read from the engine at scrape time
+ * for the present and for what happens per message (its totals).
  */
 export function createMetrics(source: MetricsSource, options: MetricsOptions = {}): Registry {
   const registry = options.registry ?? defaultRegistry();
