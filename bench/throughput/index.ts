@@ -187,11 +187,12 @@ export const throughput: Benchmark = {
         `kmaint / kafkajs eachMessage ${ratio(kmaint, raw)}; peak RSS kmaint / eachMessage ` +
         `${ratio(rss('kmaint'), rss('kafkajs'))} (the goal is ≤ 1.10).`,
       '',
-      '| client | msg/s median / p95 (min–max) | with join, median | peak RSS median (max) | CPU ms per 1k msgs, median |',
-      '| --- | --- | --- | --- | --- |',
+      '| client | msg/s median / p95 (min–max) | MB/s of values, median | with join, median | peak RSS median (max) | CPU ms per 1k msgs, median |',
+      '| --- | --- | --- | --- | --- | --- |',
       ...byClient.map(
         (r) =>
           `| ${label(r.client)} | ${r.msgsPerSec.median} / ${r.msgsPerSec.p95} (${r.msgsPerSec.min}–${r.msgsPerSec.max}) | ` +
+          `${((r.msgsPerSec.median * RECORD_BYTES) / 1e6).toFixed(1)} | ` +
           `${r.msgsPerSecWithJoin.median} | ${r.maxRssMiB.median} MiB (${r.maxRssMiB.max}) | ${r.cpuMsPer1k.median} |`,
       ),
     ];

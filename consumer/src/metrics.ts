@@ -1,14 +1,23 @@
 import type { EventEmitter } from 'node:events';
 import { MEMBER_STATES } from '@kmaint/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { MessageOutcome } from './core/events.ts';
+import {
+  MESSAGE_DURATION_BUCKETS,
+  type Buckets,
+  type OutcomeCounts,
+  type TopicTotals,
+} from './core/stats.ts';
 import type { EngineEvents, EngineSnapshot, EngineStats } from './engine/index.ts';
 import { withTimeout } from '@kmaint/common';
 
-/** The part of the engine metrics read: its events, its state, and per-partition offsets for lag. */
+/**
+ * The part of the engine metrics read: its events, its state, its per-topic message totals, and
+ * per-partition offsets for lag.
+ */
 export interface MetricsSource {
   readonly events: EventEmitter<EngineEvents>;
   snapshot(): Pick<EngineSnapshot, 'state' | 'desired' | 'inFlight' | 'components'>;
+  messageTotals(): ReadonlyMap<string, Readonly<TopicTotals>>;
   stats(): Promise<Pick<EngineStats, 'partitions'>>;
 }
 
@@ -21,11 +30,6 @@ export interface MetricsOptions {
 
 const STATES = MEMBER_STATES;
 
-type TopicMetrics = Record<MessageOutcome, { inc(): void }> & {
-  processedSeconds: { observe(value: number): void };
-  retriedSeconds: { observe(value: number): void };
-};
-
 // prom-client's defaults include gauges named *_total, which Prometheus' naming rules (and `promtool check
 // metrics`) reserve for counters; the same numbers are there per type without the suffix.
 const MISNAMED_DEFAULTS = [
@@ -35,7 +39,57 @@ const MISNAMED_DEFAULTS = [
 ];
 
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-const MESSAGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+
+/** One series of a histogram as prom-client's text writer takes it: `le` apart from the shared labels. */
+interface HistogramSeries {
+  labels: { le?: number | string };
+  sharedLabels: { topic: string; outcome: string };
+  value: number;
+  metricName: string;
+}
+
+/**
+ * A histogram whose observations the message path has already counted into buckets (core/stats.ts):
+ * prom-client's own observe() hashes its labels on every call, once per message, and has no way to add
+ * counted observations. So this one writes the series of the buckets it reads at scrape time, in the form
+ * prom-client's registry (text) and its get() (JSON, cluster aggregation) both read them.
+ */
+class CountedHistogram extends Histogram<'topic' | 'outcome'> {
+  readonly #config: { name: string; help: string };
+  readonly #read: () => Iterable<[topic: string, outcome: string, buckets: Buckets]>;
+
+  constructor(
+    config: { name: string; help: string; registers: Registry[] },
+    read: () => Iterable<[topic: string, outcome: string, buckets: Buckets]>,
+  ) {
+    super({ ...config, labelNames: ['topic', 'outcome'], buckets: [...MESSAGE_DURATION_BUCKETS] });
+    this.#config = config;
+    this.#read = read;
+  }
+
+  getForPromString(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: HistogramSeries[];
+  }> {
+    const { name, help } = this.#config;
+    const values: HistogramSeries[] = [];
+    for (const [topic, outcome, b] of this.#read()) {
+      const sharedLabels = { topic, outcome };
+      const upTo = b.cumulative();
+      const bucket = `${name}_bucket`;
+      b.bounds.forEach((le, i) =>
+        values.push({ labels: { le }, sharedLabels, value: upTo[i] ?? 0, metricName: bucket }),
+      );
+      values.push({ labels: { le: '+Inf' }, sharedLabels, value: b.count, metricName: bucket });
+      values.push({ labels: {}, sharedLabels, value: b.sum, metricName: `${name}_sum` });
+      values.push({ labels: {}, sharedLabels, value: b.count, metricName: `${name}_count` });
+    }
+    return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
+  }
+}
 
 function defaultRegistry(): Registry {
   const registry = new Registry();
@@ -46,7 +100,8 @@ function defaultRegistry(): Registry {
 
 /**
  * The service's Prometheus registry: default process metrics plus the engine's state and counters. Event
- * driven where Prometheus wants counters, read from the engine at scrape time where it wants the present.
+ * driven for what happens now and then (transitions, drains, commits), read from the engine at scrape time
+ * for the present and for what happens per message (its totals).
  */
 export function createMetrics(source: MetricsSource, options: MetricsOptions = {}): Registry {
   const registry = options.registry ?? defaultRegistry();
@@ -124,30 +179,48 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     registers,
   });
 
-  const outcomes = {
-    received: counter('kmaint_messages_received_total', 'Messages received from Kafka.'),
-    processed: counter('kmaint_messages_processed_total', 'Messages the handler finished successfully.'),
-    failed: counter(
-      'kmaint_messages_failed_total',
-      'Messages that failed every attempt (then dead-lettered).',
-    ),
-    retried: counter('kmaint_messages_retried_total', 'Failed handler attempts that were retried.'),
-    deadLettered: counter('kmaint_messages_dead_lettered_total', 'Messages sent to the dead-letter topic.'),
-    aborted: counter(
-      'kmaint_messages_aborted_total',
-      'Handler attempts aborted by a drain timeout or shutdown.',
-    ),
-  };
-  function counter(name: string, help: string): Counter<'topic'> {
-    return new Counter({ name, help, labelNames: ['topic'], registers });
+  // The per-message counts are read from the totals at scrape time: counting into prom-client per message
+  // would hash a label set for every message.
+  const totals = (): ReadonlyMap<string, Readonly<TopicTotals>> => source.messageTotals();
+  counter('kmaint_messages_received_total', 'Messages received from Kafka.', 'received');
+  counter('kmaint_messages_processed_total', 'Messages the handler finished successfully.', 'processed');
+  counter(
+    'kmaint_messages_failed_total',
+    'Messages that failed every attempt (then dead-lettered).',
+    'failed',
+  );
+  counter('kmaint_messages_retried_total', 'Failed handler attempts that were retried.', 'retried');
+  counter('kmaint_messages_dead_lettered_total', 'Messages sent to the dead-letter topic.', 'deadLettered');
+  counter(
+    'kmaint_messages_aborted_total',
+    'Handler attempts aborted by a drain timeout or shutdown.',
+    'aborted',
+  );
+  function counter(name: string, help: string, outcome: keyof OutcomeCounts): void {
+    new Counter({
+      name,
+      help,
+      labelNames: ['topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [topic, t] of totals()) this.inc({ topic }, t[outcome]);
+      },
+    });
   }
-  const processingDuration = new Histogram({
-    name: 'kmaint_message_processing_duration_seconds',
-    help: 'Handler time of one attempt, by topic and outcome (processed, or retried after failing).',
-    labelNames: ['topic', 'outcome'],
-    buckets: MESSAGE_BUCKETS,
-    registers,
-  });
+  new CountedHistogram(
+    {
+      name: 'kmaint_message_processing_duration_seconds',
+      help: 'Handler time of one attempt, by topic and outcome (processed, or retried after failing).',
+      registers,
+    },
+    function* () {
+      for (const [topic, t] of totals()) {
+        yield [topic, 'processed', t.processedSeconds];
+        yield [topic, 'retried', t.retriedSeconds];
+      }
+    },
+  );
   const commits = new Counter({
     name: 'kmaint_offset_commits_total',
     help: 'Offset commits that reached the broker, per topic.',
@@ -200,33 +273,6 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
   events.on('drained', ({ mode, durationMs, leftInFlight, timedOut }) => {
     drainDuration.observe({ mode, timed_out: String(timedOut) }, durationMs / 1000);
     if (leftInFlight > 0) drainAborted.inc(leftInFlight);
-  });
-  // Every message passes here (twice): the labelled children of each topic are looked up once, not
-  // hashed from a label object per message.
-  const perTopic = new Map<string, TopicMetrics>();
-  const forTopic = (topic: string): TopicMetrics => {
-    let m = perTopic.get(topic);
-    if (m === undefined) {
-      m = {
-        received: outcomes.received.labels(topic),
-        processed: outcomes.processed.labels(topic),
-        failed: outcomes.failed.labels(topic),
-        retried: outcomes.retried.labels(topic),
-        deadLettered: outcomes.deadLettered.labels(topic),
-        aborted: outcomes.aborted.labels(topic),
-        processedSeconds: processingDuration.labels(topic, 'processed'),
-        retriedSeconds: processingDuration.labels(topic, 'retried'),
-      };
-      perTopic.set(topic, m);
-    }
-    return m;
-  };
-  events.on('message', ({ outcome, topic, durationMs }) => {
-    const m = forTopic(topic);
-    m[outcome].inc();
-    // Only these two outcomes carry the time of a handler attempt.
-    if (outcome === 'processed') m.processedSeconds.observe(durationMs / 1000);
-    else if (outcome === 'retried') m.retriedSeconds.observe(durationMs / 1000);
   });
   events.on('commit', ({ topic }) => commits.inc({ topic }));
   events.on('rebalance', () => rebalances.inc());

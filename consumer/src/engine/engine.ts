@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { KmaintError, type MaintenanceMode } from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { EngineEvents } from '../core/events.ts';
+import type { TopicTotals } from '../core/stats.ts';
 import {
   initial,
   starting,
@@ -94,6 +95,7 @@ export class DrainEngine implements Engine {
         handler: c.handler,
         produce: (topic, message) => c.kafka.produce(topic, message),
         logger: c.logger,
+        onReceived: this.#stats.received,
         onMessage: this.#stats.message,
         onError: this.#stats.error,
       },
@@ -182,6 +184,10 @@ export class DrainEngine implements Engine {
 
   counters(): EngineCounters {
     return this.#stats.counters(this.#processor.inFlight);
+  }
+
+  messageTotals(): ReadonlyMap<string, Readonly<TopicTotals>> {
+    return this.#stats.totals.topics();
   }
 
   async stats(): Promise<EngineStats> {

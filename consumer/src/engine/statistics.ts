@@ -1,57 +1,82 @@
 import type { EventEmitter } from 'node:events';
-import type { EngineEvents } from '../core/events.ts';
-import { emptyCounters, newErrorLog } from '../core/stats.ts';
+import type { EngineEvents, MessageOutcome } from '../core/events.ts';
+import { MessageTotals, newErrorLog } from '../core/stats.ts';
 import type { RecordedError } from '../core/types.ts';
 import { tpKey, type KafkaClient } from '../kafka/client.ts';
 import type { EngineCounters, PartitionStats } from './types.ts';
 
-type MessageEvent = EngineEvents['message'][0];
-
 /**
- * The counters and the last errors, fed directly by the message path (processor, commits, assignments)
- * and announced as events; the engine only reads them.
+ * The counters and the last errors, fed directly by the message path (processor, commits, assignments);
+ * the engine and the metrics only read them. The `message` event is announced only while someone listens:
+ * it would otherwise be an object and an emit per message for nobody.
  */
 export class Statistics {
   readonly #events: EventEmitter<EngineEvents>;
-  readonly #counters = emptyCounters();
+  readonly totals = new MessageTotals();
   readonly #errors = newErrorLog();
+  #commits = 0;
+  #rebalances = 0;
 
   constructor(events: EventEmitter<EngineEvents>) {
     this.#events = events;
   }
 
-  /** One message outcome (or its arrival). */
-  readonly message = (e: MessageEvent): void => {
-    const c = this.#counters;
-    switch (e.outcome) {
-      case 'received':
-        c.received += 1;
-        break;
+  /** A fetched batch arrived. */
+  readonly received = (topic: string, partition: number, offsets: readonly string[]): void => {
+    this.totals.topic(topic).received += offsets.length;
+    if (this.#events.listenerCount('message') === 0) return;
+    for (const offset of offsets) {
+      this.#events.emit('message', {
+        outcome: 'received',
+        topic,
+        partition,
+        offset,
+        attempt: 0,
+        durationMs: 0,
+      });
+    }
+  };
+
+  /** One message outcome; `durationMs` is the handler time of that attempt (processed, retried). */
+  readonly message = (
+    outcome: Exclude<MessageOutcome, 'received'>,
+    topic: string,
+    partition: number,
+    offset: string,
+    attempt: number,
+    durationMs: number,
+  ): void => {
+    const t = this.totals.topic(topic);
+    switch (outcome) {
       case 'processed':
-        c.processed += 1;
-        break;
-      case 'failed':
-        c.failed += 1;
+        t.processed += 1;
+        t.processedSeconds.observe(durationMs / 1000);
         break;
       case 'retried':
-        c.retried += 1;
+        t.retried += 1;
+        t.retriedSeconds.observe(durationMs / 1000);
+        break;
+      case 'failed':
+        t.failed += 1;
         break;
       case 'deadLettered':
-        c.deadLettered += 1;
+        t.deadLettered += 1;
         break;
       case 'aborted':
+        t.aborted += 1;
         break;
     }
-    this.#events.emit('message', e);
+    if (this.#events.listenerCount('message') === 0) return;
+    this.#events.emit('message', { outcome, topic, partition, offset, attempt, durationMs });
   };
 
   readonly commit = (topic: string, partition: number, offset: string): void => {
-    this.#counters.commits += 1;
+    this.#commits += 1;
     this.#events.emit('commit', { topic, partition, offset });
   };
 
   rebalance(assigned: Record<string, number[]>): void {
-    this.#counters.rebalances += 1;
+    this.#rebalances += 1;
     this.#events.emit('rebalance', { assigned });
   }
 
@@ -69,8 +94,20 @@ export class Statistics {
     return this.#errors.toArray().at(-1);
   }
 
+  /** In the order /messages/stats has always shown them. */
   counters(inFlight: number): EngineCounters {
-    return { ...this.#counters, inFlight, errors: this.#errors.toArray() };
+    const { received, processed, failed, retried, deadLettered } = this.totals.sum();
+    return {
+      received,
+      processed,
+      failed,
+      retried,
+      deadLettered,
+      commits: this.#commits,
+      rebalances: this.#rebalances,
+      inFlight,
+      errors: this.#errors.toArray(),
+    };
   }
 }
 

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { MaintenanceMode, MemberReport } from '@kmaint/common';
 import type { SwitchCallbacks } from '@kmaint/common/etcd';
 import type { EngineEvents } from '../core/events.ts';
+import type { TopicTotals } from '../core/stats.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from '../core/types.ts';
 import type { SentMessage, TopicInfo } from '../kafka/client.ts';
 import type { KafkajsInstance } from '../kafka/kafkajs.ts';
@@ -131,6 +132,8 @@ export interface Engine {
   snapshot(): EngineSnapshot;
   /** Counters without any I/O (for metrics scrapes). */
   counters(): EngineCounters;
+  /** Per-topic message outcomes and handler times since start (for metrics scrapes). */
+  messageTotals(): ReadonlyMap<string, Readonly<TopicTotals>>;
   /** Counters plus per-partition committed offset, end offset and lag (asks Kafka). */
   stats(): Promise<EngineStats>;
   /** Produces one message; resolves with where it landed. */

@@ -34,7 +34,15 @@ export interface OutgoingMessage {
 export interface Batch {
   topic: string;
   partition: number;
-  messages: ConsumedMessage[];
+  /** The offsets of its messages, in order (decimal strings). */
+  offsets: readonly string[];
+  /**
+   * Its message at `index`, made when asked for: a batch holds thousands, and made all at once they would
+   * all outlive the young generation of the heap while the batch runs.
+   */
+  message(index: number): ConsumedMessage;
+  /** The key of its message at `index` (for per-key ordering), without making the message. */
+  key(index: number): Buffer | null;
   /** The offset after the batch (covers filtered control records), as a decimal string. */
   nextOffset: string;
   /** Keeps the group membership alive; rejects when the group is rebalancing (or the coordinator fails). */

@@ -10,6 +10,8 @@ export class Attempt {
   readonly deadline: number;
   #controller: AbortController | null = null;
   #aborted = false;
+  /** Set by Deadlines once the attempt ended or its time ran out. */
+  ended = false;
   #reason: unknown = undefined;
 
   constructor(deadline: number) {
@@ -44,28 +46,50 @@ export class Attempt {
  */
 export class Deadlines {
   readonly #timeoutMs: number;
-  /** Insertion order is start order, hence deadline order. */
-  readonly #live = new Set<Attempt>();
+  /**
+   * Attempts in start order, hence deadline order, from `#head` on; ended ones stay until every attempt
+   * before them has ended too (a queue with lazy removal: a Set's delete per message cost more).
+   */
+  #live: Attempt[] = [];
+  #head = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
   }
 
-  start(): Attempt {
-    const attempt = new Attempt(performance.now() + this.#timeoutMs);
-    this.#live.add(attempt);
+  /** An attempt that started at `now` (performance.now(), which the caller has at hand anyway). */
+  start(now = performance.now()): Attempt {
+    const attempt = new Attempt(now + this.#timeoutMs);
+    this.#live.push(attempt);
     if (this.#timer === null) this.#arm(this.#timeoutMs);
     return attempt;
   }
 
   end(attempt: Attempt): void {
-    this.#live.delete(attempt);
+    attempt.ended = true;
+    this.#dropEnded();
   }
 
   /** Aborts every running attempt (the drain timeout). */
   abortAll(reason: unknown): void {
-    for (const attempt of this.#live) attempt.abort(reason);
+    for (let i = this.#head; i < this.#live.length; i++) {
+      const attempt = this.#live[i] as Attempt;
+      if (!attempt.ended) attempt.abort(reason);
+    }
+  }
+
+  #dropEnded(): void {
+    const live = this.#live;
+    while (this.#head < live.length && (live[this.#head] as Attempt).ended) this.#head += 1;
+    if (this.#head === live.length) {
+      live.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= live.length) {
+      // One attempt that runs long holds the ones after it: keep the array from growing with them.
+      this.#live = live.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #arm(ms: number): void {
@@ -77,15 +101,19 @@ export class Deadlines {
   #expire(): void {
     this.#timer = null;
     const now = performance.now();
-    for (const attempt of this.#live) {
+    for (let i = this.#head; i < this.#live.length; i++) {
+      const attempt = this.#live[i] as Attempt;
+      if (attempt.ended) continue;
       if (attempt.deadline > now) {
         this.#arm(attempt.deadline - now);
         return;
       }
-      this.#live.delete(attempt);
+      // Ended for the timer's sake: it is not looked at again, whatever the handler does next.
+      attempt.ended = true;
       attempt.abort(
         new KmaintError('MAX_PROCESSING_TIME', `processing took longer than ${this.#timeoutMs} ms`),
       );
     }
+    this.#dropEnded();
   }
 }

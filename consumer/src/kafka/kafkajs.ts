@@ -381,7 +381,9 @@ function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
   return {
     topic,
     partition,
-    messages: batch.messages.map((m) => toMessage(topic, partition, m)),
+    offsets: batch.messages.map((m) => m.offset),
+    message: (index) => toMessage(topic, partition, batch.messages[index] as KafkaMessage),
+    key: (index) => batch.messages[index]?.key ?? null,
     nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
     heartbeat: () => payload.heartbeat(),
     isRevocation,
@@ -411,7 +413,10 @@ function toMessage(topic: string, partition: number, m: KafkaMessage): ConsumedM
 
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
+  if (headers === undefined) return out;
+  // Once per message: no [name, value] pair per header.
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value.at(-1) : value;
     if (last !== undefined) out[name] = last.toString();

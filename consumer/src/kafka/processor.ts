@@ -28,14 +28,17 @@ export interface ProcessorDeps {
   handler: MessageHandler;
   produce: (topic: string, message: OutgoingMessage) => Promise<SentMessage>;
   logger: Logger;
-  onMessage: (event: {
-    outcome: MessageOutcome;
-    topic: string;
-    partition: number;
-    offset: string;
-    attempt: number;
-    durationMs: number;
-  }) => void;
+  /** A batch arrived (called once per batch, not per message). */
+  onReceived: (topic: string, partition: number, offsets: readonly string[]) => void;
+  /** What became of one attempt; `durationMs` is its handler time (processed and retried only). */
+  onMessage: (
+    outcome: Exclude<MessageOutcome, 'received'>,
+    topic: string,
+    partition: number,
+    offset: string,
+    attempt: number,
+    durationMs: number,
+  ) => void;
   onError: (error: RecordedError) => void;
 }
 
@@ -64,6 +67,9 @@ export interface DrainOutcome {
 
 type Result = 'done' | 'failed' | 'aborted';
 
+/** What an attempt's error is while it has none (a handler may reject with anything, undefined too). */
+const SUCCEEDED = Symbol('succeeded');
+
 /** One fetched batch on its way through the pool. */
 class BatchRun {
   readonly batch: Batch;
@@ -74,29 +80,40 @@ class BatchRun {
   readonly settled = Promise.withResolvers<undefined>();
   /** Index of a message that failed for good (DLQ down): later ones of its partition are not run. */
   blockedAt: number | null = null;
+  /** A drain or a revocation cut it: no further message of it starts (they are fetched again). */
+  cut = false;
   sinceCommit = 0;
   lastCommitAt = Date.now();
-  committing: Promise<void> = Promise.resolve();
+  /** The commit under way, if any; `commitAgain` asks it for one more round when it is done. */
+  committing: Promise<void> | null = null;
+  commitAgain = false;
+  /** A commit is due and waits for the next turn of the event loop. */
+  commitSoon = false;
   #open: number;
 
   constructor(batch: Batch, tracker: OffsetTracker, generation: number) {
     this.batch = batch;
     this.tracker = tracker;
     this.generation = generation;
-    this.#open = batch.messages.length;
+    this.#open = batch.offsets.length;
   }
 
-  /** One more message ran or was dropped. */
-  settle(): void {
-    this.#open -= 1;
+  /** `count` more messages ran or were dropped. */
+  settle(count = 1): void {
+    this.#open -= count;
     if (this.#open === 0) this.settled.resolve(undefined);
   }
 }
 
-/** A message of a batch, by its index, as the scheduler queues it. */
+/**
+ * Consecutive messages of one batch in one lane, by index (`from` up to, not including, `to`), as the
+ * scheduler queues them: with partition ordering a whole batch is one item, so the pool is entered once
+ * per batch rather than once per message.
+ */
 interface Item {
   run: BatchRun;
-  index: number;
+  from: number;
+  to: number;
 }
 
 /** After the drain timeout aborts the handlers, how long they get to honour the signal before we move on. */
@@ -113,6 +130,8 @@ export class Processor {
   #scheduler: LaneScheduler<Item>;
   readonly #deadlines: Deadlines;
   readonly #batches = new Set<Promise<void>>();
+  /** The batches being handled, so that a drain or a revocation can cut the running ones too. */
+  readonly #runs = new Set<BatchRun>();
   #stopping = false;
   /**
    * Counts group generations (assignments) and processing sessions (reopen). A batch belongs to the
@@ -128,6 +147,11 @@ export class Processor {
   #revoke = new AbortController();
   /** Aborted when a drain begins: the wait before a held partition's retry does not hold it up. */
   #stop = new AbortController();
+  /**
+   * Aborts with a drain timeout or a revocation of the current generation: made once per generation
+   * (AbortSignal.any per message was a tenth of the message path's time, with its garbage).
+   */
+  #stopSignal = AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
   /** Partitions held at a message that failed and could not be dead-lettered, by `topic/partition`. */
   readonly #blocked = new Map<string, BlockedPartition>();
   #lastDlqError = 'processing failed';
@@ -153,7 +177,7 @@ export class Processor {
   /** Handles one batch to the end (or until a drain or rebalance stops it), then commits. */
   handleBatch(batch: Batch): Promise<void> {
     const revoked = this.#revokedGeneration === this.#generation;
-    if (this.#stopping || revoked || batch.messages.length === 0) return Promise.resolve();
+    if (this.#stopping || revoked || batch.offsets.length === 0) return Promise.resolve();
     const run = this.#handle(batch);
     this.#batches.add(run);
     const forget = (): void => void this.#batches.delete(run);
@@ -165,7 +189,7 @@ export class Processor {
   beginStop(): void {
     this.#stopping = true;
     this.#stop.abort();
-    this.#dropQueued();
+    this.#cut();
   }
 
   /** Waits for in-flight messages and the commits of their batches, aborting them past `timeoutMs`. */
@@ -195,6 +219,7 @@ export class Processor {
   assigned(): void {
     this.#generation += 1;
     this.#revoke = new AbortController();
+    this.#stopSignal = AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
   }
 
   /** Takes messages again after a drain (resume or rejoin). */
@@ -207,6 +232,7 @@ export class Processor {
     this.#abort = new AbortController();
     this.#revoke = new AbortController();
     this.#stop = new AbortController();
+    this.#stopSignal = AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
     this.#abandon = Promise.withResolvers<undefined>();
     // A handler that ignored its abort may still hold a lane of the old pool: start with a fresh one.
     this.#scheduler = this.#newScheduler();
@@ -217,29 +243,12 @@ export class Processor {
   }
 
   async #handle(batch: Batch): Promise<void> {
-    const { topic, partition, messages } = batch;
-    const run = new BatchRun(
-      batch,
-      new OffsetTracker(
-        messages.map((m) => m.offset),
-        batch.nextOffset,
-      ),
-      this.#generation,
-    );
-    for (const m of messages) {
-      this.#deps.onMessage({
-        outcome: 'received',
-        topic,
-        partition,
-        offset: m.offset,
-        attempt: 0,
-        durationMs: 0,
-      });
-    }
+    const { topic, partition, offsets } = batch;
+    const run = new BatchRun(batch, new OffsetTracker(offsets, batch.nextOffset), this.#generation);
+    this.#deps.onReceived(topic, partition, offsets);
     const partitionLane = `${topic}/${partition}`;
-    const byKey = this.#opts.orderBy === 'key';
     const held = this.#blocked.get(partitionLane);
-    const heldHere = held !== undefined && held.offset === messages[0]?.offset;
+    const heldHere = held !== undefined && held.offset === offsets[0];
     if (held !== undefined && !heldHere) this.#blocked.delete(partitionLane);
 
     // kafkajs only heartbeats between batches; a long batch must keep the membership alive itself, and a
@@ -252,36 +261,48 @@ export class Processor {
         if (revokedBy !== null) return;
         if (!batch.isRevocation(err)) {
           // Not a rebalance: kafkajs meets the same failure at its next heartbeat and handles it there.
-          this.#recordError('HEARTBEAT_FAILED', err, topic, partition, messages[0]?.offset ?? '');
+          this.#recordError('HEARTBEAT_FAILED', err, topic, partition, offsets[0] ?? '');
           return;
         }
         revokedBy = err;
         if (!this.#current(run)) return;
         this.#revokedGeneration = run.generation;
         this.#revoke.abort(err);
-        this.#dropQueued();
+        this.#cut();
       });
     }, this.#opts.heartbeatIntervalMs);
-    if (heldHere) {
-      // The refetch of a held partition: wait (bounded, and cut by a drain or revocation), then try the
-      // held message alone; the ones after it come with the next fetch once it is done.
-      const delayMs = backoffDelay(held.failures, this.#opts.retryBackoffMs, BLOCKED_RETRY_MAX_MS);
-      const cut = AbortSignal.any([this.#stopSignal(), this.#stop.signal]);
-      await abortableDelay(delayMs, cut).catch(() => undefined);
-      // Cut short: it stays held and uncommitted, and is fetched again after the resume or rebalance.
-      if (cut.aborted) run.settle();
-      else this.#scheduler.submit(partitionLane, { run, index: 0 });
-      for (let index = 1; index < messages.length; index++) run.settle();
-    } else {
-      for (let index = 0; index < messages.length; index++) {
-        const key = messages[index]?.key?.toString('hex') ?? '';
-        this.#scheduler.submit(byKey ? `${partitionLane}/${key}` : partitionLane, { run, index });
-      }
-    }
+    this.#runs.add(run);
     try {
+      if (heldHere) {
+        // The refetch of a held partition: wait (bounded, and cut by a drain or revocation), then try the
+        // held message alone; the ones after it come with the next fetch once it is done.
+        const delayMs = backoffDelay(held.failures, this.#opts.retryBackoffMs, BLOCKED_RETRY_MAX_MS);
+        const cut = AbortSignal.any([this.#stopSignal, this.#stop.signal]);
+        await abortableDelay(delayMs, cut).catch(() => undefined);
+        run.settle(offsets.length - 1);
+        // Cut short: it stays held and uncommitted, and is fetched again after the resume or rebalance.
+        if (cut.aborted) run.settle();
+        else this.#scheduler.submit(partitionLane, { run, from: 0, to: 1 });
+      } else if (this.#opts.orderBy === 'partition') {
+        this.#scheduler.submit(partitionLane, { run, from: 0, to: offsets.length });
+      } else {
+        // Per key: consecutive messages of one key go in as one item.
+        let from = 0;
+        let lane = '';
+        for (let index = 0; index < offsets.length; index++) {
+          const key = `${partitionLane}/${batch.key(index)?.toString('hex') ?? ''}`;
+          if (index > 0 && key !== lane) {
+            this.#scheduler.submit(lane, { run, from, to: index });
+            from = index;
+          }
+          lane = key;
+        }
+        this.#scheduler.submit(lane, { run, from, to: offsets.length });
+      }
       await Promise.race([run.settled.promise, this.#abandon.promise]);
     } finally {
       clearInterval(ticker);
+      this.#runs.delete(run);
     }
     await this.#commit(run);
     if (!this.#current(run)) return;
@@ -290,27 +311,104 @@ export class Processor {
     if (revokedBy !== null) throw revokedBy;
   }
 
-  /** The scheduler's work: one message through its attempts, then its bookkeeping. Never rejects. */
-  async #runItem({ run, index }: Item): Promise<void> {
-    const m = run.batch.messages[index] as ConsumedMessage;
-    if (run.blockedAt !== null && index > run.blockedAt) {
-      // Its partition is held at an earlier message: running it now would break the order and run it
-      // again with every refetch.
-      run.settle();
-      return;
+  /**
+   * The scheduler's work: the item's messages one after the other, each through its attempts and its
+   * bookkeeping. Hands back the rest when another lane waits for a slot. Never rejects. The attempts run
+   * here rather than in a function of their own: that would be one more promise and await per message.
+   */
+  async #runItem(item: Item): Promise<Item | undefined> {
+    const { run, to } = item;
+    for (let index = item.from; index < to; index++) {
+      // Cut by a drain or revocation, or its partition is held at an earlier message (running it now would
+      // break the order and run it again with every refetch): the rest stays uncommitted, is fetched again.
+      if (run.cut || (run.blockedAt !== null && index > run.blockedAt)) {
+        run.settle(to - index);
+        return undefined;
+      }
+      if (index > item.from && this.#scheduler.contended) return { run, from: index, to };
+      const m = run.batch.message(index);
+      // A drain timeout or a revocation: a member that is losing the partition stops retrying it (its
+      // successor fetches it again) rather than outlive the rebalance timeout and be evicted. (The
+      // composite signal is for waits; its `aborted` getter re-reads its sources, so checks use those.)
+      const timedOut = this.#abort.signal;
+      const revoked = this.#revoke.signal;
+      const drainSignal = this.#stopSignal;
+      let result: Result | null = null;
+      try {
+        for (let attempt = 1; result === null; attempt++) {
+          if (timedOut.aborted || revoked.aborted) {
+            result = this.#aborted(m, attempt);
+            break;
+          }
+          const started = performance.now();
+          // Aborted by MAX_PROCESSING_TIME or by the drain timeout (Deadlines.abortAll).
+          const ctx = this.#deadlines.start(started);
+          let error: unknown = SUCCEEDED;
+          try {
+            await this.#deps.handler(m, ctx);
+          } catch (err) {
+            error = err;
+          } finally {
+            this.#deadlines.end(ctx);
+          }
+          const durationMs = performance.now() - started;
+          if (error === SUCCEEDED) {
+            this.#deps.onMessage('processed', m.topic, m.partition, m.offset, attempt, durationMs);
+            result = 'done';
+          } else {
+            const failure = { error, attempt, aborted: ctx.aborted, durationMs };
+            result = await this.#failedAttempt(m, failure, timedOut, revoked, drainSignal);
+          }
+        }
+      } catch (err) {
+        // Only a throwing listener gets here; the message is then left unfinished, so it comes back.
+        this.#recordError('PROCESSING_FAILED', err, m.topic, m.partition, m.offset);
+        result = 'failed';
+      }
+      this.#finished(run, index, m, result);
     }
-    let result: Result;
-    try {
-      result = await this.#process(m);
-    } catch (err) {
-      // Only a throwing listener gets here; the message is then left unfinished, so it comes back.
-      this.#recordError('PROCESSING_FAILED', err, m.topic, m.partition, m.offset);
-      result = 'failed';
+    return undefined;
+  }
+
+  /**
+   * After a failed attempt: null to try again (after the backoff), or how the message ends: aborted by a
+   * drain timeout or revocation, or dead-lettered once it is out of attempts or cannot succeed.
+   */
+  async #failedAttempt(
+    m: ConsumedMessage,
+    failure: { error: unknown; attempt: number; aborted: boolean; durationMs: number },
+    timedOut: AbortSignal,
+    revoked: AbortSignal,
+    drainSignal: AbortSignal,
+  ): Promise<Result | null> {
+    const { error, attempt, durationMs } = failure;
+    const { topic, partition, offset } = m;
+    if (timedOut.aborted || revoked.aborted) return this.#aborted(m, attempt);
+    this.#recordError('HANDLER_FAILED', error, topic, partition, offset);
+    // The handler's own KmaintError marked not retriable (a poison message, say) cannot succeed later:
+    // dead-letter it now. An attempt that was aborted (it ran out of time) is retried as usual.
+    const hopeless = !failure.aborted && !isRetriable(error);
+    if (!hopeless && attempt <= this.#opts.maxRetries) {
+      this.#deps.onMessage('retried', topic, partition, offset, attempt, durationMs);
+      try {
+        await abortableDelay(backoffDelay(attempt, this.#opts.retryBackoffMs), drainSignal);
+      } catch {
+        return this.#aborted(m, attempt);
+      }
+      return null;
     }
-    const lane = `${m.topic}/${m.partition}`;
+    this.#deps.onMessage('failed', topic, partition, offset, attempt, 0);
+    return this.#deadLetter(m, error, attempt);
+  }
+
+  /** The bookkeeping of a message that ran: its offset, its partition's hold, the commit it makes due. */
+  #finished(run: BatchRun, index: number, m: ConsumedMessage, result: Result): void {
     if (result === 'done') {
       run.tracker.finish(index);
-      if (this.#blocked.get(lane)?.offset === m.offset) this.#blocked.delete(lane);
+      if (this.#blocked.size > 0) {
+        const lane = `${m.topic}/${m.partition}`;
+        if (this.#blocked.get(lane)?.offset === m.offset) this.#blocked.delete(lane);
+      }
     } else if (result === 'failed') {
       run.tracker.fail(index);
       this.#hold(run, index, m);
@@ -323,7 +421,7 @@ export class Processor {
     if (due) {
       run.sinceCommit = 0;
       run.lastCommitAt = now;
-      void this.#commit(run);
+      this.#commitSoon(run);
     }
     run.settle();
   }
@@ -353,84 +451,65 @@ export class Processor {
     this.#recordError('PARTITION_BLOCKED', new Error(last), m.topic, m.partition, m.offset);
   }
 
-  /** Aborts with a drain timeout or a revocation of the current generation. */
-  #stopSignal(): AbortSignal {
-    return AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
-  }
-
-  /** Drops the queued messages of every batch: they stay uncommitted and are fetched again. */
-  #dropQueued(): void {
-    for (const { run } of this.#scheduler.cancel()) run.settle();
+  /** Drops the queued messages of every batch and cuts the running ones: all are fetched again. */
+  #cut(): void {
+    for (const { run, from, to } of this.#scheduler.cancel()) run.settle(to - from);
+    for (const run of this.#runs) run.cut = true;
   }
 
   #current(run: BatchRun): boolean {
     return run.generation === this.#generation;
   }
 
-  /** Commits the batch's contiguous finished offset, one commit after the other. */
+  /**
+   * Commits the batch's contiguous finished offset, one commit after the other: asked while one is under
+   * way, that one goes another round when it is done (with what finished by then), so the promise
+   * returned resolves once everything finished before the call is committed.
+   */
   #commit(run: BatchRun): Promise<void> {
-    run.committing = run.committing.then(async () => {
-      const next = run.tracker.pendingCommit();
-      if (next === null || !this.#current(run)) return;
-      try {
-        await run.batch.commit(next.toString());
-        run.tracker.markCommitted(next);
-      } catch (err) {
-        this.#recordError('COMMIT_FAILED', err, run.batch.topic, run.batch.partition, next.toString());
-      }
-    });
+    if (run.committing !== null) {
+      run.commitAgain = true;
+      return run.committing;
+    }
+    const rounds = async (): Promise<void> => {
+      do {
+        run.commitAgain = false;
+        await this.#commitOnce(run);
+      } while (run.commitAgain);
+      run.committing = null;
+    };
+    run.committing = rounds();
     return run.committing;
   }
 
-  async #process(m: ConsumedMessage): Promise<Result> {
-    const { topic, partition, offset } = m;
-    // A drain timeout or a revocation: a member that is losing the partition stops retrying it (its
-    // successor fetches it again) rather than outlive the rebalance timeout and be evicted.
-    const drainSignal = this.#stopSignal();
-    const attempts = this.#opts.maxRetries + 1;
-    let lastError: unknown = null;
-    let tried = attempts;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (drainSignal.aborted) return this.#aborted(m, attempt);
-      // Aborted by MAX_PROCESSING_TIME or by the drain timeout (Deadlines.abortAll).
-      const ctx = this.#deadlines.start();
-      const started = performance.now();
-      let failed = false;
-      try {
-        await this.#deps.handler(m, ctx);
-      } catch (err) {
-        failed = true;
-        lastError = err;
-      } finally {
-        this.#deadlines.end(ctx);
-      }
-      const durationMs = performance.now() - started;
-      if (!failed) {
-        this.#deps.onMessage({ outcome: 'processed', topic, partition, offset, attempt, durationMs });
-        return 'done';
-      }
-      if (drainSignal.aborted) return this.#aborted(m, attempt);
-      this.#recordError('HANDLER_FAILED', lastError, topic, partition, offset);
-      tried = attempt;
-      // The handler's own KmaintError marked not retriable (a poison message, say) cannot succeed later:
-      // dead-letter it now. An attempt that was aborted (it ran out of time) is retried as usual.
-      if (!ctx.aborted && !isRetriable(lastError)) break;
-      if (attempt < attempts) {
-        this.#deps.onMessage({ outcome: 'retried', topic, partition, offset, attempt, durationMs });
-        try {
-          await abortableDelay(backoffDelay(attempt, this.#opts.retryBackoffMs), drainSignal);
-        } catch {
-          return this.#aborted(m, attempt);
-        }
-      }
+  /**
+   * A commit at the next turn of the event loop, with what finished by then. Messages whose handlers
+   * finish at once run back to back without that turn (one chain of promise jobs), so a commit sent at
+   * once could not even be answered before the batch ends, and the batch would then wait for it before
+   * its own final commit; a slow handler lets the loop turn, and its commits go out as soon as they are due.
+   */
+  #commitSoon(run: BatchRun): void {
+    if (run.commitSoon) return;
+    run.commitSoon = true;
+    setImmediate(() => {
+      run.commitSoon = false;
+      void this.#commit(run);
+    });
+  }
+
+  async #commitOnce(run: BatchRun): Promise<void> {
+    const next = run.tracker.pendingCommit();
+    if (next === null || !this.#current(run)) return;
+    try {
+      await run.batch.commit(next.toString());
+      run.tracker.markCommitted(next);
+    } catch (err) {
+      this.#recordError('COMMIT_FAILED', err, run.batch.topic, run.batch.partition, next.toString());
     }
-    this.#deps.onMessage({ outcome: 'failed', topic, partition, offset, attempt: tried, durationMs: 0 });
-    return this.#deadLetter(m, lastError, tried);
   }
 
   #aborted(m: ConsumedMessage, attempt: number): Result {
-    const { topic, partition, offset } = m;
-    this.#deps.onMessage({ outcome: 'aborted', topic, partition, offset, attempt, durationMs: 0 });
+    this.#deps.onMessage('aborted', m.topic, m.partition, m.offset, attempt, 0);
     return 'aborted';
   }
 
@@ -459,14 +538,7 @@ export class Processor {
       this.#lastDlqError = `dead-letter topic ${dlq} unavailable: ${err instanceof Error ? err.message : String(err)}`;
       return 'failed';
     }
-    this.#deps.onMessage({
-      outcome: 'deadLettered',
-      topic: m.topic,
-      partition: m.partition,
-      offset: m.offset,
-      attempt: attempts,
-      durationMs: 0,
-    });
+    this.#deps.onMessage('deadLettered', m.topic, m.partition, m.offset, attempts, 0);
     return 'done';
   }
 

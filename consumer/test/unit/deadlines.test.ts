@@ -40,4 +40,20 @@ describe('Deadlines', () => {
     d.end(watched);
     d.end(unread);
   });
+
+  it('an attempt that ends while an older one still runs is no longer aborted, whatever the order', () => {
+    const d = new Deadlines(60_000);
+    const attempts = Array.from({ length: 3_000 }, () => d.start());
+    const slow = attempts[0];
+    // All but the oldest end: they stay queued behind it until it ends too.
+    for (const a of attempts.slice(1)) d.end(a);
+    const late = d.start();
+    const reason = new Error('drain timeout');
+    d.abortAll(reason);
+    expect(slow?.signal.reason).toBe(reason);
+    expect(late.signal.reason).toBe(reason);
+    expect(attempts.slice(1).some((a) => a.aborted)).toBe(false);
+    if (slow !== undefined) d.end(slow);
+    d.end(late);
+  });
 });

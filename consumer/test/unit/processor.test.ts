@@ -33,7 +33,9 @@ function batch(
   return {
     topic: 't',
     partition: 0,
-    messages,
+    offsets: messages.map((m) => m.offset),
+    message: (index) => messages[index] as ConsumedMessage,
+    key: (index) => messages[index]?.key ?? null,
     nextOffset: String(Number(messages.at(-1)?.offset ?? -1) + 1),
     heartbeat,
     isRevocation: (err) => err instanceof Error && err.message === 'rebalancing',
@@ -83,7 +85,8 @@ function processor(
       handler,
       produce,
       logger,
-      onMessage: (e) => outcomes.push(`${e.outcome}@${e.offset}`),
+      onReceived: (_t, _p, offsets) => offsets.forEach((o) => outcomes.push(`received@${o}`)),
+      onMessage: (outcome, _t, _p, offset) => void outcomes.push(`${outcome}@${offset}`),
       onError: () => undefined,
     },
   );
@@ -385,6 +388,7 @@ describe('Processor', () => {
         },
         produce: async () => ({ topic: 'x', partition: 0, offset: '0' }),
         logger,
+        onReceived: () => undefined,
         onMessage: () => undefined,
         onError: (e) => errors.push(e.code),
       },
@@ -396,6 +400,75 @@ describe('Processor', () => {
     await p.handleBatch(b);
     expect(b.commits.at(-1)).toBe('2');
     expect(errors).toContain('HEARTBEAT_FAILED');
+  });
+
+  it('with partition ordering, a drain lets the running message finish and starts none after it', async () => {
+    const g = gate();
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '0') await g.wait;
+      },
+      undefined,
+      { orderBy: 'partition' },
+    );
+    const b = batch([message(0), message(1), message(2)]);
+    const run = p.handleBatch(b);
+    await until(() => p.inFlight === 1);
+    const draining = p.drain(5_000);
+    g.open();
+    expect(await draining).toEqual({ timedOut: false, leftInFlight: 0 });
+    await run;
+    expect(outcomes.filter((o) => o.startsWith('processed'))).toEqual(['processed@0']);
+    expect(b.commits.at(-1)).toBe('1');
+    expect(b.sought.at(-1)).toBe('1');
+  });
+
+  it('a handler that finishes at once: the batch commits once, at its end, however often a commit fell due', async () => {
+    const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
+    const b = batch(Array.from({ length: 50 }, (_, i) => message(i)));
+    await p.handleBatch(b);
+    await new Promise((r) => setImmediate(r));
+    expect(b.commits).toEqual(['50']);
+  });
+
+  it('a handler that lets the event loop turn gets commits while its batch runs, each past finished messages only', async () => {
+    const done: number[] = [];
+    const { p } = processor(
+      async (m) => {
+        await new Promise((r) => setImmediate(r));
+        done.push(Number(m.offset));
+      },
+      undefined,
+      { orderBy: 'partition', commitEveryMessages: 2 },
+    );
+    const b = batch(Array.from({ length: 8 }, (_, i) => message(i)));
+    const committedWhileRunning: boolean[] = [];
+    const commit = b.commit;
+    b.commit = async (offset) => {
+      committedWhileRunning.push(done.length < 8);
+      expect(Number(offset)).toBeLessThanOrEqual(done.length);
+      await commit(offset);
+    };
+    await p.handleBatch(b);
+    expect(committedWhileRunning.filter(Boolean).length).toBeGreaterThan(0);
+    expect(b.commits.map(Number)).toEqual([...b.commits.map(Number)].sort((x, y) => x - y));
+    expect(b.commits.at(-1)).toBe('8');
+  });
+
+  it('with fewer workers than partitions, partitions take turns message by message', async () => {
+    const order: string[] = [];
+    const { p } = processor(
+      async (m) => {
+        order.push(`${m.partition}:${m.offset}`);
+        await Promise.resolve();
+      },
+      undefined,
+      { orderBy: 'partition', maxWorkers: 1 },
+    );
+    const other = (offset: number): ConsumedMessage => ({ ...message(offset), partition: 1 });
+    const b1 = { ...batch([other(0), other(1), other(2)]), partition: 1 };
+    await Promise.all([p.handleBatch(batch([message(0), message(1), message(2)])), p.handleBatch(b1)]);
+    expect(order).toEqual(['0:0', '1:0', '0:1', '1:1', '0:2', '1:2']);
   });
 
   it('takes no batches while stopped and again after reopen', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '@kmaint/common';
-import { RingBuffer } from '../../src/core/stats.ts';
+import { Buckets, MessageTotals, RingBuffer } from '../../src/core/stats.ts';
 import { settlesWithin } from '../../src/core/timeout.ts';
 
 describe('backoffDelay', () => {
@@ -23,5 +23,34 @@ describe('settlesWithin', () => {
     expect(await settlesWithin(Promise.resolve(1), 1_000)).toBe(true);
     expect(await settlesWithin(Promise.reject(new Error('x')), 1_000)).toBe(true);
     expect(await settlesWithin(new Promise(() => undefined), 5)).toBe(false);
+  });
+});
+
+describe('Buckets', () => {
+  it('counts each value into the first bound at or above it, and above all bounds only in the count', () => {
+    const b = new Buckets([0.01, 0.1, 1]);
+    for (const v of [0.001, 0.01, 0.05, 0.5, 7]) b.observe(v);
+    expect(b.cumulative()).toEqual([2, 3, 4]);
+    expect(b.count).toBe(5);
+    expect(b.sum).toBeCloseTo(7.561);
+  });
+});
+
+describe('MessageTotals', () => {
+  it('keeps each topic apart and adds them up', () => {
+    const t = new MessageTotals();
+    t.topic('a').received += 3;
+    t.topic('a').processed += 2;
+    t.topic('b').received += 1;
+    t.topic('b').failed += 1;
+    expect([...t.topics().keys()]).toEqual(['a', 'b']);
+    expect(t.sum()).toEqual({
+      received: 4,
+      processed: 2,
+      failed: 1,
+      retried: 0,
+      deadLettered: 0,
+      aborted: 0,
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { EngineEvents, EngineSnapshot, PartitionStats } from '../../../src/engine/index.ts';
+import { Statistics } from '../../../src/engine/statistics.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 
 type Snap = Pick<EngineSnapshot, 'state' | 'desired' | 'inFlight' | 'components'>;
@@ -12,8 +13,12 @@ function fakeSource() {
     inFlight: 2,
     components: { kafka: { healthy: true, detail: 'ok' }, etcd: { healthy: false, detail: 'down' } },
   };
+  const events = new EventEmitter<EngineEvents>();
+  const statistics = new Statistics(events);
   const source = {
-    events: new EventEmitter<EngineEvents>(),
+    events,
+    statistics,
+    messageTotals: () => statistics.totals.topics(),
     snap,
     partitions: [
       { topic: 't', partition: 0, committedOffset: '3', endOffset: '10', lag: 7 },
@@ -54,13 +59,12 @@ describe('metrics', () => {
     const source = fakeSource();
     const registry = createMetrics(source);
     const { events } = source;
-    const msg = { topic: 't', partition: 0, offset: '1', attempt: 1, durationMs: 20 };
-    events.emit('message', { ...msg, outcome: 'received' });
-    events.emit('message', { ...msg, outcome: 'received' });
-    events.emit('message', { ...msg, outcome: 'processed' });
-    events.emit('message', { ...msg, outcome: 'failed' });
-    events.emit('message', { ...msg, outcome: 'retried' });
-    events.emit('message', { ...msg, outcome: 'deadLettered' });
+    const { statistics } = source;
+    statistics.received('t', 0, ['1', '2']);
+    statistics.message('processed', 't', 0, '1', 1, 20);
+    statistics.message('retried', 't', 0, '2', 1, 3);
+    statistics.message('failed', 't', 0, '2', 2, 0);
+    statistics.message('deadLettered', 't', 0, '2', 2, 0);
     events.emit('commit', { topic: 't', partition: 0, offset: '2' });
     events.emit('rebalance', { assigned: { t: [0] } });
     events.emit('watchRestart', { reason: 'compacted' });
@@ -74,6 +78,22 @@ describe('metrics', () => {
     expect(value(text, 'kmaint_messages_failed_total{topic="t"}')).toBe(1);
     expect(value(text, 'kmaint_messages_retried_total{topic="t"}')).toBe(1);
     expect(value(text, 'kmaint_messages_dead_lettered_total{topic="t"}')).toBe(1);
+    expect(value(text, 'kmaint_messages_aborted_total{topic="t"}')).toBe(0);
+    const duration = 'kmaint_message_processing_duration_seconds';
+    expect(value(text, `${duration}_bucket{le="0.01",topic="t",outcome="processed"}`)).toBe(0);
+    expect(value(text, `${duration}_bucket{le="0.05",topic="t",outcome="processed"}`)).toBe(1);
+    expect(value(text, `${duration}_bucket{le="+Inf",topic="t",outcome="processed"}`)).toBe(1);
+    expect(value(text, `${duration}_sum{topic="t",outcome="processed"}`)).toBe(0.02);
+    expect(value(text, `${duration}_count{topic="t",outcome="retried"}`)).toBe(1);
+    expect(value(text, `${duration}_bucket{le="0.001",topic="t",outcome="retried"}`)).toBe(0);
+    expect(value(text, `${duration}_bucket{le="0.005",topic="t",outcome="retried"}`)).toBe(1);
+    const json = (await registry.getMetricsAsJSON()).find((m) => m.name === duration);
+    expect(json?.type).toBe('histogram');
+    expect(json?.values).toContainEqual({
+      labels: { le: 0.05, topic: 't', outcome: 'processed' },
+      value: 1,
+      metricName: `${duration}_bucket`,
+    });
     expect(value(text, 'kmaint_offset_commits_total{topic="t"}')).toBe(1);
     expect(value(text, 'kmaint_consumer_rebalances_total')).toBe(1);
     expect(value(text, 'kmaint_etcd_watch_restarts_total')).toBe(1);
