@@ -30,9 +30,7 @@ export function writeReadme(): void {
   const records = readdirSync(resultsDir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as Partial<BenchRecord>)
-    // bench/operator keeps its own records (operator-<label>.json) here too, in a form of their own.
-    .filter((r): r is BenchRecord => r.machine !== undefined && Array.isArray(r.summary));
+    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as BenchRecord);
   const lines = [
     '# kmaint benchmark results',
     '',

@@ -31,20 +31,21 @@ function fakeKafka(): { kafka: KafkaClient; sessions: ConsumeOptions[] } {
 
 function batch(offset: number): Batch & { commits: string[] } {
   const commits: string[] = [];
+  const message = {
+    topic: 't',
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    value: Buffer.from('v'),
+    headers: {},
+    timestamp: '0',
+  };
   return {
     topic: 't',
     partition: 0,
-    messages: [
-      {
-        topic: 't',
-        partition: 0,
-        offset: String(offset),
-        key: null,
-        value: Buffer.from('v'),
-        headers: {},
-        timestamp: '0',
-      },
-    ],
+    offsets: [message.offset],
+    message: () => message,
+    key: () => null,
     nextOffset: String(offset + 1),
     heartbeat: async () => undefined,
     isRevocation: () => false,
@@ -78,6 +79,7 @@ describe('GroupMembership', () => {
         },
         produce: async () => ({ topic: 't', partition: 0, offset: '0' }),
         logger,
+        onReceived: () => undefined,
         onMessage: () => undefined,
         onError: () => undefined,
       },
