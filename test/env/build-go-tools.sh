@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes control plane, kubectl, etcd and helm from their Go modules into
-# ~/.cache/kmaint/bin-<versions>, once; later runs find the stamp and return at once.
+# Builds the Kubernetes control plane, kubectl, the kubelet, etcd and helm from their Go modules into
+# ~/.cache/kmaint/bin-<versions>, once; later runs find the stamp and return at once. A binary already
+# in that folder is kept, so a tool added later is built alone into an existing cache.
 # k8s.io/kubernetes cannot be `go install`ed (its go.mod replaces the staging modules by path), so a
 # throwaway module requires it and maps every staging module to its published version.
 set -euo pipefail
@@ -16,7 +17,9 @@ STAGING=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-g
   kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
   mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller)
 
-if [[ -f "$OUT/.complete" ]]; then echo "$OUT"; exit 0; fi
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+
+if [[ -f "$OUT/.complete" && -x "$OUT/kubelet" ]]; then echo "$OUT"; exit 0; fi
 mkdir -p "$OUT" "$CACHE/src"
 staging_minor="v0.${K8S_VERSION#1.}"
 
@@ -44,13 +47,15 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   local minor=${K8S_VERSION#1.}; minor=${minor%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
   (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true
    cd "$dir" && GOFLAGS=-mod=mod go get k8s.io/kubernetes@v$K8S_VERSION >/dev/null
-   for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+   for cmd in "${K8S_CMDS[@]}"; do
+     [[ -x "$OUT/$cmd" ]] && continue
      GOFLAGS=-mod=mod go build -trimpath -ldflags "$ld" -o "$OUT/$cmd" "k8s.io/kubernetes/cmd/$cmd"
    done)
 }
@@ -68,7 +73,7 @@ build_helm() {
 }
 
 build_k8s
-build_etcd
-build_helm
+[[ -x "$OUT/etcd" ]] || build_etcd
+[[ -x "$OUT/helm" ]] || build_helm
 touch "$OUT/.complete"
 echo "$OUT"

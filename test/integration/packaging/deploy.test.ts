@@ -166,6 +166,7 @@ describe('shell scripts', () => {
       join(repoRoot, 'test/env/install-linters.sh'),
       join(repoRoot, 'test/env/install-chromium.sh'),
       join(repoRoot, 'test/env/build-images.sh'),
+      join(repoRoot, 'test/env/real-node.sh'),
       ...['run', 'kafka-run-class.sh', 'kafka-server-start.sh', 'kafka-topics.sh'].map((script) =>
         join(repoRoot, 'test/env/images/kafka/bin', script),
       ),
