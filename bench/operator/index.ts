@@ -2,7 +2,8 @@
 // Creates pods (Pending: there is no kubelet), then measures create → key on for single windows and for a
 // burst of many, convergence after an operator restart, and the operator's RSS, then the same with
 // unrelated pods in other namespaces. Sizes: BENCH_WINDOWS, BENCH_PODS, BENCH_UNRELATED_PODS. The operator
-// run is `<OPERATOR_ROOT>/operator/src/main.ts` (default: this checkout), so two trees compare in one way.
+// run is `<OPERATOR_ROOT>/operator/src/main.ts` (default: this checkout), so two trees compare in one way;
+// OPERATOR_RUN=dist compiles it with its build config and runs `operator/dist/main.js`, as the image does.
 // Writes bench/results/operator-<label>.json (a record like every benchmark's, so bench/results/README.md
 // is regenerated with it); BENCH_LABEL names the run. OPERATOR_NODE_FLAGS go to the operator's Node (e.g.
 // `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--heapsnapshot-signal=SIGUSR2` for profiling).
@@ -32,6 +33,11 @@ const NAMESPACES = 10;
 const SINGLE_RUNS = 20;
 const OPERATOR_ROOT = process.env['OPERATOR_ROOT'] ?? repoRoot;
 const LABEL = process.env['BENCH_LABEL'] ?? 'current';
+/** `source` (type-stripped TypeScript, as in development) or `dist` (tsc output, as in the image). */
+const OPERATOR_RUN = process.env['OPERATOR_RUN'] ?? 'source';
+if (OPERATOR_RUN !== 'source' && OPERATOR_RUN !== 'dist') throw new Error('OPERATOR_RUN: source or dist');
+const OPERATOR_ENTRY =
+  OPERATOR_RUN === 'dist' ? join('operator', 'dist', 'main.js') : join('operator', 'src', 'main.ts');
 const OPERATOR_FLAGS = (process.env['OPERATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 /** The operator runs with the Node flags its own chart gives it (none for a tree whose chart has none). */
 const chartValues = join(OPERATOR_ROOT, 'charts', 'kmaint', 'values.yaml');
@@ -70,6 +76,17 @@ async function retry<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+if (OPERATOR_RUN === 'dist') {
+  // Compiled now, so the run never measures a stale dist/.
+  await new Promise<void>((resolve, reject) =>
+    execFile(
+      join(repoRoot, 'node_modules', '.bin', 'tsc'),
+      ['-p', join(OPERATOR_ROOT, 'operator', 'tsconfig.build.json')],
+      (err) => (err === null ? resolve() : reject(err)),
+    ),
+  );
+}
+
 const benchStarted = performance.now();
 const startedAt = new Date().toISOString();
 const env = await startEnvironment({ kube: true, log });
@@ -97,7 +114,7 @@ const startOperator = async (): Promise<void> => {
   operatorPort = port;
   operator = spawn(
     join(repoRoot, 'node_modules', '.bin', 'node'),
-    [...OPERATOR_FLAGS, join(OPERATOR_ROOT, 'operator', 'src', 'main.ts')],
+    [...OPERATOR_FLAGS, join(OPERATOR_ROOT, OPERATOR_ENTRY)],
     {
       cwd: OPERATOR_ROOT,
       env: {
@@ -315,6 +332,7 @@ const params = {
   singleRuns: SINGLE_RUNS,
   createConcurrency: CREATE_CONCURRENCY,
   operatorRoot: OPERATOR_ROOT,
+  operatorRun: OPERATOR_RUN,
   operatorNodeOptions: NODE_OPTIONS,
   reconcileWorkers: process.env['RECONCILE_WORKERS'] ?? 'default',
   operatorNodeFlags: OPERATOR_FLAGS,
@@ -411,7 +429,7 @@ const file = writeRecord({
   params,
   results,
   summary: [
-    `${WINDOWS} MaintenanceWindows (each selecting its own ${PODS / WINDOWS} of ${PODS} Pending pods in ${NAMESPACES} namespaces) created ${CREATE_CONCURRENCY} at a time through the real apiserver; create → switch key on in etcd; operator RSS 5 s after each phase (peak since its start); then the operator restarted with every key deleted, and once more after ${UNRELATED} unrelated pods in ${NAMESPACES} other namespaces. The operator runs with the NODE_OPTIONS of its chart (\`${NODE_OPTIONS || 'none'}\`). Before and after are two runs one after the other on the same machine.`,
+    `${WINDOWS} MaintenanceWindows (each selecting its own ${PODS / WINDOWS} of ${PODS} Pending pods in ${NAMESPACES} namespaces) created ${CREATE_CONCURRENCY} at a time through the real apiserver; create → switch key on in etcd; operator RSS 5 s after each phase (peak since its start); then the operator restarted with every key deleted, and once more after ${UNRELATED} unrelated pods in ${NAMESPACES} other namespaces. The operator runs from \`${OPERATOR_ENTRY}\` with the NODE_OPTIONS of its chart (\`${NODE_OPTIONS || 'none'}\`). Before and after are two runs one after the other on the same machine.`,
     '',
     ...table,
   ],
