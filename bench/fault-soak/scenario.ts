@@ -51,7 +51,19 @@ export interface FaultSoakResult {
     /** Of those, how many were processed again. */
     duplicatesOfUncommitted: number;
   } | null;
-  /** Duplicates not explained by the kill (commits lost to the broker restart, say). */
+  brokerRestart: {
+    /**
+     * Messages finished at or past the group's committed offset when the broker went down, or while it
+     * was down: their commits had no broker to accept them, so a rejoin after it may fetch them again.
+     */
+    uncommittedAtRestart: number;
+    /** Of those (and not of the kill's), how many were processed again. */
+    duplicatesOfThem: number;
+  } | null;
+  /**
+   * Duplicates explained neither by the kill nor by the broker's outage: a commit the engine dropped or
+   * gave up on while a broker could have taken it.
+   */
   otherDuplicates: number;
   toggles: { total: number; drain: number; pause: number; off: number };
   restarts: { kill9: number; kafka: number; etcd: number };
@@ -355,7 +367,14 @@ export async function runFaultSoak(
   const toggles = { total: 0, drain: 0, pause: 0, off: 0 };
   const restarts = { kill9: 0, kafka: 0, etcd: 0 };
   let kill = null as FaultSoakResult['kill'];
+  /** The group's committed offset of each partition now. */
+  const committed = async (): Promise<Map<number, bigint>> => {
+    const [now] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((now?.partitions ?? []).map((x) => [x.partition, BigInt(x.offset)]));
+  };
   const killedUncommitted = new Set<string>();
+  let brokerRestart = null as FaultSoakResult['brokerRestart'];
+  const brokerUncommitted = new Set<string>();
   const fraction = (): number => counts.size / p.messages;
 
   try {
@@ -415,10 +434,7 @@ export async function runFaultSoak(
         const inFlightAtKill = victim.lastHealth?.inFlight ?? 0;
         await victim.kill9();
         restarts.kill9 += 1;
-        const [committedNow] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        const committedBy = new Map(
-          (committedNow?.partitions ?? []).map((x) => [x.partition, BigInt(x.offset)]),
-        );
+        const committedBy = await committed();
         for (const key of new Set(victim.processed)) {
           const [part, off] = key.split('/');
           if (BigInt(off as string) >= (committedBy.get(Number(part)) ?? -1n)) killedUncommitted.add(key);
@@ -436,8 +452,17 @@ export async function runFaultSoak(
       }
       await waitFor(() => fraction() >= 0.5 || !producing, { timeoutMs: 600_000, intervalMs: 50 });
       log('  restarting the Kafka broker');
+      const committedBy = await committed();
       await env.control('kafka', 'restart');
       restarts.kafka += 1;
+      for (const key of counts.keys()) {
+        const [part, off] = key.split('/');
+        if (BigInt(off as string) >= (committedBy.get(Number(part)) ?? -1n)) brokerUncommitted.add(key);
+      }
+      brokerRestart = { uncommittedAtRestart: brokerUncommitted.size, duplicatesOfThem: 0 };
+      log(
+        `  broker back: ${brokerUncommitted.size} processed but uncommitted when it went down or while down`,
+      );
       await waitFor(() => fraction() >= 0.7 || !producing, { timeoutMs: 600_000, intervalMs: 50 });
       log('  restarting etcd');
       await env.control('etcd', 'restart');
@@ -473,11 +498,14 @@ export async function runFaultSoak(
 
     let duplicates = 0;
     let ofUncommitted = 0;
+    let ofOutage = 0;
     for (const [key, n] of counts) {
       duplicates += n - 1;
       if (n > 1 && killedUncommitted.has(key)) ofUncommitted += n - 1;
+      else if (n > 1 && brokerUncommitted.has(key)) ofOutage += n - 1;
     }
     if (kill !== null) kill.duplicatesOfUncommitted = ofUncommitted;
+    if (brokerRestart !== null) brokerRestart.duplicatesOfThem = ofOutage;
     let missing = 0;
     for (const e of ends)
       for (let o = 0; o < Number(e.high); o++) if (!counts.has(`${e.partition}/${o}`)) missing += 1;
@@ -487,7 +515,8 @@ export async function runFaultSoak(
       missing,
       duplicates,
       kill,
-      otherDuplicates: duplicates - ofUncommitted,
+      brokerRestart,
+      otherDuplicates: duplicates - ofUncommitted - ofOutage,
       toggles,
       restarts,
       members,

@@ -49,7 +49,11 @@ export interface Batch {
   heartbeat(): Promise<void>;
   /** Whether a heartbeat rejection means the partitions are being revoked (the client will rejoin). */
   isRevocation(err: unknown): boolean;
-  /** Commits `offset` (the next to consume) for this partition in the current group generation. */
+  /**
+   * Commits `offset` (the next to consume) for this partition in the current group generation. Rejects
+   * with a KmaintError whose `retriable` says whether sending it again soon may succeed (the coordinator
+   * moved or is loading the group) or not (the group moved on, or no broker answers).
+   */
   commit(offset: string): Promise<void>;
   /** Tells the client where to fetch this partition from next (the first unfinished offset). */
   seekLocal(offset: string): void;

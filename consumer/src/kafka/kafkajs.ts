@@ -390,7 +390,22 @@ function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
     async commit(offset: string) {
       // Straight to the group coordinator in this generation: unlike consumer.commitOffsets(), this path
       // still works while consumer.stop() waits for the batch handlers.
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      try {
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      } catch (err) {
+        // This path has no retries of its own. A coordinator that moved or is loading the group (the
+        // broker answered) is worth another try; a broker that does not answer is not: the drain waiting
+        // for this commit would wait out the outage, and the next owner fetches from the committed offset.
+        // A newer generation or a rebalance in progress is not retriable either.
+        throw new KmaintError(
+          'COMMIT_FAILED',
+          `commit of ${topic}/${partition} at ${offset}: ${message(err)}`,
+          {
+            retriable: !isUnreachable(err) && retriableCause(err),
+            cause: err,
+          },
+        );
+      }
       opts.onCommit(topic, partition, offset);
     },
     seekLocal(offset: string) {

@@ -56,6 +56,13 @@ export interface BlockedPartition {
   failures: number;
 }
 
+/**
+ * Tries of one commit that fails retriably; with the default backoff (capped below) they span about seven
+ * seconds, what a coordinator takes to move or a restarted broker to load the group.
+ */
+const COMMIT_ATTEMPTS = 8;
+const COMMIT_RETRY_MAX_MS = 2_000;
+
 /** Longest wait before a held partition's message is tried again. */
 const BLOCKED_RETRY_MAX_MS = 30_000;
 
@@ -497,14 +504,37 @@ export class Processor {
     });
   }
 
+  /**
+   * One commit of what finished, sent again (with what finished by then) after a failure the client calls
+   * retriable: a batch of fast handlers commits once, at its end, so a commit lost to a coordinator move
+   * would leave the whole batch uncommitted, and the rejoin that follows fetches it all again. A failure
+   * that is not retriable (the group moved on) is left to the next owner, which fetches from the committed
+   * offset; so is one the drain timeout cuts short.
+   */
   async #commitOnce(run: BatchRun): Promise<void> {
-    const next = run.tracker.pendingCommit();
-    if (next === null || !this.#current(run)) return;
-    try {
-      await run.batch.commit(next.toString());
-      run.tracker.markCommitted(next);
-    } catch (err) {
-      this.#recordError('COMMIT_FAILED', err, run.batch.topic, run.batch.partition, next.toString());
+    for (let attempt = 1; ; attempt++) {
+      const next = run.tracker.pendingCommit();
+      if (next === null || !this.#current(run)) return;
+      try {
+        await run.batch.commit(next.toString());
+        run.tracker.markCommitted(next);
+        return;
+      } catch (err) {
+        const { topic, partition } = run.batch;
+        this.#recordError('COMMIT_FAILED', err, topic, partition, next.toString());
+        const again = isRetriable(err) && attempt < COMMIT_ATTEMPTS;
+        this.#deps.logger.warn(
+          { topic, partition, offset: next.toString(), attempt, err },
+          again ? 'commit failed; sending it again' : 'commit failed; left to the next commit or owner',
+        );
+        if (!again) return;
+      }
+      const delayMs = backoffDelay(attempt, this.#opts.retryBackoffMs, COMMIT_RETRY_MAX_MS);
+      const gaveUp = await abortableDelay(delayMs, this.#abort.signal).then(
+        () => false,
+        () => true,
+      );
+      if (gaveUp) return;
     }
   }
 

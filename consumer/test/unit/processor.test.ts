@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConsumedMessage, MessageHandler } from '../../src/handler.ts';
 import type { Batch, OutgoingMessage } from '../../src/kafka/client.ts';
 import { Processor, type ProcessorOptions } from '../../src/kafka/processor.ts';
+import type { RecordedError } from '../../src/core/types.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -79,6 +80,7 @@ function processor(
   options: Partial<ProcessorOptions> = {},
 ) {
   const outcomes: string[] = [];
+  const errors: RecordedError[] = [];
   const p = new Processor(
     { ...base, ...options },
     {
@@ -87,10 +89,10 @@ function processor(
       logger,
       onReceived: (_t, _p, offsets) => offsets.forEach((o) => outcomes.push(`received@${o}`)),
       onMessage: (outcome, _t, _p, offset) => void outcomes.push(`${outcome}@${offset}`),
-      onError: () => undefined,
+      onError: (e) => void errors.push(e),
     },
   );
-  return { p, outcomes };
+  return { p, outcomes, errors };
 }
 
 describe('Processor', () => {
@@ -429,6 +431,37 @@ describe('Processor', () => {
     await p.handleBatch(b);
     await new Promise((r) => setImmediate(r));
     expect(b.commits).toEqual(['50']);
+  });
+
+  it('a batch commit that fails retriably (the coordinator moved) is sent again, with everything finished', async () => {
+    const { p, errors } = processor(async () => undefined, undefined, { orderBy: 'partition' });
+    const b = batch(Array.from({ length: 50 }, (_, i) => message(i)));
+    const commit = b.commit;
+    let failures = 1;
+    b.commit = async (offset) => {
+      if (failures-- > 0)
+        throw new KmaintError('COMMIT_FAILED', 'This is not the correct coordinator for this group', {
+          retriable: true,
+        });
+      await commit(offset);
+    };
+    await p.handleBatch(b);
+    expect(errors.map((e) => e.code)).toEqual(['COMMIT_FAILED']);
+    expect(b.commits).toEqual(['50']);
+  });
+
+  it('a batch commit the group refused (it moved on) is not sent again', async () => {
+    const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
+    const b = batch(Array.from({ length: 5 }, (_, i) => message(i)));
+    let tries = 0;
+    b.commit = async () => {
+      tries += 1;
+      throw new KmaintError('COMMIT_FAILED', 'The group is rebalancing, so a rejoin is needed', {
+        retriable: false,
+      });
+    };
+    await p.handleBatch(b);
+    expect(tries).toBe(1);
   });
 
   it('a handler that lets the event loop turn gets commits while its batch runs, each past finished messages only', async () => {
