@@ -17,6 +17,22 @@ export function etcdBinary(toolsBin: string): string {
   return found;
 }
 
+/** A one-member etcd cluster's flags: its name, data folder and the client and peer URLs it serves. */
+export function singleNodeArgs(name: string, dataDir: string, client: string, peer: string): string[] {
+  return [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=${name}=${peer}`,
+    '--initial-cluster-state=new',
+    '--initial-cluster-token=kmaint-test',
+    '--log-level=warn',
+  ];
+}
+
 export interface EtcdOptions {
   /** Folder for data and log of this member (per run). */
   dir: string;
@@ -55,18 +71,7 @@ export class EtcdServer {
     const proc = new Supervised({
       name,
       command: binary,
-      args: [
-        `--name=${name}`,
-        `--data-dir=${dataDir}`,
-        `--listen-client-urls=${client}`,
-        `--advertise-client-urls=${client}`,
-        `--listen-peer-urls=${peer}`,
-        `--initial-advertise-peer-urls=${peer}`,
-        `--initial-cluster=${name}=${peer}`,
-        '--initial-cluster-state=new',
-        '--initial-cluster-token=kmaint-test',
-        '--log-level=warn',
-      ],
+      args: [...singleNodeArgs(name, dataDir, client, peer)],
       logFile,
       readyTimeoutMs: 90_000,
       ready: () => healthy(client),

@@ -112,19 +112,8 @@ export class KafkaServer {
         'controller.listener.names=CONTROLLER',
         'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
         'inter.broker.listener.name=PLAINTEXT',
-        `log.dirs=${dataDir}`,
-        'num.partitions=1',
         'auto.create.topics.enable=true',
-        'group.initial.rebalance.delay.ms=0',
-        'offsets.topic.replication.factor=1',
-        // Fewer than the default 50 partitions: the first group in a run then starts much faster.
-        'offsets.topic.num.partitions=5',
-        'transaction.state.log.replication.factor=1',
-        'transaction.state.log.min.isr=1',
-        'share.coordinator.state.topic.replication.factor=1',
-        'share.coordinator.state.topic.min.isr=1',
-        'default.replication.factor=1',
-        'min.insync.replicas=1',
+        ...singleNodeProperties(dataDir),
         '',
       ].join('\n'),
     );
@@ -205,6 +194,24 @@ export class KafkaServer {
 }
 
 /** Whether a PLAINTEXT listener at `brokers` answers with a cluster that has a controller. */
+/** What every one-node test broker has: its data folder, and internal topics sized for one node. */
+export function singleNodeProperties(dataDir: string): string[] {
+  return [
+    `log.dirs=${dataDir}`,
+    'num.partitions=1',
+    'group.initial.rebalance.delay.ms=0',
+    'offsets.topic.replication.factor=1',
+    // Fewer than the default 50 partitions: the first group in a run then starts much faster.
+    'offsets.topic.num.partitions=5',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+  ];
+}
+
 export async function brokerAnswers(brokers: string): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'kmaint-env-probe',

@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { toolsBinDir } from './config.ts';
-import { etcdBinary } from './etcd.ts';
+import { etcdBinary, singleNodeArgs } from './etcd.ts';
 import { EnvError } from './errors.ts';
 import { freePort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
@@ -111,18 +111,7 @@ export async function startSecureEtcd(mode: SecureEtcdMode, dir: string): Promis
   const proc = new Supervised({
     name,
     command: etcdBinary(toolsBinDir()),
-    args: [
-      `--name=${name}`,
-      `--data-dir=${join(dir, 'data')}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${name}=${peer}`,
-      '--initial-cluster-state=new',
-      '--log-level=warn',
-      ...tlsArgs,
-    ],
+    args: [...singleNodeArgs(name, join(dir, 'data'), client, peer), ...tlsArgs],
     logFile,
     readyTimeoutMs: 60_000,
     // With auth on, /health needs no credentials; it is enabled after the first healthy answer anyway.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { envConfig } from './config.ts';
 import { EnvError } from './errors.ts';
-import { brokerAnswers, ensureKafkaLibs, randomClusterId } from './kafka.ts';
+import { brokerAnswers, ensureKafkaLibs, randomClusterId, singleNodeProperties } from './kafka.ts';
 import { freePort, portOpen } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 import { makeCertificates, type TestCertificates } from './tls.ts';
@@ -133,17 +133,7 @@ export async function startSecureKafka(dir: string): Promise<SecureKafka> {
       `ssl.truststore.location=${truststore}`,
       `ssl.truststore.password=${STORE_PASSWORD}`,
       'listener.name.ssl.ssl.client.auth=required',
-      `log.dirs=${dataDir}`,
-      'num.partitions=1',
-      'group.initial.rebalance.delay.ms=0',
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=3',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'default.replication.factor=1',
-      'min.insync.replicas=1',
+      ...singleNodeProperties(dataDir),
       '',
     ].join('\n'),
   );
