@@ -108,12 +108,17 @@ afterAll(async () => {
 
 describe('the Grafana dashboard on a real Prometheus', () => {
   it('shows a running consumer with its dependencies up', async () => {
-    await waitFor(async () => (await scalar('Consumers in maintenance')) === 0, {
-      timeoutMs: 60_000,
-      message: 'the consumer scraped, not in maintenance',
-    });
-    const states = await prometheus(query('Consumers by state'));
-    expect(Object.fromEntries(states.map((s) => [s.metric['state'], Number(s.value[1])]))).toEqual({
+    // Starting and joining are not maintenance either: wait for a scrape of the consumer consuming.
+    const states = await waitFor(
+      async () => {
+        const r = await prometheus(query('Consumers by state'));
+        const byState = Object.fromEntries(r.map((s) => [s.metric['state'], Number(s.value[1])]));
+        return byState['running'] === 1 ? byState : undefined;
+      },
+      { timeoutMs: 60_000, message: 'the consumer scraped while running' },
+    );
+    expect(await scalar('Consumers in maintenance')).toBe(0);
+    expect(states).toEqual({
       running: 1,
       draining: 0,
       maintenance: 0,
