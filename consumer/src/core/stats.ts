@@ -78,12 +78,7 @@ export class MessageTotals {
     let t = this.#byTopic.get(topic);
     if (t === undefined) {
       t = {
-        received: 0,
-        processed: 0,
-        failed: 0,
-        retried: 0,
-        deadLettered: 0,
-        aborted: 0,
+        ...noOutcomes(),
         processedSeconds: new Buckets(MESSAGE_DURATION_BUCKETS),
         retriedSeconds: new Buckets(MESSAGE_DURATION_BUCKETS),
       };
@@ -98,14 +93,7 @@ export class MessageTotals {
 
   /** The counts of every topic added up. */
   sum(): OutcomeCounts {
-    const all: OutcomeCounts = {
-      received: 0,
-      processed: 0,
-      failed: 0,
-      retried: 0,
-      deadLettered: 0,
-      aborted: 0,
-    };
+    const all = noOutcomes();
     for (const t of this.#byTopic.values()) {
       all.received += t.received;
       all.processed += t.processed;
@@ -116,6 +104,10 @@ export class MessageTotals {
     }
     return all;
   }
+}
+
+function noOutcomes(): OutcomeCounts {
+  return { received: 0, processed: 0, failed: 0, retried: 0, deadLettered: 0, aborted: 0 };
 }
 
 const LAST_ERRORS = 10;
