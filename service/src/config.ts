@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import {
   fail,
@@ -98,6 +98,27 @@ function topic(raw: string): Parsed<string> {
     return fail(`"${raw}" is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
   }
   return ok(raw);
+}
+
+/** A bearer token of POST /messages/send. Never echoed: a problem names the rule, not the value. */
+function sendToken(raw: string): Parsed<string> {
+  return raw.trim().length >= 16 ? ok(raw.trim()) : fail('must be at least 16 characters');
+}
+
+/**
+ * The token MESSAGES_SEND_TOKEN_FILE holds now. Read at start (a missing or short token is a start-up
+ * error) and for every request checked, so a rotated Secret applies without a restart and no old token
+ * lingers; the file is a few bytes on the kubelet's tmpfs, cheaper to read than to watch.
+ */
+export function readSendTokenFile(path: string): Parsed<string> {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch {
+    return fail(`cannot read file "${path}"`);
+  }
+  const token = sendToken(raw);
+  return token.ok ? token : fail(`the token in "${path}" ${token.error}`);
 }
 
 function readableFile(raw: string): Parsed<string> {
@@ -355,9 +376,18 @@ const schema = {
     name: 'MESSAGES_SEND_TOKEN',
     default: undefined,
     help: 'Bearer token of POST /messages/send with MESSAGES_SEND=token (at least 16 characters; never logged)',
-    // Never echoed: a problem names the rule, not the value.
-    parse: (raw): Parsed<string> =>
-      raw.trim().length >= 16 ? ok(raw.trim()) : fail('must be at least 16 characters'),
+    parse: sendToken,
+  }),
+  messagesSendTokenFile: variable({
+    name: 'MESSAGES_SEND_TOKEN_FILE',
+    default: undefined,
+    help: 'File with that token instead (a mounted Secret), read for every request: a rotated token applies at once',
+    // The path is the setting; the token is read when a request is checked (readSendTokenFile).
+    parse: (raw): Parsed<string> => {
+      const path = raw.trim();
+      const token = readSendTokenFile(path);
+      return token.ok ? ok(path) : token;
+    },
   }),
   simulatedWorkTimeMs: variable({
     name: 'SIMULATED_WORK_TIME',
@@ -439,14 +469,26 @@ function crossChecks(config: ServiceConfig, already: readonly ConfigProblem[]): 
       }
     }
   }
-  if (!bad.has('MESSAGES_SEND') && !bad.has('MESSAGES_SEND_TOKEN')) {
-    if (config.messagesSend === 'token' && config.messagesSendToken === undefined) {
-      problems.push({ variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' });
-    }
-    if (config.messagesSend !== 'token' && config.messagesSendToken !== undefined) {
-      // A token that protects nothing is a mistake to hear about, not an open endpoint to discover.
+  if (!bad.has('MESSAGES_SEND') && !bad.has('MESSAGES_SEND_TOKEN') && !bad.has('MESSAGES_SEND_TOKEN_FILE')) {
+    const given = (['messagesSendToken', 'messagesSendTokenFile'] as const).filter(
+      (k) => config[k] !== undefined,
+    );
+    if (config.messagesSend === 'token' && given.length === 0) {
       problems.push({
         variable: 'MESSAGES_SEND_TOKEN',
+        message: 'must be set when MESSAGES_SEND=token (or MESSAGES_SEND_TOKEN_FILE)',
+      });
+    }
+    if (given.length === 2) {
+      problems.push({
+        variable: 'MESSAGES_SEND_TOKEN_FILE',
+        message: 'is set together with MESSAGES_SEND_TOKEN: set one of them',
+      });
+    }
+    for (const k of config.messagesSend === 'token' ? [] : given) {
+      // A token that protects nothing is a mistake to hear about, not an open endpoint to discover.
+      problems.push({
+        variable: schema[k].name,
         message: `is only used with MESSAGES_SEND=token (MESSAGES_SEND is ${config.messagesSend})`,
       });
     }

@@ -1,5 +1,6 @@
 import type { ConsumerOptions, KafkaSasl, KafkaTls, MessageHandler } from '@kmaint/consumer';
-import type { ServiceConfig } from './config.ts';
+import { ok } from '@kmaint/common';
+import { readSendTokenFile, type ServiceConfig } from './config.ts';
 import type { SendAccess } from './http/send-access.ts';
 import type { Logger } from './log.ts';
 
@@ -74,5 +75,8 @@ function kafkaSecurity(config: ServiceConfig): { tls?: KafkaTls; sasl?: KafkaSas
 /** Who may produce through POST /messages/send (the configuration has checked the token is there). */
 export function sendAccess(config: ServiceConfig): SendAccess {
   if (config.messagesSend !== 'token') return { mode: config.messagesSend };
-  return { mode: 'token', token: config.messagesSendToken ?? '' };
+  const file = config.messagesSendTokenFile;
+  if (file !== undefined) return { mode: 'token', token: () => readSendTokenFile(file) };
+  const token = ok(config.messagesSendToken ?? '');
+  return { mode: 'token', token: () => token };
 }

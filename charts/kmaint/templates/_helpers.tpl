@@ -222,6 +222,37 @@ mislead), else :tag (the chart's appVersion by default).
 {{- end }}
 {{- end }}
 
+{{/*
+The produce endpoint's token as a file (consumer.messagesSend.tokenSecret.as: file). The whole folder is
+mounted, not a subPath: the kubelet updates a Secret volume in place only then, so a rotation arrives.
+*/}}
+{{- define "kmaint.consumer.sendToken.file" -}}
+{{- with .Values.consumer.messagesSend }}
+{{- if and (eq .mode "token") (ne .tokenSecret.as "env") }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.consumer.sendToken.volumeMounts" -}}
+{{- if include "kmaint.consumer.sendToken.file" . }}
+- name: send-token
+  mountPath: /etc/kmaint/send-token
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "kmaint.consumer.sendToken.volumes" -}}
+{{- if include "kmaint.consumer.sendToken.file" . }}
+- name: send-token
+  secret:
+    secretName: {{ .Values.consumer.messagesSend.tokenSecret.name }}
+    items:
+      - key: {{ .Values.consumer.messagesSend.tokenSecret.key }}
+        path: token
+    # 0440, as the etcd one.
+    defaultMode: 288
+{{- end }}
+{{- end }}
+
 {{- define "kmaint.downwardEnv" -}}
 - name: POD_NAME
   valueFrom:

@@ -1,11 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Parsed } from '@kmaint/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Who may produce through POST /messages/send. The endpoint writes to the consumed topics, so outside a
  * demo it is either off or behind a bearer token; `enabled` keeps GoMaint's open Quick Start.
  */
-export type SendAccess = { mode: 'enabled' } | { mode: 'disabled' } | { mode: 'token'; token: string };
+export type SendAccess =
+  | { mode: 'enabled' }
+  | { mode: 'disabled' }
+  /** `token` gives the token for each request: from a file, what the file holds now (it may be rotated). */
+  | { mode: 'token'; token: () => Parsed<string> };
 
 const REALM = 'Bearer realm="kmaint"';
 
@@ -47,6 +52,18 @@ export function checkSendAccess(
       'POST /messages/send is disabled on this service (MESSAGES_SEND=disabled)',
     );
   }
+  const token = access.token();
+  if (!token.ok) {
+    // Refused, never let through: a token file that went missing or bad during a rotation fails closed.
+    // The path and the rule go to the log; the client learns only that the check cannot be made.
+    request.log.error({ code: 'SEND_TOKEN_UNAVAILABLE', reason: token.error }, 'cannot check the send token');
+    return reply.code(503).send({
+      error: {
+        code: 'SEND_TOKEN_UNAVAILABLE',
+        message: 'POST /messages/send cannot check bearer tokens now: its token file is unreadable',
+      },
+    });
+  }
   const given = bearerToken(request.headers.authorization);
   if (given === undefined) {
     return refuse(
@@ -58,7 +75,7 @@ export function checkSendAccess(
       REALM,
     );
   }
-  if (!timingSafeEqual(digest(given), digest(access.token))) {
+  if (!timingSafeEqual(digest(given), digest(token.value))) {
     return refuse(
       request,
       reply,

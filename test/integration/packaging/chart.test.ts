@@ -370,23 +370,45 @@ describe('the example consumer', () => {
   });
 
   it('opens the produce endpoint only with a bearer token from a Secret, or when asked to', async () => {
-    const env = async (messagesSend: Record<string, unknown>) =>
-      envOf(
-        container(
-          findObject(
-            await render({ consumer: { enabled: true, messagesSend } }),
-            'Deployment',
-            'kafka-service',
-          ),
-          'consumer',
-        ),
+    const pod = async (messagesSend: Record<string, unknown>) => {
+      const deployment = findObject(
+        await render({ consumer: { enabled: true, messagesSend } }),
+        'Deployment',
+        'kafka-service',
       );
-    const token = await env({ mode: 'token', tokenSecret: { name: 'send-token', key: 'token' } });
-    expect(token.get('MESSAGES_SEND')).toBe('token');
-    expect(token.get('MESSAGES_SEND_TOKEN')).toEqual({ secretKeyRef: { name: 'send-token', key: 'token' } });
-    const open = await env({ mode: 'enabled' });
-    expect(open.get('MESSAGES_SEND')).toBe('enabled');
-    expect(open.has('MESSAGES_SEND_TOKEN')).toBe(false);
+      const c = container(deployment, 'consumer');
+      return {
+        env: envOf(c),
+        mounts: c.volumeMounts ?? [],
+        volumes: deployment.spec.template.spec.volumes ?? [],
+      };
+    };
+    // By default the Secret is a mounted file: no token in the environment, and a rotation reaches it.
+    const file = await pod({ mode: 'token', tokenSecret: { name: 'send-token', key: 'bearer' } });
+    expect(file.env.get('MESSAGES_SEND')).toBe('token');
+    expect(file.env.get('MESSAGES_SEND_TOKEN_FILE')).toBe('/etc/kmaint/send-token/token');
+    expect(file.env.has('MESSAGES_SEND_TOKEN')).toBe(false);
+    // The folder, never a subPath: the kubelet does not update subPath mounts of a Secret.
+    expect(file.mounts).toContainEqual({
+      name: 'send-token',
+      mountPath: '/etc/kmaint/send-token',
+      readOnly: true,
+    });
+    expect(file.volumes).toContainEqual({
+      name: 'send-token',
+      secret: { secretName: 'send-token', items: [{ key: 'bearer', path: 'token' }], defaultMode: 0o440 },
+    });
+    const env = await pod({ mode: 'token', tokenSecret: { name: 'send-token', key: 'token', as: 'env' } });
+    expect(env.env.get('MESSAGES_SEND_TOKEN')).toEqual({
+      secretKeyRef: { name: 'send-token', key: 'token' },
+    });
+    expect(env.env.has('MESSAGES_SEND_TOKEN_FILE')).toBe(false);
+    expect(env.volumes).not.toContainEqual(expect.objectContaining({ name: 'send-token' }));
+    const open = await pod({ mode: 'enabled', tokenSecret: { name: 'send-token', key: 'token' } });
+    expect(open.env.get('MESSAGES_SEND')).toBe('enabled');
+    expect(open.env.has('MESSAGES_SEND_TOKEN')).toBe(false);
+    expect(open.env.has('MESSAGES_SEND_TOKEN_FILE')).toBe(false);
+    expect(open.mounts).not.toContainEqual(expect.objectContaining({ name: 'send-token' }));
   });
 
   it('speaks TLS and SASL to Kafka with files and credentials from Secrets', async () => {
@@ -704,6 +726,13 @@ describe('values.schema.json', () => {
       'a produce endpoint mode it does not know',
       { consumer: { messagesSend: { mode: 'open' } } },
       "at '/consumer/messagesSend/mode'",
+    ],
+    [
+      'a token Secret mounted neither as a file nor as a variable',
+      {
+        consumer: { messagesSend: { mode: 'token', tokenSecret: { name: 's', key: 'token', as: 'volume' } } },
+      },
+      "at '/consumer/messagesSend/tokenSecret/as'",
     ],
     [
       'token mode without the Secret',

@@ -32,7 +32,10 @@ export function messageRoutes(ctx: RouteContext) {
             403: { description: 'MESSAGES_SEND=disabled: this service does not produce', ...errorRef },
             413: { description: 'The body is larger than the limit', ...errorRef },
             415: { description: 'The body is not application/json', ...errorRef },
-            503: unavailable,
+            503: {
+              ...unavailable,
+              description: `${unavailable.description}; or MESSAGES_SEND_TOKEN_FILE cannot be read (SEND_TOKEN_UNAVAILABLE)`,
+            },
           },
         },
         // Before the body is read: a refused or unauthenticated client, or maintenance, produces nothing,

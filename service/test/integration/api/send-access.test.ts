@@ -1,3 +1,6 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../../../../test/env/helpers.ts';
 import { Cluster } from './cluster.ts';
@@ -5,8 +8,9 @@ import { ServiceProcess } from './service-process.ts';
 
 /**
  * POST /messages/send behind MESSAGES_SEND, on the real service process: disabled answers 403, token mode
- * 401 without the right bearer token and produces with it, and the token never reaches the process's
- * output, even at trace level.
+ * 401 without the right bearer token and produces with it, with the token in MESSAGES_SEND_TOKEN or in
+ * the file MESSAGES_SEND_TOKEN_FILE (rotated under the running process), and no token ever reaches the
+ * process's output, even at trace level.
  */
 
 const TOKEN = `send-token-${uniqueName('t')}`;
@@ -16,6 +20,17 @@ const body = JSON.stringify({ topic, message: 'hello', key: 'k' });
 const json = 'application/json';
 let guarded: ServiceProcess;
 let disabled: ServiceProcess;
+let fromFile: ServiceProcess;
+const fileTopic = uniqueName('send-access-file');
+const tokenDir = mkdtempSync(join(tmpdir(), 'kmaint-send-token-'));
+const tokenFile = join(tokenDir, 'token');
+const ROTATED = `rotated-token-${uniqueName('t')}`;
+
+/** Replaces the token file as the kubelet updates a mounted Secret: a new file renamed over the old. */
+function writeToken(token: string): void {
+  writeFileSync(`${tokenFile}.new`, `${token}\n`);
+  renameSync(`${tokenFile}.new`, tokenFile);
+}
 
 const env = (extra: Record<string, string>) => ({
   KAFKA_TOPICS: topic,
@@ -27,16 +42,22 @@ const env = (extra: Record<string, string>) => ({
 
 beforeAll(async () => {
   await cluster.connect();
-  await cluster.ensureTopics([topic], 1);
-  [guarded, disabled] = await Promise.all([
+  await cluster.ensureTopics([topic, fileTopic], 1);
+  writeToken(TOKEN);
+  [guarded, disabled, fromFile] = await Promise.all([
     ServiceProcess.start(env({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN: TOKEN, LOG_LEVEL: 'trace' })),
     ServiceProcess.start(env({ MESSAGES_SEND: 'disabled' })),
+    ServiceProcess.start({
+      ...env({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN_FILE: tokenFile, LOG_LEVEL: 'trace' }),
+      KAFKA_TOPICS: fileTopic,
+    }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([guarded?.kill(), disabled?.kill()]);
+  await Promise.all([guarded?.kill(), disabled?.kill(), fromFile?.kill()]);
   await cluster.close();
+  rmSync(tokenDir, { recursive: true, force: true });
 });
 
 describe('MESSAGES_SEND=token', () => {
@@ -82,5 +103,48 @@ describe('MESSAGES_SEND=disabled', () => {
       expect(res.body.error.code).toBe('SEND_DISABLED');
     }
     expect(await end()).toBe(before);
+  });
+});
+
+describe('MESSAGES_SEND_TOKEN_FILE', () => {
+  const fileBody = JSON.stringify({ topic: fileTopic, message: 'hello', key: 'k' });
+  const send = (token?: string) =>
+    fromFile.post(
+      '/messages/send',
+      fileBody,
+      json,
+      token === undefined ? {} : { authorization: `Bearer ${token}` },
+    );
+
+  it('produces with the token in the file, 401 without it', async () => {
+    expect((await send()).status).toBe(401);
+    const res = await send(TOKEN);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'sent', topic: fileTopic });
+  });
+
+  it('takes a rotated token at the next request, without a restart; the old one is refused', async () => {
+    writeToken(ROTATED);
+    const old = await send(TOKEN);
+    expect(old.status).toBe(401);
+    expect(old.body.error.code).toBe('INVALID_TOKEN');
+    expect((await send(ROTATED)).status).toBe(200);
+  });
+
+  it('fails closed with 503 while the file is gone, and opens again once it is back', async () => {
+    rmSync(tokenFile);
+    const res = await send(ROTATED);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('SEND_TOKEN_UNAVAILABLE');
+    writeToken(ROTATED);
+    expect((await send(ROTATED)).status).toBe(200);
+  });
+
+  it('never writes either token to its output, at trace level', () => {
+    const output = [...fromFile.logs.map((l) => JSON.stringify(l)), ...fromFile.stderr].join('\n');
+    expect(output).toContain('request rejected');
+    expect(output).toContain('cannot check the send token');
+    expect(output).not.toContain(TOKEN);
+    expect(output).not.toContain(ROTATED);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,7 @@ describe('defaults', () => {
       logLevel: 'info',
       messagesSend: 'enabled',
       messagesSendToken: undefined,
+      messagesSendTokenFile: undefined,
       simulatedWorkTimeMs: 0,
     });
   });
@@ -174,6 +175,7 @@ describe('bad values', () => {
     ['KAFKA_KEY_FILE', '/nonexistent/key.pem', 'cannot read file'],
     ['KAFKA_SASL_MECHANISM', 'gssapi', 'one of plain, scram-sha-256, scram-sha-512'],
     ['MESSAGES_SEND_TOKEN', 'short', 'at least 16 characters'],
+    ['MESSAGES_SEND_TOKEN_FILE', '/nonexistent/send-token', 'cannot read file "/nonexistent/send-token"'],
   ];
 
   it.each(cases)('%s=%s is rejected with its name', (name, value, fragment) => {
@@ -266,7 +268,10 @@ describe('bad values', () => {
 
   it('wants a token with MESSAGES_SEND=token, and no token without it', () => {
     expect(problemsOf({ MESSAGES_SEND: 'token' })).toEqual([
-      { variable: 'MESSAGES_SEND_TOKEN', message: 'must be set when MESSAGES_SEND=token' },
+      {
+        variable: 'MESSAGES_SEND_TOKEN',
+        message: 'must be set when MESSAGES_SEND=token (or MESSAGES_SEND_TOKEN_FILE)',
+      },
     ]);
     expect(problemsOf({ MESSAGES_SEND_TOKEN: 'a-token-of-16-chars' })).toEqual([
       {
@@ -281,6 +286,51 @@ describe('bad values', () => {
       messagesSendToken: 'a-token-of-16-chars',
     });
     expect(loadConfig({}).messagesSend).toBe('enabled');
+  });
+
+  it('takes the token from MESSAGES_SEND_TOKEN_FILE: a readable file with a token, one way or the other', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmaint-config-token-'));
+    try {
+      const file = join(dir, 'token');
+      writeFileSync(file, 'a-token-of-16-chars\n');
+      expect(loadConfig({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN_FILE: ` ${file} ` })).toMatchObject({
+        messagesSendToken: undefined,
+        messagesSendTokenFile: file,
+      });
+      expect(problemsOf({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN_FILE: join(dir, 'none') })).toEqual([
+        { variable: 'MESSAGES_SEND_TOKEN_FILE', message: `cannot read file "${join(dir, 'none')}"` },
+      ]);
+      const short = join(dir, 'short');
+      writeFileSync(short, 'short-secret\n');
+      const problems = problemsOf({ MESSAGES_SEND: 'token', MESSAGES_SEND_TOKEN_FILE: short });
+      expect(problems).toEqual([
+        {
+          variable: 'MESSAGES_SEND_TOKEN_FILE',
+          message: `the token in "${short}" must be at least 16 characters`,
+        },
+      ]);
+      expect(JSON.stringify(problems)).not.toContain('short-secret');
+      expect(
+        problemsOf({
+          MESSAGES_SEND: 'token',
+          MESSAGES_SEND_TOKEN: 'a-token-of-16-chars',
+          MESSAGES_SEND_TOKEN_FILE: file,
+        }),
+      ).toEqual([
+        {
+          variable: 'MESSAGES_SEND_TOKEN_FILE',
+          message: 'is set together with MESSAGES_SEND_TOKEN: set one of them',
+        },
+      ]);
+      expect(problemsOf({ MESSAGES_SEND: 'disabled', MESSAGES_SEND_TOKEN_FILE: file })).toEqual([
+        {
+          variable: 'MESSAGES_SEND_TOKEN_FILE',
+          message: 'is only used with MESSAGES_SEND=token (MESSAGES_SEND is disabled)',
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never echoes the send token', () => {
