@@ -117,27 +117,12 @@ export class KafkaServer {
         '',
       ].join('\n'),
     );
-    const log4j2 = join(opts.dir, 'log4j2.properties');
-    writeFileSync(
-      log4j2,
-      'appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n' +
-        'appender.out.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=INFO\nrootLogger.appenderRef.out.ref=OUT\n' +
-        'logger.kafka.name=org.apache.kafka\nlogger.kafka.level=WARN\n',
-    );
-    const log4j1 = join(opts.dir, 'log4j.properties');
-    writeFileSync(
-      log4j1,
-      'log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n' +
-        'log4j.appender.out.layout=org.apache.log4j.PatternLayout\nlog4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n' +
-        'log4j.logger.org.apache.kafka=WARN\n',
-    );
     const classpath = join(opts.libs, '*');
     const jvm = [
       `-Xmx${opts.heap ?? '512m'}`,
       '-Xms128m',
       '-XX:+UseSerialGC',
-      `-Dlog4j2.configurationFile=${log4j2}`,
-      `-Dlog4j.configuration=file:${log4j1}`,
+      ...brokerLogging(opts.dir, 'INFO'),
       '-Djava.awt.headless=true',
       ...(opts.quickStart === true ? ['-XX:TieredStopAtLevel=1'] : []),
     ];
@@ -193,7 +178,29 @@ export class KafkaServer {
   }
 }
 
-/** Whether a PLAINTEXT listener at `brokers` answers with a cluster that has a controller. */
+/**
+ * A test broker's logging, to stdout (its Supervised log file), the root at `root` and Kafka's own classes
+ * at WARN: written in `dir` for both lines (Kafka 4.x reads log4j2, 3.x log4j 1), and the JVM flags that
+ * point at the files.
+ */
+export function brokerLogging(dir: string, root: 'INFO' | 'WARN'): string[] {
+  const log4j2 = join(dir, 'log4j2.properties');
+  writeFileSync(
+    log4j2,
+    'appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n' +
+      `appender.out.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=${root}\nrootLogger.appenderRef.out.ref=OUT\n` +
+      'logger.kafka.name=org.apache.kafka\nlogger.kafka.level=WARN\n',
+  );
+  const log4j1 = join(dir, 'log4j.properties');
+  writeFileSync(
+    log4j1,
+    `log4j.rootLogger=${root}, out\nlog4j.appender.out=org.apache.log4j.ConsoleAppender\n` +
+      'log4j.appender.out.layout=org.apache.log4j.PatternLayout\nlog4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n' +
+      'log4j.logger.org.apache.kafka=WARN\n',
+  );
+  return [`-Dlog4j2.configurationFile=${log4j2}`, `-Dlog4j.configuration=file:${log4j1}`];
+}
+
 /** What every one-node test broker has: its data folder, and internal topics sized for one node. */
 export function singleNodeProperties(dataDir: string): string[] {
   return [
@@ -212,6 +219,7 @@ export function singleNodeProperties(dataDir: string): string[] {
   ];
 }
 
+/** Whether a PLAINTEXT listener at `brokers` answers with a cluster that has a controller. */
 export async function brokerAnswers(brokers: string): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'kmaint-env-probe',

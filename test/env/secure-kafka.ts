@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { envConfig } from './config.ts';
 import { EnvError } from './errors.ts';
-import { brokerAnswers, ensureKafkaLibs, randomClusterId, singleNodeProperties } from './kafka.ts';
+import {
+  brokerAnswers,
+  brokerLogging,
+  ensureKafkaLibs,
+  randomClusterId,
+  singleNodeProperties,
+} from './kafka.ts';
 import { freePort, portOpen } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 import { makeCertificates, type TestCertificates } from './tls.ts';
@@ -137,18 +143,12 @@ export async function startSecureKafka(dir: string): Promise<SecureKafka> {
       '',
     ].join('\n'),
   );
-  const log4j2 = join(dir, 'log4j2.properties');
-  writeFileSync(
-    log4j2,
-    'appender.out.type=Console\nappender.out.name=OUT\nappender.out.layout.type=PatternLayout\n' +
-      'appender.out.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=WARN\nrootLogger.appenderRef.out.ref=OUT\n',
-  );
   const classpath = join(libs, '*');
   const jvm = [
     '-Xmx384m',
     '-Xms64m',
     '-XX:+UseSerialGC',
-    `-Dlog4j2.configurationFile=${log4j2}`,
+    ...brokerLogging(dir, 'WARN'),
     '-Djava.awt.headless=true',
   ];
   const credentials = ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
