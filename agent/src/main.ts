@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { memberKey } from '@kmaint/common';
 import { checkEtcdAccess, createEtcdClient } from '@kmaint/common/etcd';
 import type { Logger } from 'pino';
 import { Agent } from './agent.ts';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   log.info({ address, key: config.maintenanceKey, etcd: config.etcdEndpoints }, 'kmaint agent listening');
   await checkEtcdAccess(etcd, {
     key: config.maintenanceKey,
+    writes: memberKey(config.maintenanceKey, config.memberId),
     caFile: config.etcdCaFile,
     certFile: config.etcdCertFile,
     username: config.etcdUsername,

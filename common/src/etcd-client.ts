@@ -78,15 +78,19 @@ function reasonOf(err: unknown): string {
     .trim();
 }
 
+/** What etcdSettingsProblem needs to name a problem: the settings in play and the key of the call. */
+export type EtcdAccessContext = Pick<EtcdConnectionOptions, 'caFile' | 'certFile' | 'username'> & {
+  key: string;
+  /** What the failed call did to `key` (read when not given), for a permission problem's message. */
+  access?: 'read' | 'write';
+};
+
 /**
  * The problem with this client's own settings that `err` shows, if it shows one: an untrusted server
  * certificate, a refused client certificate, a wrong user or password, a user without access to the
  * key. Such a problem does not go away by retrying, unlike an etcd that is down.
  */
-export function etcdSettingsProblem(
-  err: unknown,
-  options: Pick<EtcdConnectionOptions, 'caFile' | 'certFile' | 'username'> & { key: string },
-): KmaintError | undefined {
+export function etcdSettingsProblem(err: unknown, options: EtcdAccessContext): KmaintError | undefined {
   const text = err instanceof Error ? err.message : String(err);
   const reason = reasonOf(err);
   const problem = (code: string, message: string) =>
@@ -100,10 +104,11 @@ export function etcdSettingsProblem(
     );
   }
   if (/permission denied/i.test(text)) {
+    // Not retriable: the same call is refused until someone changes the user's roles.
     return problem(
       'ETCD_PERMISSION',
-      `the etcd user "${options.username ?? ''}" may not read ${options.key} (give its role readwrite on ` +
-        'the key and its members/ prefix)',
+      `the etcd user "${options.username ?? ''}" may not ${options.access ?? 'read'} ${options.key} ` +
+        '(ETCD_USERNAME; the roles each part needs: docs/operations.md, "etcd roles")',
     );
   }
   if (SERVER_UNTRUSTED.test(text)) {
@@ -125,18 +130,31 @@ export function etcdSettingsProblem(
   return undefined;
 }
 /**
- * One read of the switch key at start: throws the KmaintError of etcdSettingsProblem when TLS or the
- * credentials are wrong, so a misconfigured process says so and exits instead of retrying forever.
- * Any other failure (etcd not up yet) returns: the caller's own policy for an unavailable etcd applies.
+ * One read of the switch key at start, and with `writes` a check that this user may write that key
+ * too: throws the KmaintError of etcdSettingsProblem when TLS, the credentials or the user's roles are
+ * wrong, so a misconfigured process says so and exits instead of retrying forever (or, for a report it
+ * may not write, running as if the operator could see it). Any other failure (etcd not up yet) returns:
+ * the caller's own policy for an unavailable etcd applies.
  */
 export async function checkEtcdAccess(
   client: Etcd3,
-  options: Pick<EtcdConnectionOptions, 'caFile' | 'certFile' | 'username'> & { key: string },
+  options: Omit<EtcdAccessContext, 'access'> & { writes?: string },
 ): Promise<void> {
   try {
     await client.get(options.key).exec();
   } catch (err) {
     const problem = etcdSettingsProblem(err, options);
+    if (problem) throw problem;
+    return;
+  }
+  const writes = options.writes;
+  if (writes === undefined) return;
+  try {
+    // A transaction whose comparison never holds (no key has a version below 0) writes nothing, yet etcd
+    // checks the permissions of every operation in it: a write this user may not make is refused here.
+    await client.if(options.key, 'Version', '<', 0).then(client.put(writes).value('')).commit();
+  } catch (err) {
+    const problem = etcdSettingsProblem(err, { ...options, key: writes, access: 'write' });
     if (problem) throw problem;
   }
 }

@@ -5,6 +5,7 @@ export {
   createEtcdClient,
   etcdHosts,
   etcdSettingsProblem,
+  type EtcdAccessContext,
   type EtcdClient,
   type EtcdConnectionOptions,
 } from './etcd-client.ts';

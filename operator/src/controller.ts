@@ -236,7 +236,14 @@ export class Controller {
     queue.add(`k:${w.key}`);
     const nowMs = this.now();
     const schedule = this.schedule(w, nowMs);
-    const members = await this.deps.switches.readMembers(w.key);
+    // Reports the user's roles keep from it leave a status that says so; etcd down still retries.
+    let membersError: { reason: Reason; message: string } | null = null;
+    const members = await this.deps.switches.readMembers(w.key).catch((err: unknown) => {
+      if (!(err instanceof KmaintError && err.code === 'ETCD_PERMISSION')) throw err;
+      this.log.error({ window: ref, err }, 'cannot read the member reports of the window');
+      membersError = { reason: REASON.EtcdPermissionDenied, message: err.message };
+      return [];
+    });
     const previous = this.written.get(ref)?.conditions ?? conditionsOf(obj);
     const result = computeStatus({
       window: w,
@@ -246,6 +253,7 @@ export class Controller {
       previous,
       nowMs,
       keyError: this.keyErrors.get(w.key) ?? null,
+      membersError,
     });
     const current = this.written.get(ref) ?? obj.status;
     if (canonical(current) !== canonical(result.status)) {
@@ -288,9 +296,11 @@ export class Controller {
       const reason =
         code === 'NOT_LEADER'
           ? REASON.NotLeader
-          : code === 'ETCD_READ'
-            ? REASON.EtcdReadFailed
-            : REASON.EtcdWriteFailed;
+          : code === 'ETCD_PERMISSION'
+            ? REASON.EtcdPermissionDenied
+            : code === 'ETCD_READ'
+              ? REASON.EtcdReadFailed
+              : REASON.EtcdWriteFailed;
       this.setKeyError(key, { reason, message: (err as Error).message });
       throw err;
     }

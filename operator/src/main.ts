@@ -40,7 +40,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   const isLeader = (): boolean => elector?.isLeader ?? true;
   const controller = new Controller({
     startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
-    switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' })),
+    switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' }), config.etcd.username),
     writer: new KubeWindowWriter(kc, config.identity, log.child({ component: 'events' })),
     autoscalers: new KedaAutoscalers(kc),
     isLeader,
@@ -76,7 +76,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
       liveStatusSource(
         kc,
         config.watchNamespace,
-        new EtcdSwitches(etcd, log.child({ component: 'status-page' })),
+        new EtcdSwitches(etcd, log.child({ component: 'status-page' }), config.etcd.username),
       ),
       log,
     ),

@@ -29,7 +29,19 @@ export interface SecureEtcd {
   username: string;
   password: string;
   logFile: string;
+  /**
+   * Auth mode: adds a user whose one role holds only `grants` (none: a user that may do nothing), for the
+   * tests of a user its roles keep from what it needs. Resolves to its password.
+   */
+  addUser(name: string, grants: readonly EtcdGrant[]): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** One permission of a role: read, write or both on a key, or on every key under a prefix. */
+export interface EtcdGrant {
+  permission: 'read' | 'write' | 'readwrite';
+  key: string;
+  prefix?: boolean;
 }
 
 const USER = 'kmaint';
@@ -90,6 +102,33 @@ async function enableAuth(endpoint: string): Promise<void> {
   await etcdctl(endpoint, ['auth', 'enable']);
 }
 
+async function addUser(endpoint: string, name: string, grants: readonly EtcdGrant[]): Promise<string> {
+  const password = `${name}-test-password`;
+  const asRoot = [`--user=root:${ROOT_PASSWORD}`];
+  await etcdctl(endpoint, [...asRoot, 'role', 'add', name]);
+  for (const g of grants) {
+    await etcdctl(endpoint, [
+      ...asRoot,
+      'role',
+      'grant-permission',
+      name,
+      `--prefix=${g.prefix === true}`,
+      g.permission,
+      g.key,
+    ]);
+  }
+  await etcdctl(endpoint, [
+    ...asRoot,
+    'user',
+    'add',
+    name,
+    `--new-user-password=${password}`,
+    '--interactive=false',
+  ]);
+  await etcdctl(endpoint, [...asRoot, 'user', 'grant-role', name, name]);
+  return password;
+}
+
 /** Starts a single-member etcd in `dir` (certificates made there too); resolves once it serves. */
 export async function startSecureEtcd(mode: SecureEtcdMode, dir: string): Promise<SecureEtcd> {
   const certs = await makeCertificates(join(dir, 'certs'));
@@ -131,6 +170,10 @@ export async function startSecureEtcd(mode: SecureEtcdMode, dir: string): Promis
     username: USER,
     password: PASSWORD,
     logFile,
+    addUser: async (name, grants) => {
+      if (mode !== 'auth') throw new EnvError('ENV_ETCD_AUTH', `etcd-${mode} has no users`);
+      return addUser(client, name, grants);
+    },
     stop: () => proc.stop(),
   };
 }

@@ -64,6 +64,25 @@ describe('etcdSettingsProblem', () => {
     expect(problem?.retriable).toBe(false);
   });
 
+  it('names the user and the key its roles keep it from, and what it tried', () => {
+    const denied = grpc('7 PERMISSION_DENIED: etcdserver: permission denied');
+    const read = etcdSettingsProblem(denied, { key, username: 'orders' });
+    expect(read?.code).toBe('ETCD_PERMISSION');
+    expect(read?.retriable).toBe(false);
+    expect(read?.message).toBe(
+      `the etcd user "orders" may not read ${key} (ETCD_USERNAME; the roles each part needs: ` +
+        'docs/operations.md, "etcd roles"): etcdserver: permission denied',
+    );
+    const write = etcdSettingsProblem(denied, {
+      key: `${key}/members/o-0`,
+      username: 'orders',
+      access: 'write',
+    });
+    expect(write?.message).toMatch(
+      /^the etcd user "orders" may not write \/maintenance\/orders\/members\/o-0 /,
+    );
+  });
+
   it('leaves an etcd that is down to the retries', () => {
     const down = grpc(
       '14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379',

@@ -1,4 +1,4 @@
-import type { Desired, MemberReport } from '@kmaint/common';
+import { memberKey, type Desired, type MemberReport } from '@kmaint/common';
 import {
   MemberReporter,
   SwitchWatcher,
@@ -44,8 +44,14 @@ export function etcdMaintenance(
   return {
     switch: {
       async start(on) {
-        // Wrong TLS files or credentials end the start with their reason; an etcd that is down does not.
-        await checkEtcdAccess(open(), { ...('client' in connection ? {} : connection), key: options.key });
+        // Wrong TLS files, credentials or roles end the start with their reason; an etcd that is down
+        // does not. The report's key is checked too: a member whose reports are refused would run on as
+        // if the operator could see it drain.
+        await checkEtcdAccess(open(), {
+          ...('client' in connection ? {} : connection),
+          key: options.key,
+          writes: memberKey(options.key, options.memberId),
+        });
         // The reporter follows the switch too: a resume at the window's hard end is said in every report.
         const desiredTo = (d: Desired): void => {
           desired = d;

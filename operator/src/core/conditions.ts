@@ -40,6 +40,8 @@ export const REASON = {
   KeyInSync: 'KeyInSync',
   EtcdReadFailed: 'EtcdReadFailed',
   EtcdWriteFailed: 'EtcdWriteFailed',
+  /** The operator's etcd user may not read or write the key (ETCD_PERMISSION). */
+  EtcdPermissionDenied: 'EtcdPermissionDenied',
   NotLeader: 'NotLeader',
   // Events only: a status that cannot be written cannot say so itself.
   StatusWriteFailed: 'StatusWriteFailed',
@@ -66,6 +68,7 @@ export const WARNING_REASONS: ReadonlySet<Reason> = new Set([
   REASON.DrainTimeoutExceeded,
   REASON.EtcdReadFailed,
   REASON.EtcdWriteFailed,
+  REASON.EtcdPermissionDenied,
   REASON.StatusWriteFailed,
   REASON.FinalizerWriteFailed,
   REASON.AutoscalerPauseFailed,

@@ -55,6 +55,8 @@ export interface StatusInput {
   nowMs: number;
   /** Why the window's key could not be brought in line, when the last attempt failed. */
   keyError?: { reason: Reason; message: string } | null;
+  /** Why the member reports could not be read (`members` is then empty, not known). */
+  membersError?: { reason: Reason; message: string } | null;
 }
 
 export interface StatusResult {
@@ -112,6 +114,11 @@ export function computeStatus(input: StatusInput): StatusResult {
   if (!active) {
     drained = ['False', REASON.NotActive, 'the window is not open'];
     degraded = ['False', REASON.NotActive, 'the window is not open'];
+  } else if (input.membersError) {
+    // Without the reports nobody is known drained, nor known late: neither is claimed.
+    const unknown: Draft = ['Unknown', input.membersError.reason, input.membersError.message];
+    drained = unknown;
+    degraded = unknown;
   } else {
     if (tracked.length === 0) {
       // Not vacuously True: a mistyped selector must not tell `kubectl wait` that consumers are out of service.
@@ -144,7 +151,9 @@ export function computeStatus(input: StatusInput): StatusResult {
       CONDITION.Reconciled,
       input.keyError
         ? ['False', input.keyError.reason, input.keyError.message]
-        : ['True', REASON.KeyInSync, `key ${w.key} holds what the windows for it ask`],
+        : input.membersError
+          ? ['False', input.membersError.reason, input.membersError.message]
+          : ['True', REASON.KeyInSync, `key ${w.key} holds what the windows for it ask`],
     ],
   ];
   const conditions: Condition[] = [];
@@ -216,7 +225,7 @@ function scheduledCondition({ window: w, schedule }: StatusInput): Draft {
   }
 }
 
-function activeCondition({ window: w, schedule }: StatusInput, active: boolean): Draft {
+function activeCondition({ window: w, schedule, keyError }: StatusInput, active: boolean): Draft {
   if (!schedule.ok || !w.schedule.ok) {
     return ['False', REASON.InvalidSchedule, `key ${w.key} is not switched by this window: invalid schedule`];
   }
@@ -224,6 +233,11 @@ function activeCondition({ window: w, schedule }: StatusInput, active: boolean):
   if (w.deleting) return ['False', REASON.Deleting, 'the window is being deleted'];
   if (w.suspend) return ['False', REASON.Suspended, `suspended: key ${w.key} is not held on by this window`];
   if (active) {
+    // Active says the key is on: while the last attempt to bring it in line failed, that is not known
+    // (the write may have been refused), so the window is open but not Active, for the same reason.
+    if (keyError) {
+      return ['False', keyError.reason, `the window is open, but key ${w.key} is not known to be on`];
+    }
     const until = s.windowEndMs === null ? 'until the window is deleted' : `until ${iso(s.windowEndMs)}`;
     return ['True', REASON.WindowOpen, `key ${w.key} is on ${until}`];
   }

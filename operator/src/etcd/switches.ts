@@ -1,4 +1,4 @@
-import { checkEtcdAccess, createEtcdClient } from '@kmaint/common/etcd-client';
+import { checkEtcdAccess, createEtcdClient, etcdSettingsProblem } from '@kmaint/common/etcd-client';
 import type { Etcd3, Watcher } from 'etcd3';
 import {
   backoffDelay,
@@ -58,22 +58,31 @@ export async function checkEtcdSettings(client: Etcd3, config: OperatorConfig['e
 export class EtcdSwitches implements SwitchStore {
   private readonly client: Etcd3;
   private readonly log: Logger;
+  /** The etcd user (ETCD_USERNAME), named in the error of a call its roles do not allow. */
+  private readonly username: string | undefined;
 
-  constructor(client: Etcd3, log: Logger) {
+  constructor(client: Etcd3, log: Logger, username?: string | null) {
     this.client = client;
     this.log = log;
+    this.username = username ?? undefined;
   }
 
   async read(key: string): Promise<string | null> {
-    return this.call('ETCD_READ', `read ${key}`, () => this.client.get(key).string());
+    return this.call('ETCD_READ', `read ${key}`, key, () => this.client.get(key).string());
   }
 
   async write(key: string, value: string): Promise<void> {
-    await this.call('ETCD_WRITE', `write ${key}`, () => this.client.put(key).value(value).exec());
+    await this.call(
+      'ETCD_WRITE',
+      `write ${key}`,
+      key,
+      () => this.client.put(key).value(value).exec(),
+      'write',
+    );
   }
 
   async readMembers(key: string): Promise<MemberReport[]> {
-    const raw = await this.call('ETCD_READ', `read members of ${key}`, () =>
+    const raw = await this.call('ETCD_READ', `read members of ${key}`, membersPrefix(key), () =>
       this.client.getAll().prefix(membersPrefix(key)).strings(),
     );
     const reports: MemberReport[] = [];
@@ -124,8 +133,11 @@ export class EtcdSwitches implements SwitchStore {
   }
 
   private async watchOnce(key: string, onChange: () => void): Promise<Watcher> {
-    const watcher: Watcher = await this.call('ETCD_WATCH', `watch members of ${key}`, () =>
-      this.client.watch().prefix(membersPrefix(key)).create(),
+    const watcher: Watcher = await this.call(
+      'ETCD_WATCH',
+      `watch members of ${key}`,
+      membersPrefix(key),
+      () => this.client.watch().prefix(membersPrefix(key)).create(),
     );
     watcher.on('put', onChange);
     watcher.on('delete', onChange);
@@ -139,10 +151,23 @@ export class EtcdSwitches implements SwitchStore {
     this.client.close();
   }
 
-  private async call<T>(code: string, what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one etcd call. A refusal by the user's roles becomes ETCD_PERMISSION naming the user and the key
+   * (retrying alone does not help: the resync tries again, after someone changed the roles); any other
+   * failure is `code`, retriable (etcd down, a leader change, a deadline).
+   */
+  private async call<T>(
+    code: string,
+    what: string,
+    key: string,
+    fn: () => Promise<T>,
+    access: 'read' | 'write' = 'read',
+  ): Promise<T> {
     try {
       return await fn();
     } catch (err) {
+      const problem = etcdSettingsProblem(err, { key, access, username: this.username });
+      if (problem?.code === 'ETCD_PERMISSION') throw problem;
       throw new KmaintError(code, `etcd: could not ${what}: ${(err as Error).message}`, {
         retriable: true,
         cause: err,

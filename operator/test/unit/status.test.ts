@@ -73,6 +73,39 @@ describe('computeStatus', () => {
     expect(r.active).toBe(true);
   });
 
+  it('an open window whose key write failed is not Active: the key is not claimed on', () => {
+    const keyError = {
+      reason: REASON.EtcdPermissionDenied,
+      message: 'the etcd user "op" may not write /maintenance/svc',
+    };
+    const r = run({ keyError });
+    expect(cond(r.status.conditions, CONDITION.Active)).toMatchObject({
+      status: 'False',
+      reason: REASON.EtcdPermissionDenied,
+      message: 'the window is open, but key /maintenance/svc is not known to be on',
+    });
+    expect(cond(r.status.conditions, CONDITION.Reconciled)).toMatchObject({ status: 'False', ...keyError });
+    expect(r.active).toBe(true);
+    expect(cond(run({}).status.conditions, CONDITION.Active)?.status).toBe('True');
+  });
+
+  it('reports that cannot be read leave Drained and Degraded Unknown, never drained nor late', () => {
+    const membersError = {
+      reason: REASON.EtcdPermissionDenied,
+      message: 'the etcd user "op" may not read /maintenance/svc/members/',
+    };
+    const r = run({ pods: [pod('a', false)], membersError, nowMs: T0 + 3_000_000 });
+    for (const type of [CONDITION.Drained, CONDITION.Degraded]) {
+      expect(cond(r.status.conditions, type)).toMatchObject({ status: 'Unknown', ...membersError });
+    }
+    expect(cond(r.status.conditions, CONDITION.Reconciled)).toMatchObject({
+      status: 'False',
+      ...membersError,
+    });
+    // The key itself was written: Active stays as it is.
+    expect(cond(r.status.conditions, CONDITION.Active)?.status).toBe('True');
+  });
+
   it('Drained when all selected pods drained; not when none is selected', () => {
     const all = run({ pods: [pod('a', false)], members: [member('a', 'maintenance')] });
     expect(cond(all.status.conditions, CONDITION.Drained)).toMatchObject({

@@ -13,8 +13,11 @@ import {
   type Running,
 } from '../../../agent/test/integration/support.ts';
 import {
+  CONDITION,
+  condition,
   createNamespace,
   createWindow,
+  getWindow,
   installCrd,
   kube,
   logged,
@@ -25,7 +28,12 @@ import { Cluster } from '../../../service/test/integration/api/cluster.ts';
 import { ServiceProcess } from '../../../service/test/integration/api/service-process.ts';
 
 import { uniqueName, waitFor } from '../../env/helpers.ts';
-import { startSecureEtcd, type SecureEtcd, type SecureEtcdMode } from '../../env/secure-etcd.ts';
+import {
+  startSecureEtcd,
+  type EtcdGrant,
+  type SecureEtcd,
+  type SecureEtcdMode,
+} from '../../env/secure-etcd.ts';
 
 /**
  * etcd with client-certificate TLS and with user/password auth, each its own etcd started here: the
@@ -91,11 +99,19 @@ const PROBLEM: Record<SecureEtcdMode, { code: string; says: string }> = {
 
 const node = join(repoRoot, 'node_modules/.bin/node');
 
-/** A program that must refuse to start: its exit code, its fatal log line's message and all it wrote. */
+/**
+ * A program that must refuse to start: its exit code, its fatal log line's message and the error there
+ * (code and retriable, as the log carries them), and all it wrote.
+ */
 async function failedStart(
   script: string,
   env: Record<string, string>,
-): Promise<{ code: number | null; fatal: string | undefined; output: string }> {
+): Promise<{
+  code: number | null;
+  fatal: string | undefined;
+  err: { code?: string; retriable?: boolean } | undefined;
+  output: string;
+}> {
   const proc: Running = run(node, ['--conditions=@kmaint/source', script], env);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), 60_000);
   const code = await proc.exited;
@@ -103,8 +119,14 @@ async function failedStart(
   const lines = proc.output
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const fatal = lines.find((l) => l['level'] === 'fatal')?.['msg'];
-  return { code, fatal: typeof fatal === 'string' ? fatal : undefined, output: proc.output.join('\n') };
+  const line = lines.find((l) => l['level'] === 'fatal');
+  const fatal = line?.['msg'];
+  return {
+    code,
+    fatal: typeof fatal === 'string' ? fatal : undefined,
+    err: line?.['err'] as { code?: string; retriable?: boolean } | undefined,
+    output: proc.output.join('\n'),
+  };
 }
 
 async function report(etcd: EtcdClient, key: string, id: string): Promise<Record<string, unknown> | null> {
@@ -287,4 +309,156 @@ describe.each(['tls', 'auth'] as const)('etcd with %s', (mode) => {
       expect(result.fatal, result.output).toContain(says);
     });
   });
+});
+
+/**
+ * etcd auth with users whose role lacks a permission each part needs (docs/operations.md, "etcd roles"):
+ * the service, the library and the agent end their start with ETCD_PERMISSION naming the user and the key
+ * (not retriable) and write no report; the operator starts (its windows may name keys it owns) and says
+ * so in the window's status, which never claims the key on or the pods drained.
+ */
+describe('etcd auth with a user whose role lacks a permission', () => {
+  let etcd: SecureEtcd;
+  let client: EtcdClient;
+  const key = `/maintenance/${uniqueName('perm')}`;
+  const member = uniqueName('member');
+  /** The users below and their passwords. */
+  const passwords = new Map<string, string>();
+
+  beforeAll(async () => {
+    etcd = await startSecureEtcd('auth', mkdtempSync(join(tmpdir(), 'kmaint-etcd-perm-')));
+    client = createEtcdClient({ ...settings(etcd).options, callDeadlineMs: 5_000 });
+    const users: [string, EtcdGrant[]][] = [
+      // Its role is for other keys only: it may not even read the switch.
+      ['elsewhere', [{ permission: 'readwrite', key: '/elsewhere/', prefix: true }]],
+      // It may follow the switch but not write its report under <key>/members/.
+      ['no-report', [{ permission: 'read', key }]],
+      // An operator that may read every switch and report but write none.
+      ['read-only', [{ permission: 'read', key: '/maintenance/', prefix: true }]],
+    ];
+    for (const [name, grants] of users) passwords.set(name, await etcd.addUser(name, grants));
+  });
+  afterAll(async () => {
+    client?.close();
+    await etcd?.stop();
+  });
+
+  const as = (user: string) => ({
+    ETCD_ENDPOINTS: etcd.endpoint,
+    ETCD_USERNAME: user,
+    ETCD_PASSWORD: passwords.get(user) ?? '',
+  });
+  const reports = async () => Object.keys(await client.getAll().prefix(`${key}/members/`).strings());
+
+  /** Each refused user and what the error must name. */
+  const refusals = [
+    ['a user that may not read the switch', 'elsewhere', () => `may not read ${key}`],
+    ['a user that may not write its report', 'no-report', () => `may not write ${key}/members/${member}`],
+  ] as const;
+
+  describe.each(refusals)('%s', (_label, user, what) => {
+    const says = () => `the etcd user "${user}" ${what()}`;
+
+    it('the service exits 1 with ETCD_PERMISSION and reports nothing', async () => {
+      const result = await failedStart('service/src/main.ts', {
+        ...as(user),
+        MAINTENANCE_KEY: key,
+        MEMBER_ID: member,
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        KAFKA_TOPICS: topic,
+        HTTP_PORT: '0',
+      });
+      expect(result.code, result.output).toBe(1);
+      expect(result.fatal, result.output).toContain(says());
+      expect(result.err).toMatchObject({ code: 'ETCD_PERMISSION', retriable: false });
+      expect(await reports()).toEqual([]);
+    });
+
+    it('the library rejects start() with ETCD_PERMISSION', async () => {
+      const consumer = createConsumer({
+        kafka: { brokers: [inject('kafkaBrokers')] },
+        groupId: uniqueName('secure-etcd-perm'),
+        topics: [topic],
+        handler: async () => undefined,
+        maintenance: {
+          etcd: { endpoints: [etcd.endpoint], username: user, password: passwords.get(user) ?? '' },
+          key,
+        },
+        memberId: member,
+        logger: pino({ level: 'silent' }),
+      });
+      const err = await consumer.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await consumer.stop();
+      expect(err).toBeInstanceOf(KmaintError);
+      expect(err).toMatchObject({ code: 'ETCD_PERMISSION', retriable: false });
+      expect((err as Error).message).toContain(says());
+      expect(await reports()).toEqual([]);
+    });
+
+    it('the agent exits 1 with ETCD_PERMISSION and reports nothing', async () => {
+      const result = await failedStart('agent/src/main.ts', {
+        ...as(user),
+        MAINTENANCE_KEY: key,
+        MEMBER_ID: member,
+        AGENT_PORT: '0',
+      });
+      expect(result.code, result.output).toBe(1);
+      expect(result.fatal, result.output).toContain(says());
+      expect(result.err).toMatchObject({ code: 'ETCD_PERMISSION', retriable: false });
+      expect(await reports()).toEqual([]);
+    });
+  });
+
+  it.each([
+    ['may not write the key', 'read-only', 'write'],
+    ['may not read the key nor its reports', 'elsewhere', 'read'],
+  ] as const)(
+    'the operator, whose user %s, says so in the window status and never claims the key on',
+    async (_label, user, access) => {
+      const namespace = uniqueName('mw-etcd-perm');
+      await createNamespace(k, namespace);
+      const target = uniqueName('svc');
+      const operator = spawnOperator({
+        ...as(user),
+        POD_NAME: uniqueName('op'),
+        WATCH_NAMESPACE: namespace,
+        LEADER_ELECTION: 'false',
+      });
+      try {
+        await waitFor(() => logged(operator.output, 'operator started') === 1, {
+          timeoutMs: 60_000,
+          message: `the operator to start: ${operator.output.join('\n')}`,
+        });
+        await createWindow(k, namespace, 'w', { target: { name: target } });
+        const says = `the etcd user "${user}" may not ${access} /maintenance/${target}`;
+        await waitFor(
+          async () =>
+            condition((await getWindow(k, namespace, 'w')).status, CONDITION.Reconciled)?.message.includes(
+              says,
+            ) ?? false,
+          { message: `Reconciled=False naming the user and the key: ${operator.output.join('\n')}` },
+        );
+        const status = (await getWindow(k, namespace, 'w')).status;
+        expect(condition(status, CONDITION.Reconciled)).toMatchObject({
+          status: 'False',
+          reason: 'EtcdPermissionDenied',
+        });
+        // The window is open, but the key is not known to be on, nor any pod known to be drained.
+        expect(condition(status, CONDITION.Active)).toMatchObject({
+          status: 'False',
+          reason: 'EtcdPermissionDenied',
+        });
+        expect(condition(status, CONDITION.Drained)?.status).not.toBe('True');
+        expect(await client.get(`/maintenance/${target}`).string()).toBeNull();
+        const failures = operator.output.filter((l) => l.includes('"code":"ETCD_PERMISSION"'));
+        expect(failures.length, operator.output.join('\n')).toBeGreaterThan(0);
+      } finally {
+        operator.child.kill('SIGTERM');
+        await operator.exited;
+      }
+    },
+  );
 });
