@@ -437,7 +437,9 @@ export class Controller {
           // Forget the key so the next reconcile of its windows tries again, and make that happen soon.
           if (this.keys.get(key) === entry) this.keys.delete(key);
           this.log.warn({ key, err }, 'member watch not started');
-          this.enqueueWindowsOf(key, true);
+          // A refusal by etcd's roles is tried again by the windows' own reconciles (an open one polls),
+          // not at once: each of those succeeds and would reset the backoff, a loop at its base delay.
+          if (isRetriable(err)) this.enqueueWindowsOf(key, true);
         },
       );
   }

@@ -23,6 +23,7 @@ import {
   logged,
   removeNamespaces,
   spawnOperator,
+  type OperatorProcess,
 } from '../../../operator/test/integration/support.ts';
 import { Cluster } from '../../../service/test/integration/api/cluster.ts';
 import { ServiceProcess } from '../../../service/test/integration/api/service-process.ts';
@@ -129,6 +130,37 @@ async function failedStart(
   };
 }
 
+/**
+ * An operator process with `env` watching a namespace of its own, and in it the window `w` for a fresh
+ * target; `check` runs once the operator has started and the window exists, then the operator stops.
+ */
+async function withOperatorWindow(
+  env: Record<string, string>,
+  prefix: string,
+  check: (run: { namespace: string; target: string; operator: OperatorProcess }) => Promise<void>,
+): Promise<void> {
+  const namespace = uniqueName(prefix);
+  await createNamespace(k, namespace);
+  const target = uniqueName('svc');
+  const operator = spawnOperator({
+    ...env,
+    POD_NAME: uniqueName('op'),
+    WATCH_NAMESPACE: namespace,
+    LEADER_ELECTION: 'false',
+  });
+  try {
+    await waitFor(() => logged(operator.output, 'operator started') === 1, {
+      timeoutMs: 60_000,
+      message: `the operator to start: ${operator.output.join('\n')}`,
+    });
+    await createWindow(k, namespace, 'w', { target: { name: target } });
+    await check({ namespace, target, operator });
+  } finally {
+    operator.child.kill('SIGTERM');
+    await operator.exited;
+  }
+}
+
 async function report(etcd: EtcdClient, key: string, id: string): Promise<Record<string, unknown> | null> {
   const raw = await etcd.get(`${key}/members/${id}`).string();
   return raw === null ? null : (JSON.parse(raw) as Record<string, unknown>);
@@ -226,21 +258,7 @@ describe.each(['tls', 'auth'] as const)('etcd with %s', (mode) => {
   });
 
   it('the operator writes the switch of a window', async () => {
-    const namespace = uniqueName(`mw-etcd-${mode}`);
-    await createNamespace(k, namespace);
-    const target = uniqueName('svc');
-    const operator = spawnOperator({
-      ...settings(etcd).env,
-      POD_NAME: uniqueName('op'),
-      WATCH_NAMESPACE: namespace,
-      LEADER_ELECTION: 'false',
-    });
-    try {
-      await waitFor(() => logged(operator.output, 'operator started') === 1, {
-        timeoutMs: 60_000,
-        message: `the operator to start: ${operator.output.join('\n')}`,
-      });
-      await createWindow(k, namespace, 'w', { target: { name: target } });
+    await withOperatorWindow(settings(etcd).env, `mw-etcd-${mode}`, async ({ target }) => {
       await waitFor(
         async () => {
           const raw = await client.get(`/maintenance/${target}`).string();
@@ -248,10 +266,7 @@ describe.each(['tls', 'auth'] as const)('etcd with %s', (mode) => {
         },
         { message: 'the operator to turn the key on' },
       );
-    } finally {
-      operator.child.kill('SIGTERM');
-      await operator.exited;
-    }
+    });
   });
 
   describe(`a wrong ${mode === 'tls' ? 'CA' : 'password'} is a start-up error naming it`, () => {
@@ -418,47 +433,28 @@ describe('etcd auth with a user whose role lacks a permission', () => {
   ] as const)(
     'the operator, whose user %s, says so in the window status and never claims the key on',
     async (_label, user, access) => {
-      const namespace = uniqueName('mw-etcd-perm');
-      await createNamespace(k, namespace);
-      const target = uniqueName('svc');
-      const operator = spawnOperator({
-        ...as(user),
-        POD_NAME: uniqueName('op'),
-        WATCH_NAMESPACE: namespace,
-        LEADER_ELECTION: 'false',
-      });
-      try {
-        await waitFor(() => logged(operator.output, 'operator started') === 1, {
-          timeoutMs: 60_000,
-          message: `the operator to start: ${operator.output.join('\n')}`,
-        });
-        await createWindow(k, namespace, 'w', { target: { name: target } });
+      await withOperatorWindow(as(user), 'mw-etcd-perm', async ({ namespace, target, operator }) => {
         const says = `the etcd user "${user}" may not ${access} /maintenance/${target}`;
+        const status = async () => (await getWindow(k, namespace, 'w')).status;
         await waitFor(
-          async () =>
-            condition((await getWindow(k, namespace, 'w')).status, CONDITION.Reconciled)?.message.includes(
-              says,
-            ) ?? false,
+          async () => condition(await status(), CONDITION.Reconciled)?.message.includes(says) ?? false,
           { message: `Reconciled=False naming the user and the key: ${operator.output.join('\n')}` },
         );
-        const status = (await getWindow(k, namespace, 'w')).status;
-        expect(condition(status, CONDITION.Reconciled)).toMatchObject({
+        const now = await status();
+        expect(condition(now, CONDITION.Reconciled)).toMatchObject({
           status: 'False',
           reason: 'EtcdPermissionDenied',
         });
         // The window is open, but the key is not known to be on, nor any pod known to be drained.
-        expect(condition(status, CONDITION.Active)).toMatchObject({
+        expect(condition(now, CONDITION.Active)).toMatchObject({
           status: 'False',
           reason: 'EtcdPermissionDenied',
         });
-        expect(condition(status, CONDITION.Drained)?.status).not.toBe('True');
+        expect(condition(now, CONDITION.Drained)?.status).not.toBe('True');
         expect(await client.get(`/maintenance/${target}`).string()).toBeNull();
         const failures = operator.output.filter((l) => l.includes('"code":"ETCD_PERMISSION"'));
         expect(failures.length, operator.output.join('\n')).toBeGreaterThan(0);
-      } finally {
-        operator.child.kill('SIGTERM');
-        await operator.exited;
-      }
+      });
     },
   );
 });
