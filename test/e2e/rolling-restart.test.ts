@@ -125,19 +125,10 @@ describe('a rolling restart of the consumers, end to end', () => {
       },
       { message: 'member reports of exactly the new pods, running', timeoutMs: 30_000 },
     );
-    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
-      message: `${replicas} members in the group`,
-      timeoutMs: 60_000,
-    });
+    await kafka.membersReach(group, replicas);
 
     const offsets = await durations.time('rollout complete → all consumed', () =>
-      waitFor(
-        async () => {
-          const now = await kafka.offsets(group, topic);
-          return now.every((p) => p.committed === p.end) ? now : undefined;
-        },
-        { message: 'committed offsets to reach the end offsets on every partition', timeoutMs: 180_000 },
-      ),
+      kafka.allCommitted(group, topic, 180_000),
     );
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(before + during);
   });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,8 @@ export class RealNode {
           const tar = join(dir, `image-${i}.tar`);
           await podmanOk(opts.images, ['save', '--format', 'oci-archive', '--output', tar, ref], 300_000);
           await ctr(['images', 'import', tar]);
+          // containerd holds its own copy now; the archive (some 120 MB per image) only fills the disk.
+          rmSync(tar);
         }
         return await startKubelet(opts, socket);
       } catch (err) {
