@@ -87,11 +87,6 @@ export class KmaintInstall {
     return this.#kubelet;
   }
 
-  get realNode(): RealNode {
-    if (this.#realNode === undefined) throw new Error('the real node is not started');
-    return this.#realNode;
-  }
-
   get #real(): boolean {
     return this.options.node === 'real';
   }
