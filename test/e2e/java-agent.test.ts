@@ -1,8 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
 import { checkMemberReport } from '@kmaint/common/schemas';
 import { membersPrefix } from '@kmaint/common';
 import { uniqueName, waitFor } from '../env/helpers.ts';
@@ -10,7 +8,7 @@ import { kubectl } from '../env/tools.ts';
 import { Durations } from './support/durations.ts';
 import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
-import { memberReports, podStats } from './support/observe.ts';
+import { memberReports } from './support/observe.ts';
 
 // Any consumer, any language: the chart runs the plain-KafkaConsumer Java example with kmaint-agent as a
 // native sidecar. Under a steady load a MaintenanceWindow drains both replicas (member reports
@@ -57,27 +55,6 @@ class Load {
     this.#stop = true;
     await this.#done;
   }
-}
-
-async function applyWindow(install: KmaintInstall): Promise<string> {
-  const name = uniqueName('e2e-agent');
-  const file = join(install.logDir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'kmaint.io/v1alpha1',
-      kind: 'MaintenanceWindow',
-      metadata: { name, namespace: install.namespace },
-      spec: {
-        target: { name: install.options.target, selector: { matchLabels: install.selector } },
-        mode: 'drain',
-        drainTimeout: '10s',
-        reason: 'e2e: broker upgrade',
-      },
-    }),
-  );
-  await kubectl(['apply', '-f', file]);
-  return name;
 }
 
 const allNotReady = async (install: KmaintInstall) => {
@@ -173,7 +150,7 @@ describe('the Java KafkaConsumer example with the kmaint-agent sidecar, end to e
         timeoutMs: 60_000,
       });
 
-      const window = await applyWindow(java);
+      const window = await java.applyWindow('drain', 'e2e: broker upgrade');
       const opened = Date.now();
       await waitFor(() => allNotReady(java), {
         message: 'every Java pod NotReady',
@@ -253,18 +230,14 @@ describe('the Java KafkaConsumer example with the kmaint-agent sidecar, end to e
       await node.install();
       await node.waitAllReady();
     });
-    const processed = async () => {
-      const stats = await Promise.all((await node.consumerPods()).map((p) => podStats(node.url(p))));
-      return stats.reduce((sum, s) => sum + s.processed, 0);
-    };
     const load = new Load(kafka, node.options.topic);
     load.start();
     try {
-      await waitFor(async () => (await processed()) > 100, {
+      await waitFor(async () => (await node.totalProcessed()) > 100, {
         message: 'the Node consumers to process',
         timeoutMs: 60_000,
       });
-      const window = await applyWindow(node);
+      const window = await node.applyWindow('drain', 'e2e: broker upgrade');
       const opened = Date.now();
       await waitFor(() => allNotReady(node), {
         message: 'every Node pod NotReady',
@@ -282,10 +255,10 @@ describe('the Java KafkaConsumer example with the kmaint-agent sidecar, end to e
       ]);
       durations.record('node: window applied → Drained', Date.now() - opened);
       expect((await kafka.groupMembers(node.options.group)).members).toEqual([]);
-      const inWindow = await processed();
+      const inWindow = await node.totalProcessed();
       await kubectl(['delete', 'mw', window, '-n', node.namespace, '--timeout=60s']);
       const closed = Date.now();
-      await waitFor(async () => (await processed()) > inWindow, {
+      await waitFor(async () => (await node.totalProcessed()) > inWindow, {
         message: 'the Node consumers to consume again',
         timeoutMs: 90_000,
         intervalMs: 50,

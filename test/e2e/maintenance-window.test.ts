@@ -1,8 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
 import { parseSwitchValue } from '@kmaint/common';
 import { uniqueName, waitFor } from '../env/helpers.ts';
 import { removeScrapeTargets, setScrapeTargets } from '../env/prometheus-targets.ts';
@@ -10,10 +7,13 @@ import { kubectl } from '../env/tools.ts';
 import { Durations } from './support/durations.ts';
 import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
+import { onPodNetwork } from '../env/pod-network.ts';
 import { logLines, memberReports, podStats, promQuery } from './support/observe.ts';
 
 // The whole flow (docs/architecture.md) on real servers: `helm install` of the chart runs the operator and three
-// consumers (as local processes, through the stand-in kubelet); `kubectl apply` of a MaintenanceWindow
+// consumers on a real node (containerd and the kubelet, kmaint's images built from the Dockerfile, the
+// pods on the CNI bridge; support/install.ts), with the kubelet's own probes and the controller-manager
+// moving them in and out of their EndpointSlice; `kubectl apply` of a MaintenanceWindow
 // drains them out of their group and their Service while messages keep arriving; `kubectl delete` brings
 // them back, and every message is processed, none skipped. Then the same with mode pause, where the
 // consumers keep their group membership (no rebalance) while they hold still; and a pod replaced during a
@@ -38,6 +38,7 @@ describe('a MaintenanceWindow, end to end', () => {
     preStopSleepSeconds: 1,
     // Slow enough that the window opens while messages are still in flight.
     consumerEnv: { SIMULATED_WORK_TIME: '40ms' },
+    node: 'real',
   });
   const { topic, group } = install.options;
   let kafka: KafkaProbe;
@@ -52,9 +53,9 @@ describe('a MaintenanceWindow, end to end', () => {
     etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
     await durations.time('helm install → pods ready', async () => {
       await install.install();
-      await install.waitAllReady();
+      await install.waitAllReady(300_000);
     });
-  }, 300_000);
+  }, 600_000);
 
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === 'fail') console.log(await install.diagnostics());
@@ -69,33 +70,6 @@ describe('a MaintenanceWindow, end to end', () => {
     durations.report('maintenance window e2e');
   }, 300_000);
 
-  /** Writes a window for the consumers' key and selector and `kubectl apply`s it; returns its name. */
-  const applyWindow = async (mode: 'drain' | 'pause'): Promise<string> => {
-    const name = uniqueName(`e2e-${mode}`);
-    const file = join(install.logDir, `${name}.yaml`);
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'kmaint.io/v1alpha1',
-        kind: 'MaintenanceWindow',
-        metadata: { name, namespace: install.namespace },
-        spec: {
-          target: { name: install.options.target, selector: { matchLabels: install.selector } },
-          mode,
-          drainTimeout: '10s',
-          reason: `e2e: ${mode} for a broker upgrade`,
-        },
-      }),
-    );
-    await kubectl(['apply', '-f', file]);
-    return name;
-  };
-  const waitDrained = (window: string) =>
-    kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', install.namespace, '--timeout=120s']);
-  /** kubectl waits for the object to go, i.e. for the finalizer to have turned the key off. */
-  const deleteWindow = (window: string) =>
-    kubectl(['delete', 'mw', window, '-n', install.namespace, '--timeout=60s']);
-
   /** Messages are numbered across the tests of this file; `produced` is how many exist. */
   let produced = 0;
   const produce = async (count: number) => {
@@ -103,24 +77,11 @@ describe('a MaintenanceWindow, end to end', () => {
     produced += count;
   };
 
-  const totalProcessed = async () => {
-    const pods = await install.consumerPods();
-    const stats = await Promise.all(pods.map((p) => podStats(install.url(p))));
-    return stats.reduce((sum, s) => sum + s.processed, 0);
-  };
   /** How many consumers Prometheus last scraped in `state`. */
   const inStateByPrometheus = async (state: string) =>
     [...(await promQuery(`kmaint_maintenance_state{e2e="${run}",state="${state}"}`)).values()].filter(
       (v) => v === '1',
     ).length;
-  const allCommitted = (timeoutMs: number) =>
-    waitFor(
-      async () => {
-        const now = await kafka.offsets(group, topic);
-        return now.every((p) => p.committed === p.end) ? now : undefined;
-      },
-      { message: 'committed offsets to reach the end offsets on every partition', timeoutMs },
-    );
   const everyEndpointNotReady = () =>
     waitFor(async () => [...(await install.endpoints()).values()].every((ready) => !ready), {
       message: 'every consumer endpoint to be not ready',
@@ -129,12 +90,19 @@ describe('a MaintenanceWindow, end to end', () => {
 
   it('drains every consumer out of its group and Service, and loses no message', async () => {
     const ns = install.namespace;
-    const pods = (await install.consumerPods()).map(podName);
+    const running = await install.consumerPods();
+    const pods = running.map(podName);
+    // Containers of the images test/env built, on the bridge, not processes on loopback.
+    for (const pod of [...running, ...(await install.operatorPods())]) {
+      expect(onPodNetwork(pod.status?.podIP ?? ''), `${podName(pod)}: ${pod.status?.podIP}`).toBe(true);
+      expect(pod.status?.containerStatuses?.[0]?.imageID).toMatch(/sha256:/);
+    }
 
     // Prometheus scrapes each consumer pod where it really listens.
-    for (const pod of pods) {
-      scrapeTargets.push(`${run}-${pod}`);
-      setScrapeTargets(`${run}-${pod}`, [new URL(install.url(pod)).host], { pod, e2e: run });
+    for (const pod of running) {
+      const name = podName(pod);
+      scrapeTargets.push(`${run}-${name}`);
+      setScrapeTargets(`${run}-${name}`, [new URL(install.url(pod)).host], { pod: name, e2e: run });
     }
     await waitFor(async () => (await inStateByPrometheus('running')) === replicas, {
       message: 'Prometheus to see every consumer running',
@@ -142,14 +110,14 @@ describe('a MaintenanceWindow, end to end', () => {
     });
 
     await produce(before);
-    await waitFor(async () => (await totalProcessed()) >= 200, {
+    await waitFor(async () => (await install.totalProcessed()) >= 200, {
       message: 'the consumers to be consuming',
       timeoutMs: 60_000,
     });
 
     const window = await durations.time('kubectl apply → Drained', async () => {
-      const name = await applyWindow('drain');
-      await waitDrained(name);
+      const name = await install.applyWindow('drain');
+      await install.waitDrained(name);
       return name;
     });
 
@@ -167,7 +135,7 @@ describe('a MaintenanceWindow, end to end', () => {
     expect(switchValue).toMatchObject({ ok: true, value: { enabled: true, mode: 'drain' } });
 
     // Snapshot at Drained, then produce more: nothing of it may be processed until the window ends.
-    const processedAtDrain = await totalProcessed();
+    const processedAtDrain = await install.totalProcessed();
     const offsetsAtDrain = await kafka.offsets(group, topic);
     expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(before);
     await produce(during);
@@ -183,14 +151,14 @@ describe('a MaintenanceWindow, end to end', () => {
     });
 
     // A while (the checks above) after the extra messages were produced, none was taken.
-    expect(await totalProcessed()).toBe(processedAtDrain);
+    expect(await install.totalProcessed()).toBe(processedAtDrain);
     expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
       offsetsAtDrain.map((p) => p.committed),
     );
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
 
     await durations.time('kubectl delete → ready again', async () => {
-      await deleteWindow(window);
+      await install.deleteWindow(window);
       await install.waitAllReady(120_000);
     });
     expect((await install.consumerPods()).map(podName).sort()).toEqual([...pods].sort());
@@ -198,15 +166,14 @@ describe('a MaintenanceWindow, end to end', () => {
       ok: true,
       value: { enabled: false },
     });
-    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
-      message: `${replicas} members in the group again`,
-      timeoutMs: 60_000,
-    });
+    await kafka.membersReach(group, replicas);
 
     const total = produced;
-    const offsets = await durations.time('ready again → all consumed', () => allCommitted(120_000));
+    const offsets = await durations.time('ready again → all consumed', () =>
+      kafka.allCommitted(group, topic),
+    );
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
-    const processed = await totalProcessed();
+    const processed = await install.totalProcessed();
     expect(processed).toBeGreaterThanOrEqual(total);
     console.log(`drain: processed ${processed} of ${total} messages (${processed - total} twice)`);
     await waitFor(async () => (await inStateByPrometheus('running')) === replicas, {
@@ -224,16 +191,16 @@ describe('a MaintenanceWindow, end to end', () => {
       },
       { message: `a stable group of ${replicas}`, timeoutMs: 60_000 },
     );
-    const processedBefore = await totalProcessed();
+    const processedBefore = await install.totalProcessed();
     await produce(before);
-    await waitFor(async () => (await totalProcessed()) >= processedBefore + 200, {
+    await waitFor(async () => (await install.totalProcessed()) >= processedBefore + 200, {
       message: 'the consumers to be consuming',
       timeoutMs: 60_000,
     });
 
     const window = await durations.time('kubectl apply → Drained (pause)', async () => {
-      const name = await applyWindow('pause');
-      await waitDrained(name);
+      const name = await install.applyWindow('pause');
+      await install.waitDrained(name);
       return name;
     });
     expect((await install.consumerPods()).filter(isReady).map(podName)).toEqual([]);
@@ -242,7 +209,7 @@ describe('a MaintenanceWindow, end to end', () => {
     // Paused, not gone: the same members hold their partitions.
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Stable', members });
 
-    const processedAtDrain = await totalProcessed();
+    const processedAtDrain = await install.totalProcessed();
     const offsetsAtDrain = await kafka.offsets(group, topic);
     expect(processedAtDrain, 'the window opened while messages were still waiting').toBeLessThan(produced);
     await produce(during);
@@ -251,20 +218,20 @@ describe('a MaintenanceWindow, end to end', () => {
       message: 'Prometheus to see every consumer in maintenance',
       timeoutMs: 60_000,
     });
-    expect(await totalProcessed()).toBe(processedAtDrain);
+    expect(await install.totalProcessed()).toBe(processedAtDrain);
     expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
       offsetsAtDrain.map((p) => p.committed),
     );
 
     await durations.time('kubectl delete → ready again (pause)', async () => {
-      await deleteWindow(window);
+      await install.deleteWindow(window);
       await install.waitAllReady(120_000);
     });
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Stable', members });
     const total = produced;
-    const offsets = await allCommitted(120_000);
+    const offsets = await kafka.allCommitted(group, topic);
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(total);
-    const processed = await totalProcessed();
+    const processed = await install.totalProcessed();
     expect(processed).toBeGreaterThanOrEqual(total);
     console.log(`pause: processed ${processed} of ${total} messages (${processed - total} twice)`);
   });
@@ -272,8 +239,8 @@ describe('a MaintenanceWindow, end to end', () => {
   it('replaces a pod deleted during a window with one that starts in maintenance, and the window stays Drained', async () => {
     const ns = install.namespace;
     const pods = (await install.waitAllReady()).map(podName);
-    const window = await applyWindow('drain');
-    await waitDrained(window);
+    const window = await install.applyWindow('drain');
+    await install.waitDrained(window);
     const offsetsAtDrain = await kafka.offsets(group, topic);
 
     const [victim = ''] = pods;
@@ -303,12 +270,15 @@ describe('a MaintenanceWindow, end to end', () => {
         },
         { message: 'the successor reported drained and counted in the window', timeoutMs: 60_000 },
       );
-      await waitDrained(window);
+      await install.waitDrained(window);
       return successor;
     });
 
-    const victimLog = logLines(install.logFile(victim)).map((l) => l.msg);
-    expect(victimLog).toContain('shut down cleanly');
+    // Its log, followed through `kubectl logs`, may still be arriving.
+    await waitFor(() => logLines(install.logFile(victim)).some((l) => l.msg === 'shut down cleanly'), {
+      message: `${victim}'s log to end with its clean shutdown`,
+      timeoutMs: 30_000,
+    });
     // Startup respects the key: the successor never joined the group and is not in the Service.
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
     const successorPod = (await install.consumerPods()).find((p) => podName(p) === replacement);
@@ -316,18 +286,15 @@ describe('a MaintenanceWindow, end to end', () => {
     await everyEndpointNotReady();
 
     await produce(300);
-    expect((await podStats(install.url(replacement))).processed).toBe(0);
+    expect((await podStats(install.url(successorPod ?? replacement))).processed).toBe(0);
     expect((await kafka.offsets(group, topic)).map((p) => p.committed)).toEqual(
       offsetsAtDrain.map((p) => p.committed),
     );
 
-    await deleteWindow(window);
+    await install.deleteWindow(window);
     await install.waitAllReady(120_000);
-    await waitFor(async () => (await kafka.groupMembers(group)).members.length === replicas, {
-      message: `${replicas} members in the group again`,
-      timeoutMs: 60_000,
-    });
-    const offsets = await allCommitted(120_000);
+    await kafka.membersReach(group, replicas);
+    const offsets = await kafka.allCommitted(group, topic);
     expect(offsets.reduce((sum, p) => sum + p.end, 0)).toBe(produced);
     expect((await memberReports(etcd, install.key)).get(replacement)?.state).toBe('running');
   });

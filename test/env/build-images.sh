@@ -29,7 +29,7 @@ timed() {
 }
 
 need=()
-for pkg in podman runc mmdebstrap netavark aardvark-dns iptables podman-docker containerd containernetworking-plugins gcc libc6-dev; do
+for pkg in podman runc mmdebstrap netavark aardvark-dns iptables podman-docker containerd containernetworking-plugins iproute2 gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -9,6 +9,7 @@ import { etcdBinary, EtcdServer } from './etcd.ts';
 import { EnvError } from './errors.ts';
 import { ensureKafkaLibs, KafkaServer } from './kafka.ts';
 import { KubeControlPlane } from './kube.ts';
+import { ensurePodBridge, podNetwork } from './pod-network.ts';
 import { freePort, isPortFree } from './ports.ts';
 import { PrometheusServer, whichTool } from './prometheus.ts';
 
@@ -37,6 +38,14 @@ export interface ProvidedEnv {
   envControlUrl: string;
   /** This run's folder of data dirs and server logs. */
   envDir: string;
+  /**
+   * The same servers as a pod on the real node's bridge reaches them (test/env/pod-network.ts):
+   * `<host address>:<port>` of Kafka's pod listener, `http://<host address>:<port>` of etcd, and
+   * `https://<host address>:<port>` of kube-apiserver. Absent when the bridge could not be made.
+   */
+  podKafkaBrokers: string;
+  podEtcdEndpoints: string;
+  podKubeServer: string;
 }
 
 export interface EnvironmentOptions {
@@ -122,6 +131,17 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   const started = Date.now();
   try {
     const toolsBin = await timed(timings, 'install', () => ensureInstalled(), options.onStep);
+    // The tests' servers also listen on the pod network, for the real node's pods; without it (not
+    // root) everything else still runs, and a test that needs it fails on the missing values.
+    const podAddress = withKube
+      ? await ensurePodBridge().then(
+          () => podNetwork.hostAddress,
+          (err: unknown) => {
+            log(`kmaint env: no pod network, so no real node's pod reaches the servers: ${String(err)}`);
+            return undefined;
+          },
+        )
+      : undefined;
     const jobs = {
       kafka: (async () => {
         const libs = await ensureKafkaLibs();
@@ -130,7 +150,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
           timings,
           'kafka',
           // The stack (compose ports) waits only for start-up; the tests want a broker that runs fast.
-          () => KafkaServer.start({ dir: join(dir, 'kafka'), libs, port, quickStart: preferred }),
+          () => KafkaServer.start({ dir: join(dir, 'kafka'), libs, port, quickStart: preferred, podAddress }),
           options.onStep,
         );
         stoppers.push(() => kafka.stop());
@@ -143,7 +163,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         const etcd = await timed(
           timings,
           'etcd',
-          () => EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort }),
+          () => EtcdServer.start({ dir: join(dir, 'etcd'), binary, clientPort, peerPort, podAddress }),
           options.onStep,
         );
         stoppers.push(() => etcd.stop());
@@ -154,7 +174,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         const kube = await timed(
           timings,
           'kube',
-          () => KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin }),
+          () => KubeControlPlane.start({ dir: join(dir, 'kube'), toolsBin, podAddress }),
           options.onStep,
         );
         stoppers.push(() => kube.stop());
@@ -203,6 +223,9 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         }),
         envControlUrl: control.url,
         envDir: dir,
+        ...(kafka.podBrokers !== undefined && { podKafkaBrokers: kafka.podBrokers }),
+        ...(etcd.podEndpoint !== undefined && { podEtcdEndpoints: etcd.podEndpoint }),
+        ...(kube?.podServer !== undefined && { podKubeServer: kube.podServer }),
       },
       kafka,
       etcd,

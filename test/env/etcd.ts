@@ -17,12 +17,21 @@ export function etcdBinary(toolsBin: string): string {
   return found;
 }
 
-/** A one-member etcd cluster's flags: its name, data folder and the client and peer URLs it serves. */
-export function singleNodeArgs(name: string, dataDir: string, client: string, peer: string): string[] {
+/**
+ * A one-member etcd cluster's flags: its name, data folder and the client and peer URLs it serves
+ * (`listenClients`: the client URLs it listens on, when more than the one it advertises).
+ */
+export function singleNodeArgs(
+  name: string,
+  dataDir: string,
+  client: string,
+  peer: string,
+  listenClients: readonly string[] = [client],
+): string[] {
   return [
     `--name=${name}`,
     `--data-dir=${dataDir}`,
-    `--listen-client-urls=${client}`,
+    `--listen-client-urls=${listenClients.join(',')}`,
     `--advertise-client-urls=${client}`,
     `--listen-peer-urls=${peer}`,
     `--initial-advertise-peer-urls=${peer}`,
@@ -40,19 +49,30 @@ export interface EtcdOptions {
   name?: string;
   clientPort?: number;
   peerPort?: number;
+  /** Also serve clients on this address (the host's on the real node's pod network), same port. */
+  podAddress?: string;
 }
 
 /** A single-member etcd; restart keeps its ports and data dir, so tests can prove recovery. */
 export class EtcdServer {
   readonly endpoint: string;
+  /** `http://<pod address>:<port>`, when started with a podAddress. */
+  readonly podEndpoint: string | undefined;
   readonly clientPort: number;
   readonly binary: string;
   readonly logFile: string;
   readonly process: Supervised;
 
-  private constructor(clientPort: number, binary: string, logFile: string, proc: Supervised) {
+  private constructor(
+    clientPort: number,
+    podEndpoint: string | undefined,
+    binary: string,
+    logFile: string,
+    proc: Supervised,
+  ) {
     this.clientPort = clientPort;
     this.endpoint = `http://127.0.0.1:${clientPort}`;
+    this.podEndpoint = podEndpoint;
     this.binary = binary;
     this.logFile = logFile;
     this.process = proc;
@@ -67,17 +87,21 @@ export class EtcdServer {
     mkdirSync(opts.dir, { recursive: true });
     const peer = `http://127.0.0.1:${peerPort}`;
     const client = `http://127.0.0.1:${clientPort}`;
+    const podEndpoint = opts.podAddress === undefined ? undefined : `http://${opts.podAddress}:${clientPort}`;
     const logFile = join(opts.dir, `${name}.log`);
     const proc = new Supervised({
       name,
       command: binary,
-      args: [...singleNodeArgs(name, dataDir, client, peer)],
+      args: singleNodeArgs(name, dataDir, client, peer, [
+        client,
+        ...(podEndpoint === undefined ? [] : [podEndpoint]),
+      ]),
       logFile,
       readyTimeoutMs: 90_000,
       ready: () => healthy(client),
     });
     await proc.start();
-    return new EtcdServer(clientPort, binary, logFile, proc);
+    return new EtcdServer(clientPort, podEndpoint, binary, logFile, proc);
   }
 
   stop(): Promise<void> {

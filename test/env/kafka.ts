@@ -79,18 +79,26 @@ export interface KafkaOptions {
   heap?: string;
   /** Start quickly rather than run fast: C1 only (`npm run stack`, where start-up is all that is waited for). */
   quickStart?: boolean;
+  /**
+   * Also a listener on this address (the host's on the real node's pod network), advertised as that,
+   * so a pod's client is sent back to an address it can reach.
+   */
+  podAddress?: string;
 }
 
 /** A single KRaft broker+controller; restart keeps its ports and data, as a rolling restart would. */
 export class KafkaServer {
   readonly brokers: string;
+  /** `<pod address>:<port>` of the pod listener, when started with a podAddress. */
+  readonly podBrokers: string | undefined;
   readonly port: number;
   readonly logFile: string;
   readonly process: Supervised;
 
-  private constructor(port: number, logFile: string, proc: Supervised) {
+  private constructor(port: number, podBrokers: string | undefined, logFile: string, proc: Supervised) {
     this.port = port;
     this.brokers = `127.0.0.1:${port}`;
+    this.podBrokers = podBrokers;
     this.logFile = logFile;
     this.process = proc;
   }
@@ -98,6 +106,8 @@ export class KafkaServer {
   static async start(opts: KafkaOptions): Promise<KafkaServer> {
     const port = opts.port ?? (await freePort());
     const controllerPort = await freePort();
+    const podBrokers = opts.podAddress === undefined ? undefined : `${opts.podAddress}:${await freePort()}`;
+    const pod = podBrokers === undefined ? [] : [`POD://${podBrokers}`];
     const dataDir = join(opts.dir, 'data');
     mkdirSync(dataDir, { recursive: true });
     const props = join(opts.dir, 'server.properties');
@@ -107,10 +117,10 @@ export class KafkaServer {
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...pod].join(',')}`,
+        `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${port}`, ...pod].join(',')}`,
         'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,POD:PLAINTEXT',
         'inter.broker.listener.name=PLAINTEXT',
         'auto.create.topics.enable=true',
         ...singleNodeProperties(dataDir),
@@ -158,7 +168,7 @@ export class KafkaServer {
       ready: async () => (await portOpen(port)) && (await brokerAnswers(brokers)),
     });
     await proc.start();
-    return new KafkaServer(port, logFile, proc);
+    return new KafkaServer(port, podBrokers, logFile, proc);
   }
 
   stop(): Promise<void> {

@@ -8,11 +8,14 @@ import { etcdBinary, EtcdServer } from './etcd.ts';
 import { EnvError } from './errors.ts';
 import { freePort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
+import { makeServingCertificate } from './tls.ts';
 
 const run = promisify(execFile);
 
 /** Services get cluster IPs from here; nothing ever connects to them (the 198.18.0.0/15 test range). */
 export const serviceClusterIpRange = '198.19.0.0/16';
+/** The `kubernetes` Service's cluster IP, the first of the range, which a serving certificate names. */
+const apiserverServiceIp = '198.19.0.1';
 
 /** GET over TLS without verifying the certificate: only for health probes of our own loopback servers. */
 export function probe(url: string, token?: string): Promise<number> {
@@ -40,6 +43,11 @@ export interface KubeOptions {
   dir: string;
   /** Folder with kube-apiserver, kube-controller-manager, kube-scheduler and etcd. */
   toolsBin: string;
+  /**
+   * The host's address on the real node's pod network: the apiserver then also serves there (pods have
+   * no kube-proxy to reach it through its Service) and advertises it.
+   */
+  podAddress?: string;
 }
 
 /**
@@ -48,6 +56,8 @@ export interface KubeOptions {
  */
 export class KubeControlPlane {
   readonly server: string;
+  /** `https://<pod address>:<port>`, when started with a podAddress. */
+  readonly podServer: string | undefined;
   readonly token: string;
   readonly kubeconfig: string;
   readonly etcd: EtcdServer;
@@ -55,12 +65,14 @@ export class KubeControlPlane {
 
   private constructor(
     server: string,
+    podServer: string | undefined,
     token: string,
     kubeconfig: string,
     etcd: EtcdServer,
     processes: Supervised[],
   ) {
     this.server = server;
+    this.podServer = podServer;
     this.token = token;
     this.kubeconfig = kubeconfig;
     this.etcd = etcd;
@@ -94,15 +106,26 @@ export class KubeControlPlane {
     try {
       const port = await freePort();
       const server = `https://127.0.0.1:${port}`;
+      const { podAddress } = opts;
+      // Our own serving certificate rather than the apiserver's self-signed one, which names only one
+      // address: clients on loopback and pods on the bridge both verify it.
+      const serving = await makeServingCertificate(certDir, 'apiserver', {
+        ips: ['127.0.0.1', apiserverServiceIp, ...(podAddress === undefined ? [] : [podAddress])],
+        dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      });
       const apiserver = new Supervised({
         name: 'kube-apiserver',
         command: join(toolsBin, 'kube-apiserver'),
         args: [
           `--etcd-servers=${etcd.endpoint}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
+          // One bind address only: all of them when pods must reach it too.
+          `--bind-address=${podAddress === undefined ? '127.0.0.1' : '0.0.0.0'}`,
+          `--advertise-address=${podAddress ?? '127.0.0.1'}`,
           `--secure-port=${port}`,
-          `--cert-dir=${certDir}`,
+          `--tls-cert-file=${serving.certFile}`,
+          `--tls-private-key-file=${serving.keyFile}`,
+          // `kubectl logs` and exec go to the kubelet at its node IP (a real node's, on the pod network).
+          '--kubelet-preferred-address-types=InternalIP',
           `--token-auth-file=${tokens}`,
           '--authorization-mode=Node,RBAC',
           `--service-account-key-file=${saPub}`,
@@ -118,8 +141,7 @@ export class KubeControlPlane {
       processes.push(apiserver);
       await apiserver.start();
 
-      // The apiserver wrote its self-signed serving certificate (with its CA appended) on start.
-      const caFile = join(certDir, 'apiserver.crt');
+      const { caFile } = serving;
       const kubeconfig = join(dir, 'kubeconfig');
       writeFileSync(
         kubeconfig,
@@ -173,7 +195,8 @@ export class KubeControlPlane {
       });
       processes.push(controllerManager, scheduler);
       await Promise.all([controllerManager.start(), scheduler.start()]);
-      return new KubeControlPlane(server, token, kubeconfig, etcd, processes);
+      const podServer = podAddress === undefined ? undefined : `https://${podAddress}:${port}`;
+      return new KubeControlPlane(server, podServer, token, kubeconfig, etcd, processes);
     } catch (err) {
       for (const proc of processes.reverse()) await proc.stop();
       await etcd.stop();

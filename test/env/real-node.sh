@@ -3,10 +3,13 @@
 # private config (own root, state and socket, next to nothing of the machine's), a CNI bridge, and the
 # pause image as an OCI archive. The pause image is built here from a static C program, as no registry
 # is reachable; it is cached in ~/.cache/kmaint/node by the hash of its source.
-# Usage: real-node.sh <dir>   (podman's env from build-images.sh must be in the environment)
+# Usage: real-node.sh <dir> <bridge> <subnet>   (podman's env from build-images.sh must be in the
+# environment; the bridge and subnet are pod-network.ts's, whose gateway address the host already has)
 set -euo pipefail
 
 DIR=$1
+BRIDGE=$2
+SUBNET=$3
 CACHE=${KMAINT_CACHE:-$HOME/.cache/kmaint}/node
 mkdir -p "$DIR/cni" "$CACHE"
 
@@ -42,6 +45,6 @@ containerd config default | sed \
 grep -q "$DIR/containerd.sock" "$DIR/containerd.toml" || { echo "containerd config: socket not replaced" >&2; exit 1; }
 
 cat >"$DIR/cni/10-kmaint.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"kmaint-node","plugins":[{"type":"bridge","bridge":"kmaint0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","dataDir":"$DIR/cni-ipam","ranges":[[{"subnet":"198.18.10.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}
+{"cniVersion":"1.0.0","name":"kmaint-node","plugins":[{"type":"bridge","bridge":"$BRIDGE","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","dataDir":"$DIR/cni-ipam","ranges":[[{"subnet":"$SUBNET"}]],"routes":[{"dst":"0.0.0.0/0"}]}},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}
 JSON
 echo "pause=$PAUSE_TAR"

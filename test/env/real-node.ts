@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { EnvError } from './errors.ts';
 import { waitFor } from './helpers.ts';
 import { podmanOk, type Images } from './images.ts';
+import { ensurePodBridge, podNetwork } from './pod-network.ts';
 import { freePort } from './ports.ts';
 import { logTail, Supervised } from './supervisor.ts';
 
@@ -53,7 +54,10 @@ export class RealNode {
     const began = performance.now();
     const { dir } = opts;
     mkdirSync(dir, { recursive: true });
-    const prepared = await run('bash', [script, dir], { env: { ...process.env, ...opts.images.env } });
+    await ensurePodBridge();
+    const prepared = await run('bash', [script, dir, podNetwork.bridge, podNetwork.subnet], {
+      env: { ...process.env, ...opts.images.env },
+    });
     const pauseTar = /^pause=(.*)$/m.exec(prepared.stdout)?.[1];
     if (pauseTar === undefined) throw new EnvError('ENV_NODE_PREPARE', `real-node.sh: ${prepared.stderr}`);
     const socket = join(dir, 'containerd.sock');
@@ -80,6 +84,8 @@ export class RealNode {
           const tar = join(dir, `image-${i}.tar`);
           await podmanOk(opts.images, ['save', '--format', 'oci-archive', '--output', tar, ref], 300_000);
           await ctr(['images', 'import', tar]);
+          // containerd holds its own copy now; the archive (some 120 MB per image) only fills the disk.
+          rmSync(tar);
         }
         return await startKubelet(opts, socket);
       } catch (err) {
@@ -158,6 +164,8 @@ async function startKubelet(opts: RealNodeOptions, socket: string): Promise<Supe
     authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
     authorization: { mode: 'AlwaysAllow' },
     containerRuntimeEndpoint: `unix://${socket}`,
+    // On the pod network, where the apiserver reaches it for `kubectl logs` (its InternalIP).
+    address: podNetwork.hostAddress,
     port,
     healthzPort,
     healthzBindAddress: '127.0.0.1',
@@ -174,6 +182,7 @@ async function startKubelet(opts: RealNodeOptions, socket: string): Promise<Supe
       `--root-dir=${join(dir, 'kubelet')}`,
       `--cert-dir=${join(dir, 'kubelet-pki')}`,
       `--hostname-override=${opts.nodeName}`,
+      `--node-ip=${podNetwork.hostAddress}`,
     ],
     logFile: join(dir, 'kubelet.log'),
     readyTimeoutMs: 120_000,

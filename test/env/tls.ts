@@ -108,3 +108,26 @@ export async function makeCertificates(dir: string): Promise<TestCertificates> {
     otherCaFile: other.cert,
   };
 }
+
+/**
+ * A fresh CA and a server certificate it signed for the given IP addresses and DNS names, valid for
+ * two days: for a server that more than one address reaches (the apiserver on loopback and on the pod
+ * network).
+ */
+export async function makeServingCertificate(
+  dir: string,
+  name: string,
+  alt: { ips: readonly string[]; dns: readonly string[] },
+): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  mkdirSync(dir, { recursive: true });
+  const ca = await makeCa(dir, `${name}-ca`);
+  const names = [...alt.ips.map((ip) => `IP:${ip}`), ...alt.dns.map((dns) => `DNS:${dns}`)].join(',');
+  const server = await signed(
+    dir,
+    name,
+    ca,
+    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' +
+      `extendedKeyUsage=serverAuth\nsubjectAltName=${names}\n`,
+  );
+  return { caFile: ca.cert, certFile: server.cert, keyFile: server.key };
+}

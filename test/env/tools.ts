@@ -7,6 +7,17 @@ import { inject } from 'vitest';
 
 const run = promisify(execFile);
 
+/**
+ * A value of the test environment that a real node's pods need (the servers' addresses on the pod
+ * network); missing means the environment has no pod network, and the test fails on it, naming it.
+ */
+export function podValue(name: 'podKafkaBrokers' | 'podEtcdEndpoints' | 'podKubeServer'): string {
+  const value: string | undefined = inject(name);
+  if (value === undefined)
+    throw new Error(`the test environment provides no ${name}: it has no pod network (see its log)`);
+  return value;
+}
+
 /** A client-node KubeConfig for the test environment's apiserver (admin token). */
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();

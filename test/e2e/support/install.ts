@@ -5,15 +5,21 @@ import { CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { buildImages } from '../../env/images.ts';
 import { StandInKubelet, type ImageMap } from '../../env/kubelet.ts';
+import { RealNode } from '../../env/real-node.ts';
 import { logTail } from '../../env/supervisor.ts';
-import { helm, kubeConfig, kubectl } from '../../env/tools.ts';
+import { helm, kubeConfig, kubectl, podValue } from '../../env/tools.ts';
+import { podStats } from './observe.ts';
+import { PodLogs } from './pod-logs.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'kmaint');
 const node24 = join(repoRoot, 'node_modules', '.bin', 'node');
 /** The consumer's name in the chart (its Deployment, Service and `app` label). */
 export const consumerName = 'kafka-service';
+/** The consumer's port in the chart (consumer.httpPort), where a real node's pod listens on its IP. */
+const consumerPort = 8083;
 
 export interface InstallOptions {
   /** Names the namespace, node and release, so a leftover says which test made it. */
@@ -34,11 +40,23 @@ export interface InstallOptions {
   consumerEnv?: Record<string, string>;
   /** Further consumer chart values (an image and command, consumer.agent), over the ones above. */
   consumerValues?: Record<string, unknown>;
+  /**
+   * Where the pods run: `stand-in` (the default), test/env's stand-in kubelet with the chart's images
+   * as local processes; `real`, a real node (containerd + the kubelet, test/env/real-node.ts) with
+   * kmaint's images built from the Dockerfile, on the pod network.
+   */
+  node?: 'stand-in' | 'real';
+}
+
+/** Chart image values for an image of podman's store, which the real node has imported (no registry). */
+function imageValues(ref: string): Record<string, string> {
+  const colon = ref.lastIndexOf(':');
+  return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1), pullPolicy: 'Never' };
 }
 
 /**
  * One `helm install` of the chart (operator + CRD + example consumer) into a fresh namespace, its pods run
- * by a stand-in kubelet on a node of its own, against the test environment's Kafka and etcd.
+ * on a node of its own (a stand-in kubelet or a real node), against the test environment's Kafka and etcd.
  */
 export class KmaintInstall {
   readonly namespace: string;
@@ -50,6 +68,10 @@ export class KmaintInstall {
   readonly core = kubeConfig().makeApiClient(CoreV1Api);
   readonly discovery = kubeConfig().makeApiClient(DiscoveryV1Api);
   #kubelet: StandInKubelet | undefined;
+  #realNode: RealNode | undefined;
+  #podLogs: PodLogs | undefined;
+  /** Image references of the real node's pods (build-images.sh), by Dockerfile target. */
+  #imageRefs: Record<string, string> = {};
 
   constructor(options: InstallOptions) {
     this.options = options;
@@ -65,6 +87,10 @@ export class KmaintInstall {
     return this.#kubelet;
   }
 
+  get #real(): boolean {
+    return this.options.node === 'real';
+  }
+
   /** The consumer pods' label selector, as a window selects them. */
   get selector(): Record<string, string> {
     return { app: consumerName, 'app.kubernetes.io/instance': this.release };
@@ -73,20 +99,39 @@ export class KmaintInstall {
   values(): Record<string, unknown> {
     const o = this.options;
     const onOurNode = { 'kubernetes.io/hostname': this.nodeName };
+    const real = this.#real;
+    const refs = this.#imageRefs;
+    // No kube-proxy: the operator's in-cluster client is pointed at the apiserver's own pod-network
+    // address instead of the `kubernetes` Service's cluster IP (a container's env wins over the
+    // Service variables the kubelet sets).
+    const apiserver = real ? new URL(podValue('podKubeServer')) : undefined;
+    const realOperator = apiserver && {
+      image: imageValues(refs['operator'] ?? ''),
+      extraEnv: [
+        { name: 'KUBERNETES_SERVICE_HOST', value: apiserver.hostname },
+        { name: 'KUBERNETES_SERVICE_PORT', value: apiserver.port },
+      ],
+    };
     return {
       // The CRD may exist already (other tests apply it); the release adopts it and keeps it on uninstall.
       crds: { install: true, keep: true },
-      etcd: { endpoints: [inject('etcdEndpoints')] },
+      etcd: { endpoints: [real ? podValue('podEtcdEndpoints') : inject('etcdEndpoints')] },
       operator: {
         watchNamespace: o.clusterWideOperator === true ? '' : this.namespace,
         logLevel: 'debug',
         nodeSelector: onOurNode,
+        ...realOperator,
       },
       consumer: {
         enabled: true,
         replicaCount: o.replicas,
         target: o.target,
-        kafka: { brokers: [inject('kafkaBrokers')], topics: [o.topic], consumerGroup: o.group },
+        ...(real && { image: imageValues(refs['service'] ?? '') }),
+        kafka: {
+          brokers: [real ? podValue('podKafkaBrokers') : inject('kafkaBrokers')],
+          topics: [o.topic],
+          consumerGroup: o.group,
+        },
         drainTimeoutSeconds: o.drainTimeoutSeconds,
         preStop: { sleepSeconds: o.preStopSleepSeconds },
         env: o.consumerEnv ?? {},
@@ -171,14 +216,16 @@ export class KmaintInstall {
     return file;
   }
 
-  /** Starts the kubelet and runs `helm install`; the caller waits for what it needs to be ready. */
+  /** Starts the node and runs `helm install`; the caller waits for what it needs to be ready. */
   async install(): Promise<void> {
-    this.#kubelet = await StandInKubelet.start({
-      kubeConfig: kubeConfig(),
-      nodeName: this.nodeName,
-      logDir: this.logDir,
-      images: this.images(),
-    });
+    if (this.#real) await this.#startRealNode();
+    else
+      this.#kubelet = await StandInKubelet.start({
+        kubeConfig: kubeConfig(),
+        nodeName: this.nodeName,
+        logDir: this.logDir,
+        images: this.images(),
+      });
     const valuesFile = join(this.logDir, 'values.yaml');
     writeFileSync(valuesFile, stringify(this.values()));
     await helm([
@@ -187,6 +234,72 @@ export class KmaintInstall {
       '--take-ownership',
       '--values', valuesFile,
     ]); // prettier-ignore
+  }
+
+  /**
+   * A real node with the service and operator images imported, and every container of the namespace
+   * followed into logFile() (the real kubelet drops a pod's logs with the pod).
+   */
+  async #startRealNode(): Promise<void> {
+    const images = await buildImages();
+    this.#imageRefs = images.refs;
+    const load = ['service', 'operator'].map((target) => {
+      const ref = images.refs[target];
+      if (ref === undefined) throw new Error(`build-images.sh built no ${target} image`);
+      return ref;
+    });
+    this.#realNode = await RealNode.start({
+      dir: this.logDir,
+      nodeName: this.nodeName,
+      kubeconfig: inject('kubeconfig'),
+      toolsBin: inject('toolsBin'),
+      images,
+      load,
+    });
+    console.log(`real node ${this.nodeName} Ready ${Math.round(this.#realNode.startMs)} ms after start`);
+    this.#podLogs = await PodLogs.follow(kubeConfig(), this.namespace, this.logDir);
+  }
+
+  /**
+   * Writes a MaintenanceWindow for the consumers' key and selector (drain timeout 10 s) and
+   * `kubectl apply`s it; returns its name.
+   */
+  async applyWindow(mode: 'drain' | 'pause', reason = `e2e: ${mode} for a broker upgrade`): Promise<string> {
+    const name = uniqueName(`e2e-${mode}`);
+    const file = join(this.logDir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'kmaint.io/v1alpha1',
+        kind: 'MaintenanceWindow',
+        metadata: { name, namespace: this.namespace },
+        spec: {
+          target: { name: this.options.target, selector: { matchLabels: this.selector } },
+          mode,
+          drainTimeout: '10s',
+          reason,
+        },
+      }),
+    );
+    await kubectl(['apply', '-f', file]);
+    return name;
+  }
+
+  /** `kubectl wait` until the window's Drained condition is True. */
+  async waitDrained(window: string): Promise<void> {
+    await kubectl([
+      'wait',
+      '--for=condition=Drained',
+      `mw/${window}`,
+      '-n',
+      this.namespace,
+      '--timeout=120s',
+    ]);
+  }
+
+  /** `kubectl delete` waits for the object to go, i.e. for the finalizer to have turned the key off. */
+  async deleteWindow(window: string): Promise<void> {
+    await kubectl(['delete', 'mw', window, '-n', this.namespace, '--timeout=60s']);
   }
 
   async consumerPods(): Promise<V1Pod[]> {
@@ -200,6 +313,12 @@ export class KmaintInstall {
   async operatorPods(): Promise<V1Pod[]> {
     const labelSelector = `app.kubernetes.io/name=kmaint-operator,app.kubernetes.io/instance=${this.release}`;
     return (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector })).items;
+  }
+
+  /** Messages processed so far, summed over the consumer pods' /messages/stats. */
+  async totalProcessed(): Promise<number> {
+    const stats = await Promise.all((await this.consumerPods()).map((p) => podStats(this.url(p))));
+    return stats.reduce((sum, s) => sum + s.processed, 0);
   }
 
   /** Pod name → ready, as the consumer Service's EndpointSlices list them. */
@@ -216,8 +335,17 @@ export class KmaintInstall {
     return found;
   }
 
-  /** Where a pod's process really listens (the kubelet's loopback port). */
+  /**
+   * Where a pod's process really listens: the stand-in kubelet's loopback port, or a real node's pod IP
+   * (the host reaches the bridge), which only the pod object tells.
+   */
   url(pod: V1Pod | string): string {
+    if (this.#real) {
+      const ip = typeof pod === 'string' ? undefined : pod.status?.podIP;
+      if (ip === undefined)
+        throw new Error('a real node’s pod is reached at its pod IP: pass a pod with one');
+      return `http://${ip}:${consumerPort}`;
+    }
     const name = typeof pod === 'string' ? pod : (pod.metadata?.name ?? '');
     const endpoint = this.kubelet.endpoint(this.namespace, name);
     if (endpoint === undefined) throw new Error(`the kubelet runs no pod ${this.namespace}/${name}`);
@@ -255,7 +383,7 @@ export class KmaintInstall {
     }
   }
 
-  /** A container's log (the kubelet's naming), also after its pod is gone. */
+  /** A container's log (the stand-in kubelet's naming; PodLogs's on a real node), also after its pod is gone. */
   logFile(pod: string, container = 'consumer'): string {
     return join(this.logDir, `${this.namespace}_${pod}_${container}.log`);
   }
@@ -288,6 +416,8 @@ export class KmaintInstall {
     for (const file of files) sections.push(`--- log ${file}\n${logTail(join(this.logDir, file), 60)}`);
     if (this.#kubelet !== undefined && this.#kubelet.errors.length > 0)
       sections.push(`--- kubelet errors\n${this.#kubelet.errors.map(String).join('\n')}`);
+    if (this.#realNode !== undefined)
+      sections.push(`--- kubelet log\n${logTail(join(this.logDir, 'kubelet.log'), 60)}`);
     return sections.join('\n');
   }
 
@@ -307,6 +437,8 @@ export class KmaintInstall {
       console.error(String(err)),
     );
     await this.#kubelet?.stop({ removeNode: true });
+    this.#podLogs?.stop();
+    await this.#realNode?.stop();
   }
 }
 

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { waitFor } from '../../env/helpers.ts';
 
 /** The test's own Kafka clients: it produces the load and reads the group's state as an operator would. */
 export class KafkaProbe {
@@ -60,6 +61,29 @@ export class KafkaProbe {
         end: Number(high),
       }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Waits until the group's committed offsets reach the end offsets on every partition; returns them. */
+  allCommitted(
+    group: string,
+    topic: string,
+    timeoutMs = 120_000,
+  ): Promise<{ partition: number; committed: number; end: number }[]> {
+    return waitFor(
+      async () => {
+        const now = await this.offsets(group, topic);
+        return now.every((p) => p.committed === p.end) ? now : undefined;
+      },
+      { message: 'committed offsets to reach the end offsets on every partition', timeoutMs },
+    );
+  }
+
+  /** Waits until the group has `count` members. */
+  async membersReach(group: string, count: number, timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => (await this.groupMembers(group)).members.length === count, {
+      message: `${count} members in the group ${group}`,
+      timeoutMs,
+    });
   }
 
   async close(): Promise<void> {

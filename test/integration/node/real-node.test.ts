@@ -11,15 +11,15 @@ import {
   type Kube,
 } from '../../../operator/test/integration/support.ts';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
-import { kubectl } from '../../env/tools.ts';
+import { kubectl, podValue } from '../../env/tools.ts';
 import { buildImages, type Images } from '../../env/images.ts';
-import { freePort } from '../../env/ports.ts';
+import { onPodNetwork } from '../../env/pod-network.ts';
 import { RealNode } from '../../env/real-node.ts';
 
 // kmaint's service image as a pod on a real node (containerd and the kubelet, test/env/real-node.ts)
 // of the test control plane: the kubelet's own readiness probe, the real endpoint-slice controller
-// and the kubelet's own termination. The pod uses the host network: the test environment's Kafka and
-// etcd listen on 127.0.0.1, which a pod on the CNI bridge cannot reach.
+// and the kubelet's own termination. The pod is on the CNI bridge and reaches the test environment's
+// Kafka and etcd at the host's address there (test/env/pod-network.ts).
 
 let images: Images;
 let node: RealNode;
@@ -77,7 +77,7 @@ describe('a real node (containerd + kubelet)', () => {
       const topic = uniqueName('node-topic');
       const key = `/maintenance/${uniqueName('node')}`;
       await cluster.ensureTopics([topic], 2);
-      const port = await freePort();
+      const port = 8083;
       const labels = { app: name };
       const finalizer = 'kmaint.test/keep-status';
       await k.core.createNamespacedPod({
@@ -87,7 +87,6 @@ describe('a real node (containerd + kubelet)', () => {
           metadata: { name, labels, finalizers: [finalizer] },
           spec: {
             nodeName: node.name,
-            hostNetwork: true,
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: 60,
             restartPolicy: 'Never',
@@ -99,8 +98,8 @@ describe('a real node (containerd + kubelet)', () => {
                 ports: [{ name: 'http', containerPort: port }],
                 env: Object.entries({
                   HTTP_PORT: String(port),
-                  KAFKA_BROKERS: inject('kafkaBrokers'),
-                  ETCD_ENDPOINTS: inject('etcdEndpoints'),
+                  KAFKA_BROKERS: podValue('podKafkaBrokers'),
+                  ETCD_ENDPOINTS: podValue('podEtcdEndpoints'),
                   KAFKA_TOPICS: topic,
                   KAFKA_CONSUMER_GROUP: uniqueName('node-group'),
                   MAINTENANCE_KEY: key,
@@ -140,6 +139,8 @@ describe('a real node (containerd + kubelet)', () => {
         timeoutMs: 60_000,
         message: 'the endpoint ready in the EndpointSlice',
       });
+      const podIP = (await read()).status?.podIP ?? '';
+      expect(onPodNetwork(podIP), podIP).toBe(true);
 
       await cluster.switchTo(key, 'true');
       await waitFor(async () => !readyCondition(await read()), {
