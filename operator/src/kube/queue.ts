@@ -142,9 +142,11 @@ export class WorkQueue<T extends string = string> {
     if (lane === undefined) return;
     this.processing.delete(item);
     (this.inFlight[lane] as number)--;
-    // A worker waiting only because this lane was at its limit may take the lane's next item now.
-    if ((this.queues[lane] as T[]).length > 0) this.wakers.shift()?.();
     if (this.dirty.delete(item)) this.add(item);
+    // A worker waiting only because this lane was at its limit may take the lane's next item now; after
+    // a shutdown, the workers that waited on a limited lane must see the queue run empty and end.
+    if (this.shut) for (const wake of this.wakers.splice(0)) wake();
+    else if ((this.queues[lane] as T[]).length > 0) this.wakers.shift()?.();
   }
 
   shutdown(): void {

@@ -116,4 +116,17 @@ describe('WorkQueue lanes', () => {
     q.shutdown();
     expect(await q.get()).toBeNull();
   });
+
+  it('lets every worker end after a shutdown, also those that waited on a lane at its limit', async () => {
+    const q = new WorkQueue<string>({ lanes: 1, laneLimits: [1] });
+    q.add('w:1');
+    q.add('w:2');
+    expect(await q.get()).toBe('w:1');
+    const waiting = [q.get(), q.get()];
+    q.shutdown();
+    q.done('w:1');
+    expect((await Promise.all(waiting)).sort()).toEqual(['w:2', null].sort());
+    q.done('w:2');
+    expect(await q.get()).toBeNull();
+  });
 });
