@@ -41,10 +41,16 @@ const OPERATOR_ENTRY =
 const OPERATOR_FLAGS = (process.env['OPERATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 /** The operator runs with the Node flags its own chart gives it (none for a tree whose chart has none). */
 const chartValues = join(OPERATOR_ROOT, 'charts', 'kmaint', 'values.yaml');
-const NODE_OPTIONS = existsSync(chartValues)
-  ? ((parse(readFileSync(chartValues, 'utf8')) as { operator?: { nodeOptions?: string } }).operator
-      ?.nodeOptions ?? '')
-  : '';
+const chartOperator = existsSync(chartValues)
+  ? ((
+      parse(readFileSync(chartValues, 'utf8')) as {
+        operator?: { nodeOptions?: string; mallocArenaMax?: number };
+      }
+    ).operator ?? {})
+  : {};
+const NODE_OPTIONS = chartOperator.nodeOptions ?? '';
+/** glibc's malloc arenas, as the chart sets them (`operator.mallocArenaMax`; unset: glibc's default). */
+const MALLOC_ARENA_MAX = chartOperator.mallocArenaMax;
 /** Parallel creates, as `kubectl apply` of many objects and a Deployment controller would issue them. */
 const CREATE_CONCURRENCY = 20;
 const MW = { group: 'kmaint.io', version: 'v1alpha1', plural: 'maintenancewindows' };
@@ -120,6 +126,7 @@ const startOperator = async (): Promise<void> => {
       env: {
         PATH: process.env['PATH'] ?? '',
         NODE_OPTIONS,
+        ...(MALLOC_ARENA_MAX !== undefined && { MALLOC_ARENA_MAX: String(MALLOC_ARENA_MAX) }),
         ...(process.env['RECONCILE_WORKERS'] !== undefined && {
           RECONCILE_WORKERS: process.env['RECONCILE_WORKERS'],
         }),
@@ -172,11 +179,19 @@ const heapMiB = async (): Promise<{ heapUsed: number; heapTotal: number; externa
     external: metric('nodejs_external_memory_bytes'),
   };
 };
-const rssMiB = (): { rss: number; peak: number } => {
+/** RSS now and its peak, and what it is made of: anonymous memory (V8's heap, code, malloc) and mapped files (mostly Node's own binary). */
+const rssMiB = (): { rss: number; peak: number; anon: number; file: number } => {
+  const kb = (text: string, field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
   const status = readFileSync(`/proc/${operator?.pid}/status`, 'utf8');
-  const kb = (field: string): number =>
-    Number(/(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(field)) ?? '')?.[1]);
-  return { rss: Math.round(kb('VmRSS:') / 1024), peak: Math.round(kb('VmHWM:') / 1024) };
+  const rollup = readFileSync(`/proc/${operator?.pid}/smaps_rollup`, 'utf8');
+  const mib = (x: number): number => Math.round(x / 1024);
+  return {
+    rss: mib(kb(status, 'VmRSS')),
+    peak: mib(kb(status, 'VmHWM')),
+    anon: mib(kb(rollup, 'Anonymous')),
+    file: mib(kb(rollup, 'Rss') - kb(rollup, 'Anonymous')),
+  };
 };
 
 const api = KubernetesObjectApi.makeApiClient(kc);
@@ -294,6 +309,8 @@ const converge = async (): Promise<{
   seconds: number;
   rss: number;
   peak: number;
+  anon: number;
+  file: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
@@ -334,6 +351,7 @@ const params = {
   operatorRoot: OPERATOR_ROOT,
   operatorRun: OPERATOR_RUN,
   operatorNodeOptions: NODE_OPTIONS,
+  operatorMallocArenaMax: MALLOC_ARENA_MAX ?? 'default',
   reconcileWorkers: process.env['RECONCILE_WORKERS'] ?? 'default',
   operatorNodeFlags: OPERATOR_FLAGS,
 };
@@ -343,6 +361,7 @@ const results = {
     p99Ms: Math.round(pct(single, 99)),
     /** The operator's RSS after the single windows, before the burst. */
     rssMiB: rssIdle.rss,
+    rssPartsMiB: { anonymous: rssIdle.anon, files: rssIdle.file },
     samples: single.map(Math.round),
   },
   burst: {
@@ -352,6 +371,7 @@ const results = {
     lastKeyAfterApplySeconds: +(lastAfterApply / 1000).toFixed(1),
     rssMiB: rssBurst.rss,
     peakRssMiB: rssBurst.peak,
+    rssPartsMiB: { anonymous: rssBurst.anon, files: rssBurst.file },
     heapMiB: { used: rssBurst.heapUsed, total: rssBurst.heapTotal, external: rssBurst.external },
     /** From the first create to the last key on. */
     cpu: burstCpu,
@@ -362,12 +382,14 @@ const results = {
     convergeSeconds: +restart.seconds.toFixed(1),
     rssMiB: restart.rss,
     peakRssMiB: restart.peak,
+    rssPartsMiB: { anonymous: restart.anon, files: restart.file },
     heapMiB: { used: restart.heapUsed, total: restart.heapTotal, external: restart.external },
   },
   withUnrelatedPods: {
     convergeSeconds: +withUnrelated.seconds.toFixed(1),
     rssMiB: withUnrelated.rss,
     peakRssMiB: withUnrelated.peak,
+    rssPartsMiB: { anonymous: withUnrelated.anon, files: withUnrelated.file },
     heapMiB: {
       used: withUnrelated.heapUsed,
       total: withUnrelated.heapTotal,

@@ -98,10 +98,15 @@ export class Controller {
     if (this.queue !== null) return;
     // Keys go first: a burst of new windows must not keep an already decided key waiting behind them.
     // Then the windows still without the finalizer, whose keys wait for it; then everything else (status
-    // patches, events), so a burst turns every key on before it writes the first status.
+    // patches, events), so a burst turns every key on before it writes the first status. Those take at
+    // most a quarter of the workers: once a burst's first windows have their keys, their status
+    // reconciles would otherwise fill every worker, and each window created after them would wait for
+    // one to finish before its finalizer and key.
+    const workers = this.deps.workers ?? 4;
     const queue = new WorkQueue<Item>({
       lanes: 3,
       lane: (item) => (item.startsWith('k:') ? 0 : this.unfinalized.has(item) ? 1 : 2),
+      laneLimits: [undefined, undefined, Math.max(2, Math.ceil(workers / 4))],
     });
     this.queue = queue;
     this.written.clear();
@@ -130,9 +135,7 @@ export class Controller {
       },
     });
     // A few workers, so apiserver round trips overlap; the queue never hands one item to two of them.
-    this.worker = Promise.all(Array.from({ length: this.deps.workers ?? 4 }, () => this.work(queue))).then(
-      () => undefined,
-    );
+    this.worker = Promise.all(Array.from({ length: workers }, () => this.work(queue))).then(() => undefined);
     this.resync = setInterval(() => this.enqueueAll(), this.deps.resyncPeriodMs);
     this.resync.unref();
     this.enqueueAll();

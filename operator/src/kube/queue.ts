@@ -15,6 +15,11 @@ export interface QueueOptions {
   lane?: (item: string) => number;
   /** How many lanes `lane` uses (1 by default). */
   lanes?: number;
+  /**
+   * At most this many items of each lane in processing at once (absent or missing: no limit), so a lane
+   * of slow, many items cannot take every worker from the lanes before it as their items come in.
+   */
+  laneLimits?: readonly (number | undefined)[];
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -23,7 +28,10 @@ export class WorkQueue<T extends string = string> {
   private readonly queues: T[][];
   private readonly lane: (item: string) => number;
   private readonly waiting = new Set<T>();
-  private readonly processing = new Set<T>();
+  /** Items being processed, each with the lane it was handed out from. */
+  private readonly processing = new Map<T, number>();
+  private readonly inFlight: number[];
+  private readonly laneLimits: readonly (number | undefined)[];
   private readonly dirty = new Set<T>();
   private readonly failures = new Map<T, number>();
   private readonly timers = new Map<T, { due: number; cancel(): void }>();
@@ -38,6 +46,8 @@ export class WorkQueue<T extends string = string> {
   constructor(options: QueueOptions = {}) {
     this.queues = Array.from({ length: options.lanes ?? 1 }, () => []);
     this.lane = options.lane ?? (() => 0);
+    this.inFlight = this.queues.map(() => 0);
+    this.laneLimits = options.laneLimits ?? [];
     this.baseDelayMs = options.baseDelayMs ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.setTimer =
@@ -104,13 +114,21 @@ export class WorkQueue<T extends string = string> {
 
   /** The next item to process, or null once the queue is shut down. Call done() when finished. */
   async get(): Promise<T | null> {
-    while (this.depth === 0) {
-      if (this.shut) return null;
+    for (;;) {
+      if (this.shut && this.depth === 0) return null;
+      const lane = this.queues.findIndex(
+        (q, i) => q.length > 0 && (this.inFlight[i] as number) < (this.laneLimits[i] ?? Infinity),
+      );
+      if (lane !== -1) return this.take(lane);
       await new Promise<void>((resolve) => this.wakers.push(resolve));
     }
-    const item = (this.queues.find((q) => q.length > 0) as T[]).shift() as T;
+  }
+
+  private take(lane: number): T {
+    const item = (this.queues[lane] as T[]).shift() as T;
     this.waiting.delete(item);
-    this.processing.add(item);
+    this.processing.set(item, lane);
+    (this.inFlight[lane] as number)++;
     this.lastWaitMs = Date.now() - (this.queuedAt.get(item) ?? Date.now());
     this.queuedAt.delete(item);
     return item;
@@ -120,8 +138,15 @@ export class WorkQueue<T extends string = string> {
   lastWaitMs = 0;
 
   done(item: T): void {
+    const lane = this.processing.get(item);
+    if (lane === undefined) return;
     this.processing.delete(item);
+    (this.inFlight[lane] as number)--;
     if (this.dirty.delete(item)) this.add(item);
+    // A worker waiting only because this lane was at its limit may take the lane's next item now; after
+    // a shutdown, the workers that waited on a limited lane must see the queue run empty and end.
+    if (this.shut) for (const wake of this.wakers.splice(0)) wake();
+    else if ((this.queues[lane] as T[]).length > 0) this.wakers.shift()?.();
   }
 
   shutdown(): void {

@@ -92,4 +92,41 @@ describe('WorkQueue lanes', () => {
     }
     expect(order).toEqual(['k:a', 'k:b', 'n:1', 'n:2', 'w:1', 'w:2', 'w:3']);
   });
+
+  it('keeps a limited lane to its share of the workers, so a later key finds one free', async () => {
+    const q = new WorkQueue<string>({
+      lanes: 2,
+      lane: (item) => (item.startsWith('k:') ? 0 : 1),
+      laneLimits: [undefined, 2],
+    });
+    for (const item of ['w:1', 'w:2', 'w:3']) q.add(item);
+    const first = [(await q.get()) as string, (await q.get()) as string];
+    expect(first).toEqual(['w:1', 'w:2']);
+    // A third worker waits: w:3 is queued, but its lane is at its limit.
+    const third = q.get();
+    q.add('k:a');
+    expect(await third).toBe('k:a');
+    const fourth = q.get();
+    q.done('w:1');
+    expect(await fourth).toBe('w:3');
+    q.done('w:2');
+    q.done('w:3');
+    q.done('k:a');
+    expect(q.depth).toBe(0);
+    q.shutdown();
+    expect(await q.get()).toBeNull();
+  });
+
+  it('lets every worker end after a shutdown, also those that waited on a lane at its limit', async () => {
+    const q = new WorkQueue<string>({ lanes: 1, laneLimits: [1] });
+    q.add('w:1');
+    q.add('w:2');
+    expect(await q.get()).toBe('w:1');
+    const waiting = [q.get(), q.get()];
+    q.shutdown();
+    q.done('w:1');
+    expect((await Promise.all(waiting)).sort()).toEqual(['w:2', null].sort());
+    q.done('w:2');
+    expect(await q.get()).toBeNull();
+  });
 });

@@ -145,6 +145,7 @@ describe('the operator', () => {
       RESYNC_PERIOD: '5m',
       RECONCILE_WORKERS: '32',
       NODE_OPTIONS: '--max-old-space-size=128 --max-semi-space-size=2',
+      MALLOC_ARENA_MAX: '2',
       LEADER_ELECTION: 'true',
       LEADER_ELECTION_NAMESPACE: 'kmaint-system',
       LEADER_ELECTION_LEASE_NAME: 'kmaint-operator',
@@ -220,6 +221,13 @@ describe('the operator', () => {
     const env = envOf(container(findObject(objects, 'Deployment'), 'operator'));
     expect(env.get('WATCH_NAMESPACE')).toBe('payments');
     expect(env.get('LEADER_ELECTION')).toBe('false');
+  });
+
+  it("leaves glibc's malloc arenas to glibc with mallocArenaMax null, and refuses 0", async () => {
+    const deployment = findObject(await render({ operator: { mallocArenaMax: null } }), 'Deployment');
+    expect(envOf(container(deployment, 'operator')).has('MALLOC_ARENA_MAX')).toBe(false);
+    const result = await helmTemplate({ operator: { mallocArenaMax: 0 } });
+    expect(result.ok ? '' : result.error).toContain('mallocArenaMax');
   });
 
   it('refuses several replicas without leader election', async () => {
