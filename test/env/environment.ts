@@ -10,7 +10,7 @@ import { EnvError } from './errors.ts';
 import { ensureKafkaLibs, KafkaServer } from './kafka.ts';
 import { KubeControlPlane } from './kube.ts';
 import { ensurePodBridge, podNetwork } from './pod-network.ts';
-import { freePort, isPortFree } from './ports.ts';
+import { freePort, preferredPort } from './ports.ts';
 import { PrometheusServer, whichTool } from './prometheus.ts';
 
 /** The values tests get through vitest's inject() (declared in global-setup.ts). */
@@ -88,7 +88,7 @@ async function timed<T>(
 }
 
 async function preferredOrFree(port: number, wanted: boolean): Promise<number> {
-  return wanted && (await isPortFree(port)) ? port : freePort();
+  return wanted ? preferredPort(port) : freePort();
 }
 
 /**

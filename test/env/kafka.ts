@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { envConfig } from './config.ts';
 import { EnvError } from './errors.ts';
-import { freePort, isPortFree, portOpen } from './ports.ts';
+import { freePort, portOpen, preferredPort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 
 const run = promisify(execFile);
@@ -250,7 +250,7 @@ export async function brokerAnswers(brokers: string): Promise<boolean> {
 
 /** GoMaint's broker port when it is free (for `npm run stack`), else any free port. */
 export async function preferredKafkaPort(port = 9092): Promise<number> {
-  return (await isPortFree(port)) ? port : freePort();
+  return preferredPort(port);
 }
 
 /**

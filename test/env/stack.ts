@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startEnvironment } from './environment.ts';
-import { freePort, isPortFree } from './ports.ts';
+import { preferredPort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 
 const run = promisify(execFile);
@@ -163,10 +163,6 @@ async function createTopics(brokers: string, topics: string[]): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-async function preferredPort(port: number): Promise<number> {
-  return (await isPortFree(port)) ? port : freePort();
 }
 
 /**
