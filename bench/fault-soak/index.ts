@@ -20,6 +20,7 @@ export const faultSoak: Benchmark = {
   async run(env: BenchEnv, log): Promise<BenchOutput> {
     const r = await runFaultSoak(env, PARAMS, log);
     const k = r.kill;
+    const b = r.brokerRestart;
     const rd = r.readiness;
     const m = r.members;
     return {
@@ -33,10 +34,11 @@ export const faultSoak: Benchmark = {
           `restart, a Kafka broker restart at 50 % and an etcd restart at 70 %. Processed messages are read ` +
           `from each instance's 'message processed' log lines; readiness is sampled every 100 ms per instance.`,
         '',
-        '| messages | missing | duplicates | of them after the kill (processed, uncommitted at kill; in flight) | other duplicates | toggles (drain / pause / off) | restarts (kill -9 / Kafka / etcd) | drains checked: listed at maintenance / left behind | members left at end | readiness samples (200) | 200 without a session | 200 outside a stable group (longest) | duration |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| messages | missing | duplicates | of them after the kill (processed, uncommitted at kill; in flight) | of them after the broker restart (uncommitted at it) | other duplicates | toggles (drain / pause / off) | restarts (kill -9 / Kafka / etcd) | drains checked: listed at maintenance / left behind | members left at end | readiness samples (200) | 200 without a session | 200 outside a stable group (longest) | duration |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
         `| ${r.messages} | ${r.missing} | ${r.duplicates} | ` +
           `${k === null ? 'no kill' : `${k.duplicatesOfUncommitted} (${k.uncommittedAtKill}; ${k.inFlightAtKill})`} | ` +
+          `${b === null ? 'no restart' : `${b.duplicatesOfThem} (${b.uncommittedAtRestart})`} | ` +
           `${r.otherDuplicates} | ${r.toggles.total} (${r.toggles.drain} / ${r.toggles.pause} / ${r.toggles.off}) | ` +
           `${r.restarts.kill9} / ${r.restarts.kafka} / ${r.restarts.etcd} | ` +
           `${m.drainsChecked}: ${m.listedAtMaintenance} / ${m.leftBehind} | ${m.atEnd} | ` +

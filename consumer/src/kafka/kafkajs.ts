@@ -394,17 +394,13 @@ function toBatch(payload: EachBatchPayload, opts: ConsumeOptions): Batch {
         await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
       } catch (err) {
         // This path has no retries of its own. A coordinator that moved or is loading the group (the
-        // broker answered) is worth another try; a broker that does not answer is not: the drain waiting
-        // for this commit would wait out the outage, and the next owner fetches from the committed offset.
-        // A newer generation or a rebalance in progress is not retriable either.
-        throw new KmaintError(
-          'COMMIT_FAILED',
-          `commit of ${topic}/${partition} at ${offset}: ${message(err)}`,
-          {
-            retriable: !isUnreachable(err) && retriableCause(err),
-            cause: err,
-          },
-        );
+        // broker answered) is worth another try; so is a broker that does not answer, which the processor
+        // tells apart (KAFKA_UNAVAILABLE) and waits for outside a drain only. A newer generation or a
+        // rebalance in progress is not retriable.
+        const what = `commit of ${topic}/${partition} at ${offset}: ${message(err)}`;
+        if (isUnreachable(err))
+          throw new KmaintError('KAFKA_UNAVAILABLE', what, { retriable: true, cause: err });
+        throw new KmaintError('COMMIT_FAILED', what, { retriable: retriableCause(err), cause: err });
       }
       opts.onCommit(topic, partition, offset);
     },

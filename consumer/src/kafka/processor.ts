@@ -507,14 +507,18 @@ export class Processor {
   /**
    * One commit of what finished, sent again (with what finished by then) after a failure the client calls
    * retriable: a batch of fast handlers commits once, at its end, so a commit lost to a coordinator move
-   * would leave the whole batch uncommitted, and the rejoin that follows fetches it all again. A failure
-   * that is not retriable (the group moved on) is left to the next owner, which fetches from the committed
-   * offset; so is one the drain timeout cuts short.
+   * would leave the whole batch uncommitted, and the rejoin that follows fetches it all again. A broker
+   * that does not answer (KAFKA_UNAVAILABLE) is waited for outside a drain, for as long as this generation
+   * lasts: a broker restart outlasts the eight tries, and everything that finished meanwhile would be
+   * processed again by whoever fetches from the committed offset. A drain does not wait out an outage (its
+   * messages are fetched again after it). A failure that is not retriable (the group moved on) is left to
+   * the next owner, which fetches from the committed offset; so is one the drain timeout cuts short.
    */
   async #commitOnce(run: BatchRun): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const next = run.tracker.pendingCommit();
       if (next === null || !this.#current(run)) return;
+      let waitSignal: AbortSignal;
       try {
         await run.batch.commit(next.toString());
         run.tracker.markCommitted(next);
@@ -522,19 +526,24 @@ export class Processor {
       } catch (err) {
         const { topic, partition } = run.batch;
         this.#recordError('COMMIT_FAILED', err, topic, partition, next.toString());
-        const again = isRetriable(err) && attempt < COMMIT_ATTEMPTS;
+        const unreachable = err instanceof KmaintError && err.code === 'KAFKA_UNAVAILABLE';
+        const again = unreachable
+          ? !this.#stopping && !this.#revoke.signal.aborted
+          : isRetriable(err) && attempt < COMMIT_ATTEMPTS;
         this.#deps.logger.warn(
           { topic, partition, offset: next.toString(), attempt, err },
           again ? 'commit failed; sending it again' : 'commit failed; left to the next commit or owner',
         );
         if (!again) return;
+        // The wait for a broker that is away ends with a drain or a revocation (one more try, then it is
+        // left); any wait ends with the drain timeout.
+        waitSignal = unreachable
+          ? AbortSignal.any([this.#stopSignal, this.#stop.signal])
+          : this.#abort.signal;
       }
       const delayMs = backoffDelay(attempt, this.#opts.retryBackoffMs, COMMIT_RETRY_MAX_MS);
-      const gaveUp = await abortableDelay(delayMs, this.#abort.signal).then(
-        () => false,
-        () => true,
-      );
-      if (gaveUp) return;
+      await abortableDelay(delayMs, waitSignal).catch(() => undefined);
+      if (this.#abort.signal.aborted) return;
     }
   }
 

@@ -450,6 +450,41 @@ describe('Processor', () => {
     expect(b.commits).toEqual(['50']);
   });
 
+  it('a batch commit to a broker that does not answer is sent again past the coordinator-move tries, until it is back', async () => {
+    const { p, errors } = processor(async () => undefined, undefined, {
+      orderBy: 'partition',
+      retryBackoffMs: 1,
+    });
+    const b = batch(Array.from({ length: 50 }, (_, i) => message(i)));
+    const commit = b.commit;
+    let failures = 11;
+    b.commit = async (offset) => {
+      if (failures-- > 0)
+        throw new KmaintError('KAFKA_UNAVAILABLE', 'Connection error: connect ECONNREFUSED', {
+          retriable: true,
+        });
+      await commit(offset);
+    };
+    await p.handleBatch(b);
+    expect(errors).toHaveLength(11);
+    expect(b.commits).toEqual(['50']);
+  });
+
+  it('a drain does not wait for a broker that does not answer: its commit is left', async () => {
+    const { p } = processor(async () => undefined, undefined, { orderBy: 'partition', retryBackoffMs: 1 });
+    const b = batch(Array.from({ length: 5 }, (_, i) => message(i)));
+    let tries = 0;
+    b.commit = async () => {
+      tries += 1;
+      p.beginStop();
+      throw new KmaintError('KAFKA_UNAVAILABLE', 'Connection error: connect ECONNREFUSED', {
+        retriable: true,
+      });
+    };
+    await p.handleBatch(b);
+    expect(tries).toBe(1);
+  });
+
   it('a batch commit the group refused (it moved on) is not sent again', async () => {
     const { p } = processor(async () => undefined, undefined, { orderBy: 'partition' });
     const b = batch(Array.from({ length: 5 }, (_, i) => message(i)));
