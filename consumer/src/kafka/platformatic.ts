@@ -133,11 +133,12 @@ export function createPlatformaticClient(options: PlatformaticClientOptions): Ka
               topic,
               ...(msg.key === undefined || msg.key === null ? {} : { key: Buffer.from(msg.key) }),
               ...(msg.value === null ? {} : { value: Buffer.from(msg.value) }),
+              // Header names are bytes too: without serializers the library takes only Buffers.
               ...(msg.headers === undefined
                 ? {}
                 : {
-                    headers: Object.fromEntries(
-                      Object.entries(msg.headers).map(([k, v]) => [k, Buffer.from(v)] as const),
+                    headers: new Map(
+                      Object.entries(msg.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const),
                     ),
                   }),
             },
@@ -609,8 +610,11 @@ function asUnavailable(err: unknown, doing: string): unknown {
   return err;
 }
 
+/** The message of `err` with those of the attempts it gathers (the library's outer one says little). */
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const inner = [...errorChain(err)].slice(1).map((e) => e.message);
+  return [err.message, ...new Set(inner)].join(': ');
 }
 
 /**
