@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 // outside core/. Enforced here so a slip fails `npm test` instead of waiting for review.
 const ioModules = [
   'kafkajs',
+  '@platformatic/kafka',
   'etcd3',
   'fastify',
   '@fastify/*',
@@ -24,10 +25,10 @@ const ioModules = [
 // depend on kmaint's own interfaces (KafkaClient, SwitchSource, the HTTP ports) and never on a client.
 const adapters = [
   {
-    name: 'kafkajs',
-    modules: ['kafkajs'],
+    name: 'a Kafka client (kafkajs, @platformatic/kafka)',
+    modules: ['kafkajs', '@platformatic/kafka'],
     folders: ['consumer/src/kafka/**'],
-    where: 'the Kafka adapter (consumer/src/kafka/)',
+    where: 'the Kafka adapters (consumer/src/kafka/)',
   },
   {
     name: 'etcd3',
@@ -93,7 +94,7 @@ export default tseslint.config(
               message: 'examples use only @kmaint/consumer.',
             },
             {
-              group: ['kafkajs', 'etcd3'],
+              group: ['kafkajs', '@platformatic/kafka', 'etcd3'],
               message: 'examples reach Kafka and etcd through @kmaint/consumer.',
             },
           ],

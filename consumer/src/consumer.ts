@@ -2,9 +2,10 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EngineEvents } from './core/events.ts';
 import { createEngine } from './engine/factory.ts';
-import type { Engine, EngineCounters, EngineSnapshot, EngineStats } from './engine/types.ts';
+import type { Engine, EngineCounters, EngineOptions, EngineSnapshot, EngineStats } from './engine/types.ts';
 import type { SentMessage, TopicInfo } from './kafka/client.ts';
 import { checkKafkaAccess, type KafkaAccess } from './kafka/kafkajs.ts';
+import { checkPlatformaticAccess } from './kafka/platformatic.ts';
 import { createMetrics } from './metrics.ts';
 import { toEngineOptions, validateOptions, type ConsumerOptions } from './options.ts';
 
@@ -65,9 +66,13 @@ class KmaintConsumer implements Consumer {
   readonly registry: Registry;
   #stopping = false;
 
-  readonly #kafka: KafkaAccess;
+  readonly #kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter'>;
 
-  constructor(engine: Engine, registry: Registry, kafka: KafkaAccess) {
+  constructor(
+    engine: Engine,
+    registry: Registry,
+    kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter'>,
+  ) {
     this.#engine = engine;
     this.registry = registry;
     this.#kafka = kafka;
@@ -75,7 +80,9 @@ class KmaintConsumer implements Consumer {
 
   async start(): Promise<void> {
     // Wrong TLS or SASL settings end the start with their reason; a broker that is down does not.
-    await checkKafkaAccess(this.#kafka);
+    await (this.#kafka.adapter === 'platformatic'
+      ? checkPlatformaticAccess(this.#kafka)
+      : checkKafkaAccess(this.#kafka));
     return this.#engine.start();
   }
 

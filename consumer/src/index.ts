@@ -9,6 +9,13 @@ export {
   type ConsumerState,
 } from './consumer.ts';
 export type { ConsumedMessage, HandlerContext, MessageHandler } from './handler.ts';
+export {
+  GROUP_PROTOCOLS,
+  KAFKA_ADAPTERS,
+  type ClientChoice,
+  type GroupProtocol,
+  type KafkaAdapter,
+} from './kafka/client.ts';
 export type { KafkaConnection } from './kafka/kafkajs.ts';
 export { SASL_MECHANISMS, type KafkaSasl, type KafkaTls } from './kafka/security.ts';
 export type { EtcdConnection } from './switch/etcd.ts';

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EngineOptions } from './engine/types.ts';
 import type { MessageHandler } from './handler.ts';
+import { GROUP_PROTOCOLS, KAFKA_ADAPTERS } from './kafka/client.ts';
 import type { KafkaConnection } from './kafka/kafkajs.ts';
 import { SASL_MECHANISMS, type KafkaSasl, type KafkaTls } from './kafka/security.ts';
 import type { EtcdConnection } from './switch/etcd.ts';
@@ -77,6 +78,9 @@ export function toEngineOptions(o: ConsumerOptions): EngineOptions {
       ...(given ? { client: k.client } : {}),
       ...(given || k.tls === undefined ? {} : { tls: k.tls }),
       ...(given || k.sasl === undefined ? {} : { sasl: k.sasl }),
+      ...(k.adapter === undefined ? {} : { adapter: k.adapter }),
+      ...(k.groupProtocol === undefined ? {} : { groupProtocol: k.groupProtocol }),
+      ...(k.groupInstanceId === undefined ? {} : { groupInstanceId: k.groupInstanceId }),
     },
     processing: {
       maxWorkers: o.concurrency ?? 5,
@@ -118,6 +122,20 @@ export function validateOptions(o: ConsumerOptions): void {
     );
   }
   if (!('client' in o.kafka)) validateSecurity(o.kafka);
+  const { adapter, groupProtocol, groupInstanceId } = o.kafka;
+  if (adapter !== undefined && !KAFKA_ADAPTERS.includes(adapter)) {
+    throw invalid(`kafka.adapter must be one of ${KAFKA_ADAPTERS.join(', ')}, got ${String(adapter)}`);
+  }
+  if (groupProtocol !== undefined && !GROUP_PROTOCOLS.includes(groupProtocol)) {
+    throw invalid(
+      `kafka.groupProtocol must be one of ${GROUP_PROTOCOLS.join(', ')}, got ${String(groupProtocol)}`,
+    );
+  }
+  if (groupInstanceId !== undefined && (typeof groupInstanceId !== 'string' || groupInstanceId === '')) {
+    throw invalid(
+      'kafka.groupInstanceId must be a non-empty string (unique in the group, e.g. the pod name)',
+    );
+  }
   const m = o.maintenance;
   if (m === undefined || typeof m.key !== 'string' || !m.key.startsWith('/')) {
     throw invalid('maintenance.key must be the switch key, an absolute etcd key such as /maintenance/orders');

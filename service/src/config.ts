@@ -15,7 +15,7 @@ import {
   oneOf,
   text,
 } from '@kmaint/common';
-import { SASL_MECHANISMS } from '@kmaint/consumer';
+import { GROUP_PROTOCOLS, KAFKA_ADAPTERS, SASL_MECHANISMS } from '@kmaint/consumer';
 
 /**
  * The service's whole configuration: one schema of environment variables (GoMaint's names and defaults
@@ -275,6 +275,34 @@ const schema = {
         ? ok(raw.trim())
         : fail(`must be 1-40 letters, digits, ".", "_" or "-", got "${raw}"`),
   }),
+  kafkaClient: variable({
+    name: 'KAFKA_CLIENT',
+    default: 'kafkajs',
+    help: `Kafka client library: ${KAFKA_ADAPTERS.join(', ')} (@platformatic/kafka; needed for KAFKA_GROUP_PROTOCOL=consumer and static membership)`,
+    parse: oneOf(KAFKA_ADAPTERS),
+  }),
+  groupProtocol: variable({
+    name: 'KAFKA_GROUP_PROTOCOL',
+    default: 'classic',
+    help: `Consumer group protocol: ${GROUP_PROTOCOLS.join(', ')} (KIP-848, Kafka 4.0+, KAFKA_CLIENT=platformatic)`,
+    parse: oneOf(GROUP_PROTOCOLS),
+  }),
+  staticMembership: variable({
+    name: 'KAFKA_STATIC_MEMBERSHIP',
+    default: 'false',
+    help: 'Static membership (KIP-345): the group instance id is KAFKA_GROUP_INSTANCE_ID, else POD_NAME (KAFKA_CLIENT=platformatic, classic protocol)',
+    parse: boolean,
+  }),
+  groupInstanceId: variable({
+    name: 'KAFKA_GROUP_INSTANCE_ID',
+    default: (env) => {
+      const on = boolean(env['KAFKA_STATIC_MEMBERSHIP'] ?? 'false');
+      return on.ok && on.value ? nonEmpty(env['POD_NAME']) : undefined;
+    },
+    defaultText: 'POD_NAME with KAFKA_STATIC_MEMBERSHIP=true, else unset',
+    help: 'group.instance.id, unique in the group (a StatefulSet pod name keeps it across restarts)',
+    parse: identifier,
+  }),
   kafkaTls: variable({
     name: 'KAFKA_TLS',
     default: (env) => (kafkaTlsFiles(env) ? 'true' : 'false'),
@@ -460,6 +488,16 @@ function crossChecks(config: ServiceConfig, already: readonly ConfigProblem[]): 
   both('etcdCertFile', 'etcdKeyFile');
   both('etcdUsername', 'etcdPassword');
   both('kafkaCertFile', 'kafkaKeyFile');
+  if (
+    config.staticMembership &&
+    config.groupInstanceId === undefined &&
+    !bad.has('KAFKA_GROUP_INSTANCE_ID')
+  ) {
+    problems.push({
+      variable: 'KAFKA_GROUP_INSTANCE_ID',
+      message: 'must be set (or POD_NAME, from the downward API) when KAFKA_STATIC_MEMBERSHIP=true',
+    });
+  }
   both('kafkaSaslUsername', 'kafkaSaslPassword');
   both('kafkaSaslMechanism', 'kafkaSaslUsername');
   if (!bad.has('KAFKA_TLS') && !config.kafkaTls) {

@@ -16,6 +16,11 @@ export const envConfig = {
    * of files that need nothing else, such as the engine suite against the other Kafka line).
    */
   kube: process.env['KMAINT_ENV_KUBE'] !== '0',
+  /**
+   * The Kafka client the engine integration suite runs the engine on (KMAINT_KAFKA_CLIENT=platformatic:
+   * `npm run test:platformatic`); one suite for every client.
+   */
+  kafkaClient: process.env['KMAINT_KAFKA_CLIENT'] ?? 'kafkajs',
   /** Skip the apt/maven/go install steps (they are cached anyway; this is for offline runs). */
   skipInstall: process.env['KMAINT_SKIP_INSTALL'] === '1',
 };

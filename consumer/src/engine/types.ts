@@ -4,7 +4,7 @@ import type { SwitchCallbacks } from '@kmaint/common/etcd';
 import type { EngineEvents } from '../core/events.ts';
 import type { TopicTotals } from '../core/stats.ts';
 import type { ComponentHealth, Desired, DrainResult, EngineState, RecordedError } from '../core/types.ts';
-import type { SentMessage, TopicInfo } from '../kafka/client.ts';
+import type { GroupProtocol, KafkaAdapter, SentMessage, TopicInfo } from '../kafka/client.ts';
 import type { KafkajsInstance } from '../kafka/kafkajs.ts';
 import type { KafkaSasl, KafkaTls } from '../kafka/security.ts';
 import type { EtcdConnection } from '../switch/etcd.ts';
@@ -29,6 +29,10 @@ export interface EngineOptions {
     /** TLS and SASL of a client made from `brokers`. */
     tls?: KafkaTls;
     sasl?: KafkaSasl;
+    /** The client library (default kafkajs); options.ts has refused what the chosen one cannot do. */
+    adapter?: KafkaAdapter;
+    groupProtocol?: GroupProtocol;
+    groupInstanceId?: string;
   };
   processing: {
     maxWorkers: number;

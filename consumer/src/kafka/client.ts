@@ -1,3 +1,4 @@
+import { KmaintError } from '@kmaint/common';
 import type { ConsumedMessage } from '../handler.ts';
 
 /** Where a produced message landed. */
@@ -92,6 +93,56 @@ export interface KafkaClient {
   close(): Promise<void>;
   /** Whether an error of this client means the brokers cannot be reached (as opposed to a refused request). */
   isUnreachable(err: unknown): boolean;
+}
+
+/** The client libraries kmaint can talk to Kafka through (consumer/src/kafka/<name>.ts). */
+export const KAFKA_ADAPTERS = ['kafkajs', 'platformatic'] as const;
+export type KafkaAdapter = (typeof KAFKA_ADAPTERS)[number];
+
+/** The consumer group protocols: 'classic' (JoinGroup/SyncGroup) and 'consumer' (KIP-848, Kafka 4.0+). */
+export const GROUP_PROTOCOLS = ['classic', 'consumer'] as const;
+export type GroupProtocol = (typeof GROUP_PROTOCOLS)[number];
+
+/** Which client a consumer uses and how it joins its group. */
+export interface ClientChoice {
+  /** The client library (default 'kafkajs'). */
+  adapter?: KafkaAdapter;
+  /** The group protocol (default 'classic'); 'consumer' needs the platformatic adapter and Kafka 4.0+. */
+  groupProtocol?: GroupProtocol;
+  /**
+   * Static membership (KIP-345, group.instance.id): a member back under the same id within the session
+   * timeout keeps its partitions without a rebalance. Needs the platformatic adapter and the classic
+   * protocol; ids must be unique in the group (a pod name).
+   */
+  groupInstanceId?: string;
+}
+
+/**
+ * Throws KmaintError KAFKA_CLIENT_UNSUPPORTED when the chosen client cannot do what is asked of it: never
+ * silently ignored, since each of these changes what a rebalance or a restart does to the group.
+ */
+export function refuseUnsupported(choice: ClientChoice & { client?: unknown }): void {
+  const adapter = choice.adapter ?? 'kafkajs';
+  const refuse = (message: string): never => {
+    throw new KmaintError('KAFKA_CLIENT_UNSUPPORTED', message);
+  };
+  if (adapter === 'kafkajs') {
+    if (choice.groupProtocol === 'consumer')
+      refuse(
+        "the consumer group protocol 'consumer' (KIP-848) needs the platformatic client (KAFKA_CLIENT=platformatic): kafkajs speaks only the classic protocol",
+      );
+    if (choice.groupInstanceId !== undefined)
+      refuse(
+        'static membership (group.instance.id, KIP-345) needs the platformatic client (KAFKA_CLIENT=platformatic): kafkajs has none',
+      );
+    return;
+  }
+  if (choice.client !== undefined)
+    refuse('a ready kafkajs client ({ client }) cannot be used with the platformatic client; give brokers');
+  if (choice.groupProtocol === 'consumer' && choice.groupInstanceId !== undefined)
+    refuse(
+      "static membership with the 'consumer' protocol is not supported: @platformatic/kafka leaves a KIP-848 group with member epoch -1, which removes a static member (a rebalance at every restart); use the classic protocol",
+    );
 }
 
 /** The map key of a topic-partition in offset maps. */

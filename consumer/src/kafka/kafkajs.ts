@@ -16,6 +16,7 @@ import type { ConsumedMessage } from '../handler.ts';
 import {
   tpKey,
   type Batch,
+  type ClientChoice,
   type ConsumeOptions,
   type ConsumerSession,
   type KafkaClient,
@@ -54,7 +55,8 @@ interface SessionTiming {
 export type KafkaConnection = (
   { brokers: string[]; clientId?: string; tls?: KafkaTls; sasl?: KafkaSasl } | { client: KafkaInstance }
 ) &
-  SessionTiming;
+  SessionTiming &
+  ClientChoice;
 
 export interface KafkajsClientOptions {
   brokers: string[];

@@ -34,7 +34,21 @@ function readPem(what: string, path: string): Buffer {
   }
 }
 
-/** kafkajs' `ssl` and `sasl` from kmaint's options; TLS files are read here, once, and named when unreadable. */
+/**
+ * Node's TLS options from kmaint's (undefined: no TLS; `{}`: the system CAs); the files are read here,
+ * once, and named when unreadable. Both adapters connect with these.
+ */
+export function tlsOptions(tls: KafkaTls | undefined): ConnectionOptions | undefined {
+  if (tls === undefined || tls === false) return undefined;
+  if (tls === true) return {};
+  return {
+    ...(tls.caFile === undefined ? {} : { ca: [readPem('the Kafka CA file', tls.caFile)] }),
+    ...(tls.certFile === undefined ? {} : { cert: readPem('the Kafka client certificate', tls.certFile) }),
+    ...(tls.keyFile === undefined ? {} : { key: readPem('the Kafka client key', tls.keyFile) }),
+  };
+}
+
+/** kafkajs' `ssl` and `sasl` from kmaint's options. */
 export function kafkajsSecurity(security: KafkaSecurity): {
   ssl?: ConnectionOptions | boolean;
   sasl?: SASLOptions;
@@ -42,12 +56,9 @@ export function kafkajsSecurity(security: KafkaSecurity): {
   const { tls, sasl } = security;
   const out: { ssl?: ConnectionOptions | boolean; sasl?: SASLOptions } = {};
   if (tls === true) out.ssl = true;
-  else if (typeof tls === 'object') {
-    out.ssl = {
-      ...(tls.caFile === undefined ? {} : { ca: [readPem('the Kafka CA file', tls.caFile)] }),
-      ...(tls.certFile === undefined ? {} : { cert: readPem('the Kafka client certificate', tls.certFile) }),
-      ...(tls.keyFile === undefined ? {} : { key: readPem('the Kafka client key', tls.keyFile) }),
-    };
+  else {
+    const ssl = tlsOptions(tls);
+    if (ssl !== undefined) out.ssl = ssl;
   }
   if (sasl !== undefined) {
     out.sasl = { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
@@ -60,10 +71,20 @@ const SERVER_UNTRUSTED =
 const CLIENT_REFUSED =
   /certificate required|unknown ca|bad certificate|certificate unknown|handshake failure/i;
 
-/** Every error of kafkajs' retry wrappers, outermost first. */
-function* chain(err: unknown): Generator<Error> {
-  for (let e = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) yield e;
+/**
+ * Every error of a client's wrappers, outermost first: kafkajs nests its retries in `cause`,
+ * @platformatic/kafka gathers the attempts of a call in an AggregateError's `errors`.
+ */
+export function* errorChain(err: unknown): Generator<Error> {
+  if (!(err instanceof Error)) return;
+  yield err;
+  if (err instanceof AggregateError) for (const e of err.errors) yield* errorChain(e);
+  yield* errorChain((err as Error & { cause?: unknown }).cause);
 }
+
+/** The two clients' names for refused SASL credentials. */
+const isAuthFailure = (e: Error): boolean =>
+  e.name === 'KafkaJSSASLAuthenticationError' || (e as { code?: unknown }).code === 'PLT_KFK_AUTHENTICATION';
 
 /**
  * The problem with this client's own security settings that `err` shows, if it shows one: refused SASL
@@ -71,8 +92,8 @@ function* chain(err: unknown): Generator<Error> {
  * those, unlike a broker that is down.
  */
 export function kafkaSettingsProblem(err: unknown, security: KafkaSecurity): KmaintError | undefined {
-  for (const e of chain(err)) {
-    if (e.name === 'KafkaJSSASLAuthenticationError') {
+  for (const e of errorChain(err)) {
+    if (isAuthFailure(e)) {
       const who = security.sasl
         ? `the SASL user "${security.sasl.username}" (${security.sasl.mechanism})`
         : 'this client';

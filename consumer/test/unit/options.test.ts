@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { refuseUnsupported } from '../../src/kafka/client.ts';
 import { toEngineOptions, validateOptions, type ConsumerOptions } from '../../src/options.ts';
 
 const base: ConsumerOptions = {
@@ -92,5 +93,50 @@ describe('consumer options', () => {
     const client = {} as never;
     expect(() => validateOptions({ ...base, kafka: { client } })).not.toThrow();
     expect(() => validateOptions({ ...base, maintenance: { etcd: { client }, key: '/m/x' } })).not.toThrow();
+  });
+});
+
+describe('the Kafka client choice', () => {
+  const build = (kafka: Partial<ConsumerOptions['kafka']>) => () => {
+    const o = { ...base, kafka: { ...base.kafka, ...kafka } as ConsumerOptions['kafka'] };
+    validateOptions(o);
+    refuseUnsupported(toEngineOptions(o).kafka);
+  };
+
+  it('passes the adapter, the group protocol and the instance id on to the engine', () => {
+    const o = toEngineOptions({
+      ...base,
+      kafka: {
+        brokers: ['k:9092'],
+        adapter: 'platformatic',
+        groupProtocol: 'classic',
+        groupInstanceId: 'pod-0',
+      },
+    });
+    expect(o.kafka).toMatchObject({
+      adapter: 'platformatic',
+      groupProtocol: 'classic',
+      groupInstanceId: 'pod-0',
+    });
+    expect(build({ adapter: 'platformatic', groupProtocol: 'consumer' })).not.toThrow();
+    expect(build({ adapter: 'platformatic', groupInstanceId: 'pod-0' })).not.toThrow();
+  });
+
+  it('refuses what kafkajs cannot do, by name', () => {
+    expect(build({ groupProtocol: 'consumer' })).toThrow(/KIP-848\) needs the platformatic client/);
+    expect(build({ adapter: 'kafkajs', groupInstanceId: 'pod-0' })).toThrow(
+      /static membership .* needs the platformatic client/,
+    );
+  });
+
+  it('refuses static membership with KIP-848 on platformatic, and unknown values', () => {
+    expect(build({ adapter: 'platformatic', groupProtocol: 'consumer', groupInstanceId: 'pod-0' })).toThrow(
+      /member epoch -1, which removes a static member/,
+    );
+    expect(build({ adapter: 'rdkafka' as 'kafkajs' })).toThrow(
+      /kafka.adapter must be one of kafkajs, platformatic/,
+    );
+    expect(build({ groupProtocol: 'share' as 'classic' })).toThrow(/kafka.groupProtocol must be one of/);
+    expect(build({ adapter: 'platformatic', groupInstanceId: '' })).toThrow(/kafka.groupInstanceId must be/);
   });
 });

@@ -356,6 +356,8 @@ describe('the example consumer', () => {
       KAFKA_CONSUMER_GROUP: 'gomaint-consumer-group',
       KAFKA_CLIENT_ID: 'kmaint-service',
       KAFKA_OFFSET_INITIAL: 'oldest',
+      KAFKA_CLIENT: 'kafkajs',
+      KAFKA_GROUP_PROTOCOL: 'classic',
       MAX_WORKERS: '5',
       DRAIN_TIMEOUT: '45s',
       SHUTDOWN_GRACE_PERIOD: '55s',
@@ -417,6 +419,24 @@ describe('the example consumer', () => {
     expect(open.env.has('MESSAGES_SEND_TOKEN')).toBe(false);
     expect(open.env.has('MESSAGES_SEND_TOKEN_FILE')).toBe(false);
     expect(open.mounts).not.toContainEqual(expect.objectContaining({ name: 'send-token' }));
+  });
+
+  it('chooses the Kafka client and group protocol, and static membership from the pod name', async () => {
+    const objects = await render({
+      consumer: {
+        enabled: true,
+        kafka: { client: 'platformatic', groupProtocol: 'classic', staticMembership: true },
+      },
+    });
+    const env = envOf(container(findObject(objects, 'Deployment', 'kafka-service'), 'consumer'));
+    expect(env.get('KAFKA_CLIENT')).toBe('platformatic');
+    expect(env.get('KAFKA_GROUP_PROTOCOL')).toBe('classic');
+    expect(env.get('KAFKA_STATIC_MEMBERSHIP')).toBe('true');
+    // The service derives group.instance.id from POD_NAME, which the downward API sets.
+    expect(env.get('POD_NAME')).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    await expect(render({ consumer: { enabled: true, kafka: { client: 'rdkafka' } } })).rejects.toThrow(
+      /client/,
+    );
   });
 
   it('speaks TLS and SASL to Kafka with files and credentials from Secrets', async () => {

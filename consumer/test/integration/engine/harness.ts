@@ -4,7 +4,9 @@ import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.ts';
+import { KAFKA_ADAPTERS, type KafkaAdapter } from '../../../src/kafka/client.ts';
 import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
+import { envConfig } from '../../../../test/env/config.ts';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
 
 export { uniqueName, waitFor };
@@ -13,6 +15,15 @@ const { Kafka, logLevel } = kafkajs;
 
 export const brokers = (): string[] => [inject('kafkaBrokers')];
 export const etcdEndpoints = (): string[] => [inject('etcdEndpoints')];
+
+/** The client the engine runs on in this suite (test/env's KMAINT_KAFKA_CLIENT): each is held to the same tests. */
+export function kafkaAdapter(): KafkaAdapter {
+  const name = envConfig.kafkaClient;
+  const adapter = KAFKA_ADAPTERS.find((a) => a === name);
+  if (adapter === undefined)
+    throw new Error(`KMAINT_KAFKA_CLIENT must be one of ${KAFKA_ADAPTERS.join(', ')}, got ${name}`);
+  return adapter;
+}
 
 export function testLogger(): Logger {
   return pino({ level: process.env.KMAINT_TEST_LOG ?? 'error' });
@@ -227,6 +238,7 @@ export function makeEngine(s: EngineSetup): Engine {
       offsetInitial: 'oldest',
       enableAutoCommit: false,
       autoCommitIntervalMs: 5_000,
+      adapter: kafkaAdapter(),
       ...o.kafka,
     },
     processing: {

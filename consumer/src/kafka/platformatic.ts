@@ -1,0 +1,641 @@
+import { KmaintError } from '@kmaint/common';
+import {
+  Admin,
+  Consumer,
+  Producer,
+  type BaseOptions,
+  type Message,
+  type MessagesStream,
+  type SASLOptions,
+} from '@platformatic/kafka';
+import type { Logger } from 'pino';
+import type { ConsumedMessage } from '../handler.ts';
+import {
+  tpKey,
+  type Batch,
+  type ConsumeOptions,
+  type ConsumerSession,
+  type KafkaClient,
+  type OutgoingMessage,
+  type TopicInfo,
+} from './client.ts';
+import {
+  errorChain,
+  kafkaSettingsProblem,
+  tlsOptions,
+  type KafkaSasl,
+  type KafkaSecurity,
+  type KafkaTls,
+} from './security.ts';
+
+/** The same rebalance timeout as the kafkajs adapter, so both clients give a slow member the same time. */
+const REBALANCE_TIMEOUT_MS = 60_000;
+/**
+ * Messages held between the stream and the batch handlers before the stream is paused: about one fetch
+ * of small messages per partition of a busy member. Past it the library's fetch loop waits.
+ */
+const BUFFER_LIMIT = 20_000;
+/** The most messages one batch hands the processor (a partition's buffer can hold more). */
+const BATCH_LIMIT = 5_000;
+/** Calls of the producer and admin give up after about 4 s, as with kafkajs. */
+const CALL_RETRIES = 4;
+const CALL_RETRY_DELAY_MS = 500;
+
+export interface PlatformaticClientOptions {
+  brokers: string[];
+  clientId: string;
+  tls?: KafkaTls | undefined;
+  sasl?: KafkaSasl | undefined;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
+  maxWaitTimeMs: number;
+  /** Partitions whose batches are handled at the same time (the worker pool bounds the messages). */
+  partitionsConsumedConcurrently: number;
+  /** 'consumer' joins with the KIP-848 protocol (Kafka 4.0 and later); 'classic' with JoinGroup/SyncGroup. */
+  groupProtocol: 'classic' | 'consumer';
+  /**
+   * Static membership (KIP-345): a member that comes back under the same id within the session timeout
+   * gets its partitions back without a rebalance. Classic protocol only (see validateOptions).
+   */
+  groupInstanceId?: string | undefined;
+  logger: Logger;
+}
+
+const SASL_NAMES = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+} as const satisfies Record<KafkaSasl['mechanism'], SASLOptions['mechanism']>;
+
+/** The library's `tls` and `sasl` from kmaint's options. */
+function security(s: KafkaSecurity): Pick<BaseOptions, 'tls' | 'sasl'> {
+  const tls = tlsOptions(s.tls);
+  return {
+    ...(tls === undefined ? {} : { tls }),
+    ...(s.sasl === undefined
+      ? {}
+      : {
+          sasl: {
+            mechanism: SASL_NAMES[s.sasl.mechanism],
+            username: s.sasl.username,
+            password: s.sasl.password,
+          },
+        }),
+  };
+}
+
+/**
+ * @platformatic/kafka behind kmaint's KafkaClient: one producer and one admin for the process, a consumer
+ * per session. Its consumer hands out messages one by one through a stream; this adapter gathers them
+ * into per-partition batches (the processor's unit), delivers the next batch of a partition only after
+ * the previous one's handler returned, and pauses the stream while too much is buffered.
+ */
+export function createPlatformaticClient(options: PlatformaticClientOptions): KafkaClient {
+  const log = options.logger.child({ component: 'platformatic-kafka' });
+  const base = {
+    clientId: options.clientId,
+    bootstrapBrokers: options.brokers,
+    ...security(options),
+  };
+  const calls = { ...base, retries: CALL_RETRIES, retryDelay: CALL_RETRY_DELAY_MS };
+  let producer: Producer | null = null;
+  let admin: Admin | null = null;
+  const clients = (): { producer: Producer; admin: Admin } => {
+    producer ??= new Producer({ ...calls, autocreateTopics: true });
+    admin ??= new Admin(calls);
+    return { producer, admin };
+  };
+
+  const call = async <T>(
+    doing: string,
+    fn: (c: { producer: Producer; admin: Admin }) => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await fn(clients());
+    } catch (err) {
+      throw kafkaSettingsProblem(err, options) ?? asUnavailable(err, doing);
+    }
+  };
+
+  return {
+    async connect() {
+      await call('connect to Kafka', ({ admin: a }) => a.metadata({ topics: [] }));
+    },
+
+    consume: (opts) => consume(options, base, log, opts),
+
+    async produce(topic: string, msg: OutgoingMessage) {
+      const result = await call(`accept a message for ${topic}`, ({ producer: p }) =>
+        p.send({
+          messages: [
+            {
+              topic,
+              ...(msg.key === undefined || msg.key === null ? {} : { key: Buffer.from(msg.key) }),
+              ...(msg.value === null ? {} : { value: Buffer.from(msg.value) }),
+              // Header names are bytes too: without serializers the library takes only Buffers.
+              ...(msg.headers === undefined
+                ? {}
+                : {
+                    headers: new Map(
+                      Object.entries(msg.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const),
+                    ),
+                  }),
+            },
+          ],
+        }),
+      );
+      const sent = result.offsets?.[0];
+      if (sent === undefined)
+        throw new KmaintError('KAFKA_PRODUCE_FAILED', `no acknowledgement from ${topic}`);
+      return { topic: sent.topic, partition: sent.partition, offset: sent.offset.toString() };
+    },
+
+    topicsInfo: (topics: string[]) =>
+      call('describe the topics', async ({ admin: a }) => {
+        const meta = await a.metadata({ topics, forceUpdate: true });
+        const known = topics.filter((t) => meta.topics.has(t));
+        const request = (timestamp: bigint) =>
+          a.listOffsets({
+            topics: known.map((name) => ({
+              name,
+              partitions: (meta.topics.get(name)?.partitions ?? []).map((_, partitionIndex) => ({
+                partitionIndex,
+                timestamp,
+              })),
+            })),
+          });
+        // ListOffsets' special timestamps: -2 the earliest offset, -1 the latest.
+        const [earliest, latest] = await Promise.all([request(-2n), request(-1n)]);
+        const offset = (list: typeof earliest, topic: string, partition: number): string =>
+          (
+            list.find((t) => t.name === topic)?.partitions.find((p) => p.partitionIndex === partition)
+              ?.offset ?? 0n
+          ).toString();
+        return known.map((topic): TopicInfo => ({
+          topic,
+          partitions: (meta.topics.get(topic)?.partitions ?? []).map((p, partition) => ({
+            partition,
+            leader: p.leader,
+            replicas: p.replicas,
+            isr: p.isr,
+            earliestOffset: offset(earliest, topic, partition),
+            latestOffset: offset(latest, topic, partition),
+          })),
+        }));
+      }),
+
+    async missingTopics(topics: string[]) {
+      const existing = new Set(await call('list the topics', ({ admin: a }) => a.listTopics()));
+      return topics.filter((t) => !existing.has(t));
+    },
+
+    async committedOffsets(groupId: string, topics: string[]) {
+      const [group] = await call('read committed offsets', ({ admin: a }) =>
+        a.listConsumerGroupOffsets({ groups: [groupId] }),
+      );
+      const out = new Map<string, string | null>();
+      const wanted = new Set(topics);
+      for (const t of group?.topics ?? []) {
+        if (!wanted.has(t.name)) continue;
+        for (const p of t.partitions)
+          out.set(
+            tpKey(t.name, p.partitionIndex),
+            p.committedOffset < 0n ? null : p.committedOffset.toString(),
+          );
+      }
+      return out;
+    },
+
+    isUnreachable,
+
+    async close() {
+      const closing = [producer?.close(), admin?.close()];
+      producer = null;
+      admin = null;
+      await Promise.all(closing);
+    },
+  };
+}
+
+/** Per partition: the messages fetched and not yet handed out, and whether a batch of it is running. */
+interface Lane {
+  topic: string;
+  partition: number;
+  queue: Message[];
+  running: boolean;
+  /** Set by a rewind: messages are dropped until this offset arrives (the refetch's first message). */
+  awaiting: bigint | null;
+}
+
+async function consume(
+  options: PlatformaticClientOptions,
+  base: Pick<BaseOptions, 'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl'>,
+  log: Logger,
+  opts: ConsumeOptions,
+): Promise<ConsumerSession> {
+  const group =
+    options.groupProtocol === 'consumer'
+      ? { groupProtocol: 'consumer' as const, rebalanceTimeout: REBALANCE_TIMEOUT_MS }
+      : {
+          groupProtocol: 'classic' as const,
+          sessionTimeout: options.sessionTimeoutMs,
+          heartbeatInterval: options.heartbeatIntervalMs,
+          rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+        };
+  const consumer = new Consumer({
+    ...base,
+    groupId: opts.groupId,
+    ...group,
+    ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
+    autocommit: false,
+    maxWaitTime: options.maxWaitTimeMs,
+  });
+  const dead = Promise.withResolvers<Error>();
+  let ended = false;
+  const die = (err: Error, detail: string): void => {
+    if (ended) return;
+    ended = true;
+    opts.onHealth(false, detail);
+    dead.resolve(err);
+  };
+
+  const lanes = new Map<string, Lane>();
+  let buffered = 0;
+  let paused = false;
+  let leaving = false;
+  /** Counts joins and rebalances: a batch started before the latest one is being revoked. */
+  let epoch = 0;
+  /** Dropping what the stream pushes until it has read the committed offsets after a join. */
+  let refreshing = true;
+  const running = new Set<Promise<void>>();
+  let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
+
+  /** The last assignment told to the engine, so the KIP-848 path (no join event per change) tells each once. */
+  let reported = '';
+  const report = (assignments: readonly { topic: string; partitions: number[] }[]): void => {
+    const assigned: Record<string, number[]> = {};
+    for (const a of assignments) assigned[a.topic] = [...a.partitions];
+    reported = JSON.stringify(assigned);
+    opts.onAssigned(assigned);
+  };
+  const revoked = new KmaintError('KAFKA_REBALANCE', 'the group is rebalancing', { retriable: true });
+  const lane = (topic: string, partition: number): Lane => {
+    const key = tpKey(topic, partition);
+    let l = lanes.get(key);
+    if (l === undefined) {
+      l = { topic, partition, queue: [], running: false, awaiting: null };
+      lanes.set(key, l);
+    }
+    return l;
+  };
+  const dropQueue = (l: Lane): void => {
+    buffered -= l.queue.length;
+    l.queue = [];
+  };
+  /** The stream fetches while someone wants messages and the buffer has room. */
+  const flow = (): void => {
+    if (stream === null || leaving) return;
+    const wanted = !paused && buffered < BUFFER_LIMIT;
+    if (wanted && stream.isPaused()) stream.resume();
+    else if (!wanted && !stream.isPaused()) stream.pause();
+  };
+
+  /** Where the stream fetches `l` from next: the first message the processor did not finish. */
+  const rewind = (l: Lane, offset: bigint): void => {
+    dropQueue(l);
+    l.awaiting = offset;
+    stream?.offsetsToFetch.set(tpKey(l.topic, l.partition), offset);
+  };
+
+  const dispatch = (): void => {
+    if (paused || leaving || refreshing) return;
+    for (const l of lanes.values()) {
+      if (running.size >= options.partitionsConsumedConcurrently) return;
+      if (l.running || l.queue.length === 0) continue;
+      const messages = l.queue.splice(0, BATCH_LIMIT);
+      buffered -= messages.length;
+      l.running = true;
+      const started = epoch;
+      // kafkajs' eachBatch contract: the next fetch starts where the handler left the partition; a batch
+      // the handler did not take (a drain began) is fetched again.
+      let next = messages[0]?.offset ?? 0n;
+      const end = (messages.at(-1)?.offset ?? -1n) + 1n;
+      const batch = toBatch(l, messages, {
+        consumer,
+        isCurrent: () => epoch === started && !leaving,
+        revoked,
+        onCommit: opts.onCommit,
+        seek: (offset) => {
+          next = offset;
+        },
+      });
+      const run = opts
+        .onBatch(batch)
+        .catch((err: unknown) => log.debug({ err, topic: l.topic, partition: l.partition }, 'batch ended'))
+        .finally(() => {
+          running.delete(run);
+          l.running = false;
+          if (epoch === started && !leaving && next < end) rewind(l, next);
+          flow();
+          dispatch();
+        });
+      running.add(run);
+    }
+    flow();
+  };
+
+  const onMessage = (m: Message<Buffer, Buffer, Buffer, Buffer>): void => {
+    if (refreshing || leaving) return;
+    const l = lane(m.topic, m.partition);
+    if (l.awaiting !== null) {
+      // Pushed by a fetch sent before the rewind: the stream moved its position past the rewind again.
+      if (m.offset !== l.awaiting) {
+        stream?.offsetsToFetch.set(tpKey(l.topic, l.partition), l.awaiting);
+        return;
+      }
+      l.awaiting = null;
+    }
+    l.queue.push(m);
+    buffered += 1;
+    if (buffered >= BUFFER_LIMIT) flow();
+    if (!l.running) queueMicrotask(dispatch);
+  };
+
+  consumer.on('consumer:group:rebalance', () => {
+    epoch += 1;
+  });
+  consumer.on('consumer:group:join', (e) => {
+    epoch += 1;
+    // The stream reads the committed offsets again for the new assignment: what it pushed before belongs
+    // to the old one.
+    refreshing = true;
+    for (const l of lanes.values()) {
+      dropQueue(l);
+      l.awaiting = null;
+    }
+    if (e.assignments !== undefined) report(e.assignments);
+    opts.onHealth(true, `member of ${opts.groupId}`);
+  });
+  consumer.on('consumer:heartbeat:stalled', (e) => {
+    log.warn({ groupId: opts.groupId, stalledFor: e.stalledFor }, 'the Kafka consumer stopped heartbeating');
+    die(
+      new KmaintError('KAFKA_CONSUMER_STALLED', `no heartbeat for ${e.stalledFor} ms`, {
+        retriable: true,
+        ...(e.lastError === undefined ? {} : { cause: e.lastError }),
+      }),
+      `consumer stalled: no heartbeat for ${e.stalledFor} ms`,
+    );
+  });
+  // The library emits 'error' when a rejoin failed for good; unheard, an 'error' event would throw.
+  consumer.on('error', (err: Error) => die(err, `consumer failed: ${err.message}`));
+
+  try {
+    stream = await consumer.consume({
+      topics: opts.topics,
+      mode: 'committed',
+      fallbackMode: opts.fromBeginning ? 'earliest' : 'latest',
+      autocommit: false,
+      maxWaitTime: options.maxWaitTimeMs,
+      ...(options.groupProtocol === 'classic'
+        ? {
+            sessionTimeout: options.sessionTimeoutMs,
+            heartbeatInterval: options.heartbeatIntervalMs,
+            rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+          }
+        : {}),
+    });
+  } catch (err) {
+    await consumer.close(true).catch(() => undefined);
+    throw new KmaintError('KAFKA_CONSUME_FAILED', `could not join group ${opts.groupId}: ${message(err)}`, {
+      retriable: true,
+      cause: err,
+    });
+  }
+  const s = stream;
+  s.on('offsets', () => {
+    refreshing = false;
+    // With KIP-848 the assignment changes by heartbeat, partition by partition; the stream reads the
+    // offsets of each new one, which is when it is known here.
+    const assignments = consumer.assignments ?? [];
+    if (options.groupProtocol === 'consumer') {
+      const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
+      if (JSON.stringify(now) !== reported) {
+        epoch += 1;
+        report(assignments);
+      }
+      for (const [key, l] of lanes) {
+        if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
+          dropQueue(l);
+          lanes.delete(key);
+        }
+      }
+    }
+    if (!opts.fromBeginning) void commitStartPositions(consumer, s, opts.groupId, log);
+    queueMicrotask(dispatch);
+  });
+  s.on('fetch', () => {
+    // A fetch sent before a rewind moves the stream's position past it while its records are pushed:
+    // put it back once they are (before the stream's next fetch, which is also a nextTick away).
+    for (const l of lanes.values()) {
+      if (l.awaiting !== null) {
+        const { topic, partition, awaiting } = l;
+        process.nextTick(() => s.offsetsToFetch.set(tpKey(topic, partition), awaiting));
+      }
+    }
+  });
+  s.on('data', onMessage);
+  s.on('error', (err: Error) => die(err, `consumer failed: ${err.message}`));
+  s.on('close', () => {
+    if (!leaving)
+      die(
+        new KmaintError('KAFKA_CONSUMER_CLOSED', 'the message stream closed', { retriable: true }),
+        'consumer stream closed',
+      );
+  });
+
+  return {
+    dead: dead.promise,
+    pause: () => {
+      paused = true;
+      flow();
+    },
+    resume: () => {
+      paused = false;
+      flow();
+      dispatch();
+    },
+    leave: async () => {
+      leaving = true;
+      await Promise.all(running);
+      await s.close().catch((err: unknown) => log.debug({ err }, 'closing the message stream'));
+      if (options.groupInstanceId !== undefined) {
+        // A static member that leaves the group is removed from it, and its partitions move (a
+        // rebalance): it goes quietly instead, and either comes back under the same id within the session
+        // timeout (no rebalance) or is dropped when the session expires. The library leaves only a member
+        // it has an id for, and stops heartbeating once leaveGroup() is called.
+        consumer.memberId = null;
+        // (Its promise overload is shadowed in the typings by the callback one.)
+        await new Promise<void>((resolve) => {
+          consumer.leaveGroup(false, (err) => {
+            if (err) log.debug({ err }, 'stopping the heartbeats');
+            resolve();
+          });
+        });
+      }
+      await consumer.close(true);
+      ended = true;
+    },
+  };
+}
+
+interface BatchDeps {
+  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  /** False once a join or rebalance came after the batch started, or the session is leaving. */
+  isCurrent: () => boolean;
+  revoked: KmaintError;
+  onCommit: ConsumeOptions['onCommit'];
+  seek: (offset: bigint) => void;
+}
+
+function toBatch(l: Lane, messages: Message[], deps: BatchDeps): Batch {
+  const { topic, partition } = l;
+  const last = messages.at(-1);
+  return {
+    topic,
+    partition,
+    offsets: messages.map((m) => m.offset.toString()),
+    message: (index) => toMessage(messages[index] as Message),
+    key: (index) => messages[index]?.key ?? null,
+    nextOffset: ((last?.offset ?? -1n) + 1n).toString(),
+    // The library heartbeats on its own timer; what the processor needs to hear is a rebalance.
+    heartbeat: () => (deps.isCurrent() ? Promise.resolve() : Promise.reject(deps.revoked)),
+    isRevocation: (err) => err === deps.revoked,
+    async commit(offset: string) {
+      try {
+        await deps.consumer.commit({
+          offsets: [{ topic, partition, offset: BigInt(offset), leaderEpoch: last?.leaderEpoch ?? -1 }],
+        });
+      } catch (err) {
+        // As with kafkajs: a coordinator that moved or is loading is worth another try, an unreachable
+        // broker or a group that moved on is not.
+        throw new KmaintError(
+          'COMMIT_FAILED',
+          `commit of ${topic}/${partition} at ${offset}: ${message(err)}`,
+          {
+            retriable: !isUnreachable(err) && retriableCause(err),
+            cause: err,
+          },
+        );
+      }
+      deps.onCommit(topic, partition, offset);
+    },
+    seekLocal(offset: string) {
+      deps.seek(BigInt(offset));
+    },
+  };
+}
+
+function toMessage(m: Message): ConsumedMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of m.headers) headers[name.toString()] = value.toString();
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset.toString(),
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers,
+    timestamp: m.timestamp.toString(),
+  };
+}
+
+/**
+ * With fromBeginning false, a partition the group never committed starts at its end at every join: what
+ * is produced while the member is away would be skipped. Committing where the stream starts (its end)
+ * gives the group a position to come back to, as the kafkajs adapter does.
+ */
+async function commitStartPositions(
+  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
+  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>,
+  groupId: string,
+  log: Logger,
+): Promise<void> {
+  const assigned = consumer.assignments ?? [];
+  if (assigned.length === 0) return;
+  try {
+    const committed = await consumer.listCommittedOffsets({ topics: assigned });
+    const offsets = assigned.flatMap(({ topic, partitions }) =>
+      partitions
+        .filter((p) => (committed.get(topic)?.[p] ?? -1n) < 0n)
+        .flatMap((partition) => {
+          const offset = stream.offsetsToFetch.get(tpKey(topic, partition));
+          return offset === undefined ? [] : [{ topic, partition, offset, leaderEpoch: -1 }];
+        }),
+    );
+    if (offsets.length > 0) await consumer.commit({ offsets });
+  } catch (err) {
+    log.warn({ err, groupId }, 'committing start positions failed');
+  }
+}
+
+/** The library's connection-level failures (as opposed to a request the broker refused). */
+function isUnreachable(err: unknown): boolean {
+  for (const e of errorChain(err)) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'PLT_KFK_NETWORK' || code === 'PLT_KFK_TIMEOUT') return true;
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE'].includes(String(code))
+    )
+      return true;
+  }
+  return false;
+}
+
+/** A protocol error the broker says may go away (leader moved, coordinator loading, ...). */
+function retriableCause(err: unknown): boolean {
+  for (const e of errorChain(err)) if ((e as { canRetry?: unknown }).canRetry === true) return true;
+  return false;
+}
+
+/** An unreachable broker or a retriable refusal is KAFKA_UNAVAILABLE (503, try again); others stay as they are. */
+function asUnavailable(err: unknown, doing: string): unknown {
+  if (err instanceof KmaintError) return err;
+  if (isUnreachable(err) || retriableCause(err)) {
+    return new KmaintError('KAFKA_UNAVAILABLE', `Kafka did not ${doing}: ${message(err)}`, {
+      retriable: true,
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** The message of `err` with those of the attempts it gathers (the library's outer one says little). */
+function message(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const inner = [...errorChain(err)].slice(1).map((e) => e.message);
+  return [err.message, ...new Set(inner)].join(': ');
+}
+
+/**
+ * One connection attempt at start, without retries: wrong TLS or SASL settings throw the KmaintError of
+ * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out).
+ */
+export async function checkPlatformaticAccess(
+  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>,
+): Promise<void> {
+  const admin = new Admin({
+    clientId: access.clientId,
+    bootstrapBrokers: access.brokers,
+    ...security(access),
+    retries: 0,
+  });
+  try {
+    await admin.metadata({ topics: [] });
+  } catch (err) {
+    const problem = kafkaSettingsProblem(err, access);
+    if (problem) throw problem;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
