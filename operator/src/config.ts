@@ -67,6 +67,11 @@ const VARIABLES = {
   LOG_LEVEL: { default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   // Read by Node itself, not here: listed so --help and the chart's contract name it.
   NODE_OPTIONS: { default: '', help: 'Node.js flags; the chart sizes the heap for the memory limit here' },
+  // Read by glibc, not here: the chart sets it to 2 so idle malloc arenas do not add to the RSS.
+  MALLOC_ARENA_MAX: {
+    default: '',
+    help: 'glibc malloc arenas; the chart sets 2 (fewer idle arenas in the RSS)',
+  },
 } as const;
 
 type Variable = keyof typeof VARIABLES;
