@@ -19,34 +19,26 @@ export function createEngine(options: EngineOptions, deps: EngineDeps): Engine {
   const k = options.kafka;
   refuseUnsupported(k);
   const maxWaitTimeMs = k.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS;
+  const connection = {
+    brokers: k.brokers,
+    clientId: k.clientId,
+    tls: k.tls,
+    sasl: k.sasl,
+    sessionTimeoutMs: k.sessionTimeoutMs,
+    heartbeatIntervalMs: k.heartbeatIntervalMs,
+    maxWaitTimeMs,
+    partitionsConsumedConcurrently: options.processing.maxWorkers,
+    logger: deps.logger,
+  };
   const kafka =
     deps.kafka ??
     (k.adapter === 'platformatic'
       ? createPlatformaticClient({
-          brokers: k.brokers,
-          clientId: k.clientId,
-          tls: k.tls,
-          sasl: k.sasl,
-          sessionTimeoutMs: k.sessionTimeoutMs,
-          heartbeatIntervalMs: k.heartbeatIntervalMs,
-          maxWaitTimeMs,
-          partitionsConsumedConcurrently: options.processing.maxWorkers,
+          ...connection,
           groupProtocol: k.groupProtocol ?? 'classic',
           groupInstanceId: k.groupInstanceId,
-          logger: deps.logger,
         })
-      : createKafkajsClient({
-          brokers: k.brokers,
-          clientId: k.clientId,
-          ...(k.client === undefined ? {} : { client: k.client }),
-          tls: k.tls,
-          sasl: k.sasl,
-          sessionTimeoutMs: k.sessionTimeoutMs,
-          heartbeatIntervalMs: k.heartbeatIntervalMs,
-          maxWaitTimeMs,
-          partitionsConsumedConcurrently: options.processing.maxWorkers,
-          logger: deps.logger,
-        }));
+      : createKafkajsClient({ ...connection, ...(k.client === undefined ? {} : { client: k.client }) }));
   const etcd = etcdMaintenance(options.etcd, {
     key: options.switchKey,
     unavailable: options.etcdUnavailable,

@@ -1,3 +1,4 @@
+import type { KafkaSasl, KafkaTls } from './security.ts';
 import { KmaintError } from '@kmaint/common';
 import type { ConsumedMessage } from '../handler.ts';
 
@@ -78,6 +79,20 @@ export interface ConsumerSession {
   resume(): void;
   /** Stops fetching, waits for running batch handlers, leaves the group and disconnects. */
   leave(): Promise<void>;
+}
+
+/** How either adapter connects and joins; each adds what only it has. */
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  tls?: KafkaTls | undefined;
+  sasl?: KafkaSasl | undefined;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
+  maxWaitTimeMs: number;
+  /** Partitions whose batches are handled at the same time (the worker pool bounds the messages). */
+  partitionsConsumedConcurrently: number;
 }
 
 /** The small surface kmaint needs from a Kafka client, so a second client can be added later. */

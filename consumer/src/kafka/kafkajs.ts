@@ -20,6 +20,7 @@ import {
   type ConsumeOptions,
   type ConsumerSession,
   type KafkaClient,
+  type KafkaClientOptions,
   type OutgoingMessage,
 } from './client.ts';
 import { kafkajsSecurity, kafkaSettingsProblem, type KafkaSasl, type KafkaTls } from './security.ts';
@@ -58,19 +59,9 @@ export type KafkaConnection = (
   SessionTiming &
   ClientChoice;
 
-export interface KafkajsClientOptions {
-  brokers: string[];
-  clientId: string;
+export interface KafkajsClientOptions extends KafkaClientOptions {
   /** A ready kafkajs client to use instead of one made from `brokers` and `clientId`. */
   client?: KafkaInstance;
-  tls?: KafkaTls | undefined;
-  sasl?: KafkaSasl | undefined;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
-  maxWaitTimeMs: number;
-  /** Partitions whose batches are handled at the same time (the worker pool bounds the messages). */
-  partitionsConsumedConcurrently: number;
   logger: Logger;
 }
 

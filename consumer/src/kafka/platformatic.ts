@@ -16,6 +16,7 @@ import {
   type ConsumeOptions,
   type ConsumerSession,
   type KafkaClient,
+  type KafkaClientOptions,
   type OutgoingMessage,
   type TopicInfo,
 } from './client.ts';
@@ -25,7 +26,6 @@ import {
   tlsOptions,
   type KafkaSasl,
   type KafkaSecurity,
-  type KafkaTls,
 } from './security.ts';
 
 /** The same rebalance timeout as the kafkajs adapter, so both clients give a slow member the same time. */
@@ -41,17 +41,7 @@ const BATCH_LIMIT = 5_000;
 const CALL_RETRIES = 4;
 const CALL_RETRY_DELAY_MS = 500;
 
-export interface PlatformaticClientOptions {
-  brokers: string[];
-  clientId: string;
-  tls?: KafkaTls | undefined;
-  sasl?: KafkaSasl | undefined;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  /** The fetch long-poll: leaving the group waits it out once, so a drain wants it short. */
-  maxWaitTimeMs: number;
-  /** Partitions whose batches are handled at the same time (the worker pool bounds the messages). */
-  partitionsConsumedConcurrently: number;
+export interface PlatformaticClientOptions extends KafkaClientOptions {
   /** 'consumer' joins with the KIP-848 protocol (Kafka 4.0 and later); 'classic' with JoinGroup/SyncGroup. */
   groupProtocol: 'classic' | 'consumer';
   /**
