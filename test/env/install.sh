@@ -26,21 +26,28 @@ if ((${#need[@]})); then
 fi
 command -v go >/dev/null || { echo "install.sh: Go (>= 1.24) is needed to build the Kubernetes tools" >&2; exit 1; }
 
+# Each step's duration goes to stderr, so a cold run's log says where its time went.
+timed() {
+  local start=$SECONDS
+  "$@"
+  echo "install.sh: ${2:-$1} took $((SECONDS - start)) s" >&2
+}
+
 node_bin=node_modules/.bin/node
 [[ -x $node_bin ]] || { echo "install.sh: run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
-"$node_bin" test/env/fetch-kafka.ts >&2
+timed "$node_bin" test/env/fetch-kafka.ts >&2
 # The Java consumer example runs in the e2e tests as a pod (the stand-in kubelet maps its image to it).
-bash test/env/build-java-example.sh >&2
-bash test/env/build-go-tools.sh
+timed bash test/env/build-java-example.sh >&2
+timed bash test/env/build-go-tools.sh
 # With --test-tools (.ci/run), also the packaging tests' tools: the compose CLI and upstream promtool built
 # from their Go modules, hadolint and shellcheck, Debian's chromium for the status page test, KEDA's
 # CRDs for the autoscaler test, and podman with kmaint's images built from the Dockerfile (plus the
 # Kafka and etcd images docker-compose.yml names). The tests would fetch them on first use, but inside
 # a test timeout; .ci/run gets them first. `npm run stack` needs none of them.
 [[ ${1:-} == --test-tools ]] || exit 0
-bash test/env/build-compose.sh >&2
-bash test/env/build-promtool.sh >&2
-bash test/env/install-linters.sh >&2
-bash test/env/install-chromium.sh >/dev/null
-bash test/env/fetch-keda.sh >/dev/null
-bash test/env/build-images.sh --compose >/dev/null
+timed bash test/env/build-compose.sh >&2
+timed bash test/env/build-promtool.sh >&2
+timed bash test/env/install-linters.sh >&2
+timed bash test/env/install-chromium.sh >/dev/null
+timed bash test/env/fetch-keda.sh >/dev/null
+timed bash test/env/build-images.sh --compose >/dev/null
