@@ -219,6 +219,8 @@ describe('the Java KafkaConsumer example with the kmaint-agent sidecar, end to e
         expect(listenedAt).toBeLessThan(appStart + 1000);
         // The app's first poll found its agent serving.
         expect(agentFailures(name)).toEqual([]);
+        // kafka-clients' warnings and errors reach the log: SLF4J found the example's binding.
+        expect(readFileSync(java.logFile(name, 'consumer'), 'utf8')).not.toMatch(/SLF4J.*no-operation/);
         console.log(
           `${name}: agent started ${agent?.state?.running?.startedAt}, listening at ` +
             `${String(listening['time'])}, app started ${app?.state?.running?.startedAt}`,
