@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kafka, logLevel } from 'kafkajs';
@@ -6,16 +6,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { stringify } from 'yaml';
 import { uniqueName, waitFor } from '../env/helpers.ts';
 import { kubectl } from '../env/tools.ts';
+import { Durations } from './support/durations.ts';
 import { KafkaProbe } from './support/kafka.ts';
 import { isReady, KmaintInstall, podName } from './support/install.ts';
 
 // A team's own consumer on the library, deployed by the chart instead of the demo: `helm install` of the
-// orders-ledger example (3 replicas, each with its own SQLite ledger), a MaintenanceWindow drains it while
-// orders keep arriving, deleting the window brings it back, and in the end the ledgers hold exactly the
-// distinct orders produced, and every bad message is in the dead-letter topic with its reason.
+// orders-ledger example's image on a real node (3 replicas, each with its own SQLite ledger on a volume
+// the chart mounts, consumer.extraVolumes), a MaintenanceWindow drains it while orders keep arriving,
+// deleting the window brings it back, and in the end the ledgers hold exactly the distinct orders
+// produced, and every bad message is in the dead-letter topic with its reason.
 
 const replicas = 3;
 const partitions = 6;
+const durations = new Durations();
 
 describe('the orders-ledger example, deployed by the chart, through a MaintenanceWindow', () => {
   const run = uniqueName('e2e-ledger');
@@ -27,15 +30,20 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
     target: uniqueName('e2e-ledger-target'),
     drainTimeoutSeconds: 10,
     preStopSleepSeconds: 1,
-    consumerValues: {
-      image: { repository: 'kmaint/orders-ledger', tag: '', pullPolicy: 'IfNotPresent' },
-      command: ['node', 'examples/orders-ledger/dist/main.js'],
-    },
+    consumerImage: 'orders-ledger',
+    node: 'real',
   });
   const { topic, group } = install.options;
+  // Each replica writes <pod>.sqlite into the image's LEDGER_DIR, /app/data, here a folder of this host
+  // (the node) mounted into every pod, so the test reads the ledgers where they are.
   const ledgerDir = join(install.logDir, 'ledgers');
-  install.options.consumerEnv = { LEDGER_DIR: ledgerDir };
+  install.options.consumerValues = {
+    command: ['node', 'examples/orders-ledger/dist/main.js'],
+    extraVolumes: [{ name: 'ledger', hostPath: { path: ledgerDir, type: 'Directory' } }],
+    extraVolumeMounts: [{ name: 'ledger', mountPath: '/app/data' }],
+  };
   let kafka: KafkaProbe;
+  const started = Date.now();
 
   /** The valid order ids produced so far, and the bad messages with the reason each must be given. */
   const orderIds = new Set<string>();
@@ -84,12 +92,16 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
 
   beforeAll(async () => {
     mkdirSync(ledgerDir, { recursive: true });
+    // The image's user (uid 1000) writes there; a hostPath volume keeps the host's owner.
+    chownSync(ledgerDir, 1000, 1000);
     kafka = await KafkaProbe.connect(inject('kafkaBrokers'), run);
     await kafka.createTopic(topic, partitions);
     await kafka.createTopic(`${topic}.dlq`, 1);
-    await install.install();
-    await install.waitAllReady();
-  }, 300_000);
+    await durations.time('helm install → pods ready', async () => {
+      await install.install();
+      await install.waitAllReady(300_000);
+    });
+  }, 600_000);
 
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === 'fail') console.log(await install.diagnostics());
@@ -98,6 +110,8 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
   afterAll(async () => {
     await install.uninstall();
     await kafka?.close();
+    durations.record('whole test', Date.now() - started);
+    durations.report('orders-ledger e2e');
   }, 300_000);
 
   it('drains and resumes with every distinct order in the ledgers and every bad one dead-lettered', async () => {
@@ -124,19 +138,29 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
         },
       }),
     );
-    await kubectl(['apply', '-f', file]);
-    await kubectl(['wait', '--for=condition=Drained', `mw/${window}`, '-n', ns, '--timeout=120s']);
+    await durations.time('kubectl apply → Drained', async () => {
+      await kubectl(['apply', '-f', file]);
+      await install.waitDrained(window);
+    });
     expect((await install.consumerPods()).filter(isReady).map(podName)).toEqual([]);
     expect(await kafka.groupMembers(group)).toEqual({ state: 'Empty', members: [] });
 
     // Orders keep coming during the window; they wait in Kafka.
     await produceOrders(300, 20);
 
-    await kubectl(['delete', 'mw', window, '-n', ns, '--timeout=60s']);
-    await install.waitAllReady(120_000);
+    await durations.time('kubectl delete → pods ready', async () => {
+      await install.deleteWindow(window);
+      await install.waitAllReady(120_000);
+    });
     await allCommitted();
 
     expect([...ledgerIds()].sort()).toEqual([...orderIds].sort());
+    // One ledger per replica, named after its pod (MEMBER_ID defaults to POD_NAME).
+    expect(
+      readdirSync(ledgerDir)
+        .filter((f) => f.endsWith('.sqlite'))
+        .sort(),
+    ).toEqual(pods.map((p) => `${p}.sqlite`).sort());
 
     const consumer = new Kafka({
       clientId: run,
@@ -160,5 +184,5 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
       await consumer.disconnect();
     }
     for (const [value, reason] of bad) expect(dead.get(value), value).toMatch(reason);
-  });
+  }, 300_000);
 });

@@ -2,9 +2,11 @@
 # Builds kmaint's images from the repository's Dockerfile with podman, without any image registry:
 # a Debian bookworm base made by mmdebstrap, a Node 24 base on it (the `node` binary of the npm `node`
 # package the repo already depends on, npm from `npm pack`, a `node` user with uid 1000, this machine's
-# CA bundle), then every runtime target of the Dockerfile. With --compose also the images
-# docker-compose.yml names but which cannot be pulled here, under the same names: Kafka from the Maven
-# jars test/env fetches on a Debian JRE base, and etcd from the binary test/env builds.
+# CA bundle), then every runtime target of the Dockerfile, and the Java example's image on a Debian
+# JRE base (examples/java-consumer/Containerfile with the jar build-java-example.sh builds). With
+# --compose also the images docker-compose.yml names but which cannot be pulled here, under the same
+# names: Kafka from the Maven jars test/env fetches on that JRE base, and etcd from the binary test/env
+# builds.
 #
 # Everything is cached in podman's store under ~/.cache/kmaint/podman: each image is tagged with a hash
 # of what goes into it and skipped when that tag exists. Needs root (rootful podman; apt-get when the
@@ -161,6 +163,29 @@ for target in $targets; do
   echo "$target=$tag"
 done
 
+# --- the Java example (examples/java-consumer) ------------------------------------------------------
+# Its own Containerfile, with the jar build-java-example.sh builds, on a Debian JRE base (the Kafka
+# image's as well). Tagged by the base, the Containerfile and the jars.
+jre=$(debian_base jre ca-certificates,openjdk-17-jre-headless)
+echo "jre=$jre"
+jar=$(bash test/env/build-java-example.sh)
+java_ctx="$work/java-consumer"
+mkdir -p "$java_ctx/target"
+cp examples/java-consumer/Containerfile "$java_ctx/"
+cp "$jar" "$java_ctx/target/"
+cp -r "$(dirname "$jar")/lib" "$java_ctx/target/lib"
+java_hash=$({
+  echo "$jre docker-format"
+  find "$java_ctx" -type f -print0 | sort -z | xargs -0 sha256sum | sed "s|$java_ctx||"
+} | hash_of)
+java_tag="localhost/kmaint/java-consumer:$java_hash"
+if ! exists "$java_tag"; then
+  log "Java example image"
+  timed podman build --quiet --format docker --network host --build-arg "JRE_IMAGE=$jre" \
+    -f "$java_ctx/Containerfile" -t "$java_tag" "$java_ctx" >/dev/null
+fi
+echo "java-consumer=$java_tag"
+
 $compose || { echo "env=$conf/env"; exit 0; }
 
 # --- what docker-compose.yml pulls, built here under the same names --------------------------------
@@ -168,7 +193,6 @@ $compose || { echo "env=$conf/env"; exit 0; }
 podman tag "$node_tag" "docker.io/library/node:$node_version-bookworm-slim"
 podman tag "localhost/kmaint/service:$context_hash" localhost/kmaint/service:dev
 
-jre=$(debian_base jre ca-certificates,openjdk-17-jre-headless)
 libs=$(node_modules/.bin/node test/env/fetch-kafka.ts)
 kafka_ctx="$work/kafka"
 mkdir -p "$kafka_ctx"

@@ -12,7 +12,10 @@ import { Supervised } from './supervisor.ts';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Images {
-  /** Dockerfile target or compose image (debian, node, service, operator, agent, orders-ledger, kafka, etcd) → image reference. */
+  /**
+   * Base, Dockerfile target, example or compose image (debian, node, jre, service, operator, agent,
+   * orders-ledger, java-consumer, kafka, etcd) → image reference.
+   */
   refs: Record<string, string>;
   /** CONTAINERS_CONF and CONTAINERS_STORAGE_CONF for plain `podman` and `docker` (podman-docker). */
   env: Record<string, string>;

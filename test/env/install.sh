@@ -36,7 +36,7 @@ timed() {
 node_bin=node_modules/.bin/node
 [[ -x $node_bin ]] || { echo "install.sh: run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
 timed "$node_bin" test/env/fetch-kafka.ts >&2
-# The Java consumer example runs in the e2e tests as a pod (the stand-in kubelet maps its image to it).
+# The Java consumer example's jar, which build-images.sh puts into the java-consumer image.
 timed bash test/env/build-java-example.sh >&2
 timed bash test/env/build-go-tools.sh
 # With --test-tools (.ci/run), also the packaging tests' tools: the compose CLI and upstream promtool built

@@ -41,6 +41,13 @@ export interface InstallOptions {
   /** Further consumer chart values (an image and command, consumer.agent), over the ones above. */
   consumerValues?: Record<string, unknown>;
   /**
+   * The consumer's image on a real node, by build-images.sh's name: `service` (the default),
+   * `orders-ledger` or `java-consumer`. The stand-in kubelet maps the chart's image names instead.
+   */
+  consumerImage?: string;
+  /** consumer.agent.enabled: kmaint-agent beside the consumer as a native sidecar (on a real node, its image). */
+  agent?: boolean;
+  /**
    * Where the pods run: `stand-in` (the default), test/env's stand-in kubelet with the chart's images
    * as local processes; `real`, a real node (containerd + the kubelet, test/env/real-node.ts) with
    * kmaint's images built from the Dockerfile, on the pod network.
@@ -126,7 +133,10 @@ export class KmaintInstall {
         enabled: true,
         replicaCount: o.replicas,
         target: o.target,
-        ...(real && { image: imageValues(refs['service'] ?? '') }),
+        ...(real && { image: imageValues(refs[o.consumerImage ?? 'service'] ?? '') }),
+        ...(o.agent === true && {
+          agent: { enabled: true, ...(real && { image: imageValues(refs['agent'] ?? '') }) },
+        }),
         kafka: {
           brokers: [real ? podValue('podKafkaBrokers') : inject('kafkaBrokers')],
           topics: [o.topic],
@@ -237,13 +247,15 @@ export class KmaintInstall {
   }
 
   /**
-   * A real node with the service and operator images imported, and every container of the namespace
-   * followed into logFile() (the real kubelet drops a pod's logs with the pod).
+   * A real node with the operator's, the consumer's (and the agent's) images imported, and every
+   * container of the namespace followed into logFile() (the real kubelet drops a pod's logs with the pod).
    */
   async #startRealNode(): Promise<void> {
     const images = await buildImages();
     this.#imageRefs = images.refs;
-    const load = ['service', 'operator'].map((target) => {
+    const o = this.options;
+    const names = ['operator', o.consumerImage ?? 'service', ...(o.agent === true ? ['agent'] : [])];
+    const load = names.map((target) => {
       const ref = images.refs[target];
       if (ref === undefined) throw new Error(`build-images.sh built no ${target} image`);
       return ref;

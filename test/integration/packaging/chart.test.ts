@@ -553,6 +553,44 @@ describe('the example consumer', () => {
     expect(env.get('SECRET_TOKEN')).toEqual({ secretKeyRef: { name: 's', key: 'k' } });
   });
 
+  it('mounts further volumes into the consumer, after the ones it mounts itself', async () => {
+    const deployment = findObject(
+      await render({
+        etcd: { tls: { secretName: 'etcd-tls' } },
+        consumer: {
+          enabled: true,
+          extraVolumes: [{ name: 'ledger', persistentVolumeClaim: { claimName: 'orders-ledger' } }],
+          extraVolumeMounts: [{ name: 'ledger', mountPath: '/app/data' }],
+        },
+      }),
+      'Deployment',
+      'kafka-service',
+    );
+    const names = (list: { name: string }[]) => list.map((v) => v.name);
+    expect(names(deployment.spec.template.spec.volumes)).toEqual(['etcd-tls', 'ledger']);
+    expect(deployment.spec.template.spec.volumes[1]).toEqual({
+      name: 'ledger',
+      persistentVolumeClaim: { claimName: 'orders-ledger' },
+    });
+    expect(container(deployment, 'consumer').volumeMounts.at(-1)).toEqual({
+      name: 'ledger',
+      mountPath: '/app/data',
+    });
+    const alone = findObject(
+      await render({
+        consumer: {
+          enabled: true,
+          extraVolumes: [{ name: 'scratch', emptyDir: {} }],
+          extraVolumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
+        },
+      }),
+      'Deployment',
+      'kafka-service',
+    );
+    expect(alone.spec.template.spec.volumes).toEqual([{ name: 'scratch', emptyDir: {} }]);
+    expect(container(alone, 'consumer').volumeMounts).toEqual([{ name: 'scratch', mountPath: '/tmp' }]);
+  });
+
   it('has a Service and a PDB that lets NotReady (in-maintenance) pods be evicted', async () => {
     const objects = await render(consumerOn);
     const selector = findObject(objects, 'Deployment', 'kafka-service').spec.selector.matchLabels;

@@ -125,6 +125,8 @@ describe('the images built from the Dockerfile', () => {
     expect(Object.keys(images.refs).sort()).toEqual([
       'agent',
       'debian',
+      'java-consumer',
+      'jre',
       'node',
       'operator',
       'orders-ledger',
@@ -310,5 +312,23 @@ describe('the images built from the Dockerfile', () => {
     } finally {
       await cluster.close();
     }
+  });
+
+  it('java-consumer (examples/java-consumer/Containerfile): the JVM runs as uid 1000 on a read-only root and looks for its agent', async () => {
+    expect(
+      (
+        await podmanOk(images, ['image', 'inspect', '--format', '{{.Config.User}}', ref('java-consumer')])
+      ).trim(),
+    ).toBe('1000:1000');
+    // No agent listens there: the app says so and keeps asking, as beside an agent that is not up yet.
+    const name = await run('java-consumer', { KMAINT_AGENT_URL: `http://127.0.0.1:${await freePort()}` });
+    await waitFor(async () => (await logs(name)).includes('agent poll failed, retrying'), {
+      timeoutMs: 60_000,
+      message: `the app to poll its agent; logs:\n${await logs(name)}`,
+    });
+    // Nothing the JVM wanted to write to the read-only root (its perf data is off).
+    expect(await logs(name)).not.toMatch(/PerfData|Read-only file system/);
+    // 128 + SIGTERM: the JVM ran its shutdown hook and ended on the signal.
+    expect(await terminate(name)).toBe(143);
   });
 });
