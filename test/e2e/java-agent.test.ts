@@ -87,7 +87,6 @@ function newInstall(
     drainTimeoutSeconds: 10,
     preStopSleepSeconds: 1,
     consumerEnv: env,
-    node: 'real',
     ...image,
   });
 }

@@ -31,7 +31,6 @@ describe('the orders-ledger example, deployed by the chart, through a Maintenanc
     drainTimeoutSeconds: 10,
     preStopSleepSeconds: 1,
     consumerImage: 'orders-ledger',
-    node: 'real',
   });
   const { topic, group } = install.options;
   // Each replica writes <pod>.sqlite into the image's LEDGER_DIR, /app/data, here a folder of this host

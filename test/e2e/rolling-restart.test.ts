@@ -35,7 +35,6 @@ describe('a rolling restart of the consumers, end to end', () => {
     clusterWideOperator: true,
     // Slow enough that each SIGTERM finds messages in flight.
     consumerEnv: { SIMULATED_WORK_TIME: '50ms' },
-    node: 'real',
   });
   const { topic, group } = install.options;
   let kafka: KafkaProbe;

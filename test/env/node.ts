@@ -27,7 +27,7 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMerge
 /**
  * A Node object kept Ready the way a kubelet keeps it: status conditions and a Lease in kube-node-lease,
  * renewed on an interval. The real node-lifecycle controller then lifts the not-ready taint, so the real
- * scheduler binds pods to it. Runs no pods itself (that is the stand-in kubelet's job).
+ * scheduler binds pods to it. Runs no pods: the control-plane tests need a schedulable node, not containers.
  */
 export class NodeHeartbeat {
   readonly name: string;

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, DiscoveryV1Api, type V1Pod } from '@kubernetes/client-node';
@@ -6,7 +5,6 @@ import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
 import { buildImages } from '../../env/images.ts';
-import { StandInKubelet, type ImageMap } from '../../env/kubelet.ts';
 import { RealNode } from '../../env/real-node.ts';
 import { logTail } from '../../env/supervisor.ts';
 import { helm, kubeConfig, kubectl, podValue } from '../../env/tools.ts';
@@ -15,7 +13,6 @@ import { PodLogs } from './pod-logs.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'kmaint');
-const node24 = join(repoRoot, 'node_modules', '.bin', 'node');
 /** The consumer's name in the chart (its Deployment, Service and `app` label). */
 export const consumerName = 'kafka-service';
 /** The consumer's port in the chart (consumer.httpPort), where a real node's pod listens on its IP. */
@@ -42,17 +39,11 @@ export interface InstallOptions {
   consumerValues?: Record<string, unknown>;
   /**
    * The consumer's image on a real node, by build-images.sh's name: `service` (the default),
-   * `orders-ledger` or `java-consumer`. The stand-in kubelet maps the chart's image names instead.
+   * `orders-ledger` or `java-consumer`.
    */
   consumerImage?: string;
-  /** consumer.agent.enabled: kmaint-agent beside the consumer as a native sidecar (on a real node, its image). */
+  /** consumer.agent.enabled: kmaint-agent beside the consumer as a native sidecar (its image). */
   agent?: boolean;
-  /**
-   * Where the pods run: `stand-in` (the default), test/env's stand-in kubelet with the chart's images
-   * as local processes; `real`, a real node (containerd + the kubelet, test/env/real-node.ts) with
-   * kmaint's images built from the Dockerfile, on the pod network.
-   */
-  node?: 'stand-in' | 'real';
 }
 
 /** Chart image values for an image of podman's store, which the real node has imported (no registry). */
@@ -63,7 +54,8 @@ function imageValues(ref: string): Record<string, string> {
 
 /**
  * One `helm install` of the chart (operator + CRD + example consumer) into a fresh namespace, its pods run
- * on a node of its own (a stand-in kubelet or a real node), against the test environment's Kafka and etcd.
+ * on a real node of its own (containerd + the kubelet, test/env/real-node.ts) with kmaint's images
+ * built from the Dockerfile, on the pod network, against the test environment's Kafka and etcd.
  */
 export class KmaintInstall {
   readonly namespace: string;
@@ -74,10 +66,9 @@ export class KmaintInstall {
   readonly options: InstallOptions;
   readonly core = kubeConfig().makeApiClient(CoreV1Api);
   readonly discovery = kubeConfig().makeApiClient(DiscoveryV1Api);
-  #kubelet: StandInKubelet | undefined;
   #realNode: RealNode | undefined;
   #podLogs: PodLogs | undefined;
-  /** Image references of the real node's pods (build-images.sh), by Dockerfile target. */
+  /** Image references of the node's pods (build-images.sh), by Dockerfile target. */
   #imageRefs: Record<string, string> = {};
 
   constructor(options: InstallOptions) {
@@ -89,15 +80,6 @@ export class KmaintInstall {
     this.key = `/maintenance/${options.target}`;
   }
 
-  get kubelet(): StandInKubelet {
-    if (this.#kubelet === undefined) throw new Error('the stand-in kubelet is not started');
-    return this.#kubelet;
-  }
-
-  get #real(): boolean {
-    return this.options.node === 'real';
-  }
-
   /** The consumer pods' label selector, as a window selects them. */
   get selector(): Record<string, string> {
     return { app: consumerName, 'app.kubernetes.io/instance': this.release };
@@ -106,13 +88,12 @@ export class KmaintInstall {
   values(): Record<string, unknown> {
     const o = this.options;
     const onOurNode = { 'kubernetes.io/hostname': this.nodeName };
-    const real = this.#real;
     const refs = this.#imageRefs;
     // No kube-proxy: the operator's in-cluster client is pointed at the apiserver's own pod-network
     // address instead of the `kubernetes` Service's cluster IP (a container's env wins over the
     // Service variables the kubelet sets).
-    const apiserver = real ? new URL(podValue('podKubeServer')) : undefined;
-    const realOperator = apiserver && {
+    const apiserver = new URL(podValue('podKubeServer'));
+    const operator = {
       image: imageValues(refs['operator'] ?? ''),
       extraEnv: [
         { name: 'KUBERNETES_SERVICE_HOST', value: apiserver.hostname },
@@ -122,23 +103,23 @@ export class KmaintInstall {
     return {
       // The CRD may exist already (other tests apply it); the release adopts it and keeps it on uninstall.
       crds: { install: true, keep: true },
-      etcd: { endpoints: [real ? podValue('podEtcdEndpoints') : inject('etcdEndpoints')] },
+      etcd: { endpoints: [podValue('podEtcdEndpoints')] },
       operator: {
         watchNamespace: o.clusterWideOperator === true ? '' : this.namespace,
         logLevel: 'debug',
         nodeSelector: onOurNode,
-        ...realOperator,
+        ...operator,
       },
       consumer: {
         enabled: true,
         replicaCount: o.replicas,
         target: o.target,
-        ...(real && { image: imageValues(refs[o.consumerImage ?? 'service'] ?? '') }),
+        image: imageValues(refs[o.consumerImage ?? 'service'] ?? ''),
         ...(o.agent === true && {
-          agent: { enabled: true, ...(real && { image: imageValues(refs['agent'] ?? '') }) },
+          agent: { enabled: true, image: imageValues(refs['agent'] ?? '') },
         }),
         kafka: {
-          brokers: [real ? podValue('podKafkaBrokers') : inject('kafkaBrokers')],
+          brokers: [podValue('podKafkaBrokers')],
           topics: [o.topic],
           consumerGroup: o.group,
         },
@@ -151,91 +132,9 @@ export class KmaintInstall {
     };
   }
 
-  /** The chart's default images run as local processes: the stand-in kubelet's image map. */
-  images(): ImageMap {
-    return {
-      'kmaint/service': {
-        command: node24,
-        args: ['--conditions=@kmaint/source', 'service/src/main.ts'],
-        cwd: repoRoot,
-        portEnv: 'HTTP_PORT',
-      },
-      // The example consumer on @kmaint/consumer (the image's entrypoint is its compiled main).
-      'kmaint/orders-ledger': {
-        command: node24,
-        args: ['--conditions=@kmaint/source', 'examples/orders-ledger/src/main.ts'],
-        cwd: repoRoot,
-        portEnv: 'HTTP_PORT',
-      },
-      'kmaint/agent': { command: node24, args: ['agent/src/main.ts'], cwd: repoRoot, portEnv: 'AGENT_PORT' },
-      // The Java example (examples/java-consumer) beside its agent, which here listens on a port of its own.
-      'kmaint/java-consumer': (_container, _pod, ports) => ({
-        command: 'java',
-        args: ['-jar', javaConsumerJar()],
-        overrideEnv: { KMAINT_AGENT_URL: `http://127.0.0.1:${ports['kmaint-agent']}` },
-      }),
-      'kmaint/operator': (_container, pod) => ({
-        command: node24,
-        args: ['operator/src/main.ts'],
-        cwd: repoRoot,
-        portEnv: 'HTTP_PORT',
-        env: { KUBECONFIG: this.#serviceAccountKubeconfig(pod) },
-      }),
-    };
-  }
-
-  /**
-   * The stand-in kubelet mounts no service-account token, so the operator gets a kubeconfig for the test
-   * apiserver whose credential is its pod's ServiceAccount token (sa-credential.ts): it runs with the
-   * chart's RBAC, not as an admin, and a missing permission fails the test.
-   */
-  #serviceAccountKubeconfig(pod: V1Pod): string {
-    const namespace = pod.metadata?.namespace ?? '';
-    const account = pod.spec?.serviceAccountName ?? 'default';
-    const cluster = kubeConfig().getCurrentCluster();
-    if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
-    const file = join(this.logDir, `${namespace}_${pod.metadata?.name ?? ''}.kubeconfig`);
-    const user = `system:serviceaccount:${namespace}:${account}`;
-    const credential = {
-      apiVersion: 'client.authentication.k8s.io/v1',
-      command: node24,
-      args: [join(import.meta.dirname, 'sa-credential.ts'), inject('kubeconfig'), namespace, account],
-      interactiveMode: 'Never',
-    };
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'e2e',
-            cluster: {
-              server: cluster.server,
-              'certificate-authority-data': cluster.caData,
-              'certificate-authority': cluster.caFile,
-              'insecure-skip-tls-verify': cluster.skipTLSVerify || undefined,
-            },
-          },
-        ],
-        users: [{ name: user, user: { exec: credential } }],
-        contexts: [{ name: 'e2e', context: { cluster: 'e2e', user } }],
-        'current-context': 'e2e',
-      }),
-    );
-    return file;
-  }
-
   /** Starts the node and runs `helm install`; the caller waits for what it needs to be ready. */
   async install(): Promise<void> {
-    if (this.#real) await this.#startRealNode();
-    else
-      this.#kubelet = await StandInKubelet.start({
-        kubeConfig: kubeConfig(),
-        nodeName: this.nodeName,
-        logDir: this.logDir,
-        images: this.images(),
-      });
+    await this.#startNode();
     const valuesFile = join(this.logDir, 'values.yaml');
     writeFileSync(valuesFile, stringify(this.values()));
     await helm([
@@ -247,10 +146,10 @@ export class KmaintInstall {
   }
 
   /**
-   * A real node with the operator's, the consumer's (and the agent's) images imported, and every
+   * The node, with the operator's, the consumer's (and the agent's) images imported, and every
    * container of the namespace followed into logFile() (the real kubelet drops a pod's logs with the pod).
    */
-  async #startRealNode(): Promise<void> {
+  async #startNode(): Promise<void> {
     const images = await buildImages();
     this.#imageRefs = images.refs;
     const o = this.options;
@@ -348,20 +247,13 @@ export class KmaintInstall {
   }
 
   /**
-   * Where a pod's process really listens: the stand-in kubelet's loopback port, or a real node's pod IP
-   * (the host reaches the bridge), which only the pod object tells.
+   * Where a pod's consumer listens: its pod IP (the host reaches the bridge), which only the pod
+   * object tells.
    */
-  url(pod: V1Pod | string): string {
-    if (this.#real) {
-      const ip = typeof pod === 'string' ? undefined : pod.status?.podIP;
-      if (ip === undefined)
-        throw new Error('a real node’s pod is reached at its pod IP: pass a pod with one');
-      return `http://${ip}:${consumerPort}`;
-    }
-    const name = typeof pod === 'string' ? pod : (pod.metadata?.name ?? '');
-    const endpoint = this.kubelet.endpoint(this.namespace, name);
-    if (endpoint === undefined) throw new Error(`the kubelet runs no pod ${this.namespace}/${name}`);
-    return endpoint.url;
+  url(pod: V1Pod): string {
+    const ip = pod.status?.podIP;
+    if (ip === undefined) throw new Error(`pod ${podName(pod)} has no pod IP yet`);
+    return `http://${ip}:${consumerPort}`;
   }
 
   /**
@@ -395,7 +287,7 @@ export class KmaintInstall {
     }
   }
 
-  /** A container's log (the stand-in kubelet's naming; PodLogs's on a real node), also after its pod is gone. */
+  /** A container's log (PodLogs follows it), also after its pod is gone. */
   logFile(pod: string, container = 'consumer'): string {
     return join(this.logDir, `${this.namespace}_${pod}_${container}.log`);
   }
@@ -426,8 +318,6 @@ export class KmaintInstall {
       // No kubelet ran: nothing logged.
     }
     for (const file of files) sections.push(`--- log ${file}\n${logTail(join(this.logDir, file), 60)}`);
-    if (this.#kubelet !== undefined && this.#kubelet.errors.length > 0)
-      sections.push(`--- kubelet errors\n${this.#kubelet.errors.map(String).join('\n')}`);
     if (this.#realNode !== undefined)
       sections.push(`--- kubelet log\n${logTail(join(this.logDir, 'kubelet.log'), 60)}`);
     return sections.join('\n');
@@ -448,20 +338,9 @@ export class KmaintInstall {
     await kubectl(['delete', 'namespace', this.namespace, '--wait=false']).catch((err: unknown) =>
       console.error(String(err)),
     );
-    await this.#kubelet?.stop({ removeNode: true });
     this.#podLogs?.stop();
     await this.#realNode?.stop();
   }
-}
-
-let builtJar: string | undefined;
-
-/** The Java example's jar, built from its sources by test/env (cached: install.sh built it already). */
-export function javaConsumerJar(): string {
-  builtJar ??= execFileSync('bash', [join(repoRoot, 'test', 'env', 'build-java-example.sh')], {
-    encoding: 'utf8',
-  }).trim();
-  return builtJar;
 }
 
 export function isReady(pod: V1Pod): boolean {

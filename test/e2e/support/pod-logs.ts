@@ -6,9 +6,8 @@ import { inject } from 'vitest';
 
 /**
  * Follows every container of a namespace's pods with `kubectl logs --follow` (the apiserver asks the
- * real kubelet, at its node IP) into `<dir>/<namespace>_<pod>_<container>.log`, the stand-in kubelet's
- * naming: the real kubelet removes a container's log with its pod, and a test reads what a deleted
- * pod logged while it drained. Each run of a container (restart count) is followed once, appended.
+ * real kubelet, at its node IP) into `<dir>/<namespace>_<pod>_<container>.log`: the kubelet removes
+ * a container's log with its pod, and a test reads what a deleted pod logged while it drained. Each run of a container (restart count) is followed once, appended.
  */
 export class PodLogs {
   readonly #namespace: string;
