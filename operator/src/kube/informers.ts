@@ -9,7 +9,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
   type V1Pod,
-} from '@kubernetes/client-node';
+} from './client.ts';
 import type { Logger } from 'pino';
 import { MW, type WindowObject } from './resources.ts';
 

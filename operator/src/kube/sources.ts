@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from './client.ts';
 import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
 import { requiredKeys } from '../core/selector.ts';
