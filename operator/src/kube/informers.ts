@@ -131,13 +131,27 @@ export async function listSlim<T extends KubernetesObject>(
 ): Promise<KubernetesListObject<T>> {
   const first = await list({ limit, _continue: undefined });
   const items = first.items.map(slim);
-  for (let next = first.metadata?._continue; next;) {
+  for (let next = continueOf(first); next !== undefined;) {
     const page = await list({ limit, _continue: next });
     for (const item of page.items) items.push(slim(item));
-    next = page.metadata?._continue;
+    next = continueOf(page);
   }
-  const { _continue: _done, remainingItemCount: _none, ...metadata } = first.metadata ?? {};
+  const {
+    _continue: _token,
+    continue: _rawToken,
+    remainingItemCount: _rest,
+    ...metadata
+  } = (first.metadata ?? {}) as ListMeta;
   return { ...first, metadata, items };
+}
+
+/** Deserialized lists (pods) carry `_continue`; a custom object list is raw JSON, with `continue`. */
+type ListMeta = NonNullable<KubernetesListObject<KubernetesObject>['metadata']> & { continue?: string };
+
+function continueOf(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta = list.metadata as ListMeta | undefined;
+  const token = meta?._continue ?? meta?.continue;
+  return token === undefined || token === '' ? undefined : token;
 }
 
 /** A window as the apiserver sent it, without the managedFields nothing here reads. */

@@ -41,6 +41,19 @@ describe('listSlim', () => {
     expect(listed.metadata).toEqual({ resourceVersion: '42' });
   });
 
+  it('follows the continue token of a raw (custom object) list too', async () => {
+    const { list, calls } = pages(300);
+    const raw: ListPage<V1Pod> = async (page) => {
+      const listed = await list(page);
+      const { _continue, ...meta } = listed.metadata ?? {};
+      return { ...listed, metadata: _continue === undefined ? meta : { ...meta, continue: _continue } };
+    };
+    const listed = await listSlim(raw, slimPod, 100);
+    expect(listed.items).toHaveLength(300);
+    expect(calls).toEqual([undefined, '100', '200']);
+    expect(listed.metadata).toEqual({ resourceVersion: '42' });
+  });
+
   it('asks once when the first page holds everything', async () => {
     const { list, calls } = pages(3);
     expect((await listSlim(list, slimPod, 250)).items).toHaveLength(3);
