@@ -1,18 +1,13 @@
 import type { Server } from 'node:http';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { helpText, loadConfig, type OperatorConfig } from './config.ts';
 import { Controller } from './controller.ts';
 import { checkEtcdSettings, connectEtcd, EtcdSwitches } from './etcd/switches.ts';
 import { startHttpServer } from './http/server.ts';
-import { KedaAutoscalers } from './kube/autoscalers.ts';
-import { LeaderElector } from './kube/leader.ts';
-import { shareConnections } from './kube/connections.ts';
-import { startKubeSources } from './kube/sources.ts';
-import { KubeWindowWriter } from './kube/windows.ts';
+import type { LeaderElector } from './kube/leader.ts';
+import { narrowClientNode } from './kube/narrow.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { statusPageRoutes } from './status-page/routes.ts';
-import { liveStatusSource } from './status-page/source.ts';
 
 export interface OperatorHandle {
   controller: Controller;
@@ -24,6 +19,18 @@ export interface OperatorHandle {
 /** Wires the operator: etcd, the apiserver, the controller, leader election and the HTTP endpoints. */
 export async function startOperator(config: OperatorConfig, log: Logger): Promise<OperatorHandle> {
   const metrics = createMetrics();
+  // The apiserver's adapters load client-node, and only after the hook that keeps it to what they use.
+  narrowClientNode();
+  const {
+    CoordinationV1Api,
+    KedaAutoscalers,
+    KubeConfig,
+    KubeWindowWriter,
+    LeaderElector,
+    liveStatusSource,
+    shareConnections,
+    startKubeSources,
+  } = await import('./kube/adapters.ts');
   const kc = new KubeConfig();
   if (config.kubeconfig === null) kc.loadFromCluster();
   else kc.loadFromFile(config.kubeconfig);

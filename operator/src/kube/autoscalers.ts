@@ -4,7 +4,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
-} from '@kubernetes/client-node';
+} from './client.ts';
 import { KmaintError } from '@kmaint/common';
 import { pausePatch, PAUSED_BY, restorePatch, type AnnotationPatch } from '../core/autoscaling.ts';
 import { selectorQuery } from '../core/selector.ts';

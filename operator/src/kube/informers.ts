@@ -9,7 +9,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
   type V1Pod,
-} from '@kubernetes/client-node';
+} from './client.ts';
 import type { Logger } from 'pino';
 import { MW, type WindowObject } from './resources.ts';
 
@@ -86,7 +86,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 function slimInformer<T extends KubernetesObject>(
   kc: KubeConfig,
   path: string,
-  list: () => Promise<KubernetesListObject<T>>,
+  list: ListPage<T>,
   slim: (obj: T) => T,
   labelSelector?: string,
 ): Cache<T> {
@@ -106,11 +106,52 @@ function slimInformer<T extends KubernetesObject>(
       );
     }
   }
-  const slimList = async (): Promise<KubernetesListObject<T>> => {
-    const listed = await list();
-    return { ...listed, items: listed.items.map(slim) };
-  };
-  return new ListWatch<T>(path, new SlimWatch(kc), slimList, false, labelSelector);
+  return new ListWatch<T>(path, new SlimWatch(kc), () => listSlim(list, slim), false, labelSelector);
+}
+
+/** One page of a list: at most `limit` items, from where `_continue` says the last page ended. */
+export type ListPage<T extends KubernetesObject> = (page: {
+  limit: number;
+  _continue: string | undefined;
+}) => Promise<KubernetesListObject<T>>;
+
+/** Items per page of an informer's list. */
+export const LIST_PAGE = 250;
+
+/**
+ * The whole list, a page at a time, each page slimmed before the next is asked for: a restarted
+ * operator's first list of 1,000 windows (or of a namespace's pods) is never held whole as the apiserver
+ * sends it, with every managedField, only as its slim items. The pages of one list are one snapshot (the
+ * apiserver's continue tokens), so its resourceVersion is the first page's, as for an unpaged list.
+ */
+export async function listSlim<T extends KubernetesObject>(
+  list: ListPage<T>,
+  slim: (obj: T) => T,
+  limit = LIST_PAGE,
+): Promise<KubernetesListObject<T>> {
+  const first = await list({ limit, _continue: undefined });
+  const items = first.items.map(slim);
+  for (let next = continueOf(first); next !== undefined;) {
+    const page = await list({ limit, _continue: next });
+    for (const item of page.items) items.push(slim(item));
+    next = continueOf(page);
+  }
+  const {
+    _continue: _token,
+    continue: _rawToken,
+    remainingItemCount: _rest,
+    ...metadata
+  } = (first.metadata ?? {}) as ListMeta;
+  return { ...first, metadata, items };
+}
+
+/** Deserialized lists (pods) carry `_continue`; a custom object list is raw JSON, with `continue`. */
+type ListMeta = NonNullable<KubernetesListObject<KubernetesObject>['metadata']> & { continue?: string };
+
+function continueOf(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta = list.metadata as ListMeta | undefined;
+  const token = meta?._continue ?? meta?.continue;
+  return token === undefined || token === '' ? undefined : token;
 }
 
 /** A window as the apiserver sent it, without the managedFields nothing here reads. */
@@ -143,14 +184,15 @@ export function windowCache(
   const api = kc.makeApiClient(CustomObjectsApi);
   const base = `/apis/${MW.group}/${MW.version}`;
   const path = namespace === null ? `${base}/${MW.plural}` : `${base}/namespaces/${namespace}/${MW.plural}`;
-  const list = (): Promise<KubernetesListObject<WindowObject & KubernetesObject>> =>
+  const list: ListPage<WindowObject & KubernetesObject> = (page) =>
     namespace === null
-      ? api.listClusterCustomObject({ group: MW.group, version: MW.version, plural: MW.plural })
+      ? api.listClusterCustomObject({ group: MW.group, version: MW.version, plural: MW.plural, ...page })
       : api.listNamespacedCustomObject({
           group: MW.group,
           version: MW.version,
           plural: MW.plural,
           namespace,
+          ...page,
         });
   return slimInformer(kc, path, list, slimWindow);
 }
@@ -166,7 +208,7 @@ export function podCache(
   return slimInformer(
     kc,
     `/api/v1/namespaces/${namespace}/pods`,
-    () => api.listNamespacedPod({ namespace, labelSelector: selector }),
+    (page) => api.listNamespacedPod({ namespace, labelSelector: selector, ...page }),
     slimPod,
     selector,
   );

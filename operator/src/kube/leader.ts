@@ -1,4 +1,4 @@
-import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from './client.ts';
 import type { Logger } from 'pino';
 
 export interface LeaderElectionOptions {

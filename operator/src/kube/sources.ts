@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Pod } from './client.ts';
 import type { Logger } from 'pino';
 import type { SourceHandlers, Sources } from '../controller.ts';
 import { requiredKeys } from '../core/selector.ts';
@@ -72,6 +72,27 @@ export async function startKubeSources(
       podInformers.set(ns, { selector, informer, started: informer.start() });
     }
   };
+  /**
+   * Each window's namespace and the label keys its selector requires (null: it selects no pods), as
+   * follow() reads them: a window event that changes neither (a finalizer, a status) needs no follow(),
+   * which reads every window. In a burst of 1,000 new windows that is two events of three.
+   */
+  const selecting = new Map<string, string | null>();
+  const selectionChanged = (obj: WindowObject, deleted: boolean): boolean => {
+    const id = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    if (deleted) {
+      selecting.delete(id);
+      return true;
+    }
+    const parsed = parseWindowOnce(obj);
+    const selection =
+      parsed.ok && parsed.value.selector !== null
+        ? `${parsed.value.namespace}/${requiredKeys(parsed.value.selector).join(',')}`
+        : null;
+    if (selecting.has(id) && selecting.get(id) === selection) return false;
+    selecting.set(id, selection);
+    return true;
+  };
   let following = false;
   const followSoon = (): void => {
     if (following) return;
@@ -86,11 +107,11 @@ export async function startKubeSources(
     windowCache(kc, namespace),
     {
       onChange: (obj) => {
-        followSoon();
+        if (selectionChanged(obj, false)) followSoon();
         handlers.windowChanged(obj);
       },
       onDelete: (obj) => {
-        followSoon();
+        if (selectionChanged(obj, true)) followSoon();
         handlers.windowDeleted(obj);
       },
     },

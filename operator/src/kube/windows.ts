@@ -5,7 +5,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
-} from '@kubernetes/client-node';
+} from './client.ts';
 import { KmaintError } from '@kmaint/common';
 import type { Logger } from 'pino';
 import { withRemovals } from '../core/merge-patch.ts';

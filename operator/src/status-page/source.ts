@@ -1,4 +1,4 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '../kube/client.ts';
 import type { MemberReport } from '@kmaint/common';
 import { MW, type WindowObject } from '../kube/resources.ts';
 import { buildWindowView, keyOf, type StatusSnapshot } from './model.ts';
