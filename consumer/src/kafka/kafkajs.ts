@@ -8,6 +8,7 @@ import type {
   Kafka as KafkaInstance,
   KafkaMessage,
   LogEntry,
+  PartitionAssigner,
   Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -25,10 +26,34 @@ import {
 } from './client.ts';
 import { kafkajsSecurity, kafkaSettingsProblem, type KafkaSasl, type KafkaTls } from './security.ts';
 
-const { Kafka, KafkaJSError, Partitioners, logLevel } = kafkajs;
+const { Kafka, KafkaJSError, PartitionAssigners, Partitioners, logLevel } = kafkajs;
 
-/** Ends a batch handler once the consumer is stopping (see eachBatch). */
+/** Ends a batch handler, or refuses a join, once the consumer is stopping (see eachBatch, refusesToRejoin). */
 const LEAVING = 'the consumer is leaving the group';
+
+/**
+ * kafkajs' default assigner (round robin: the same name, metadata and assignment on the wire), except that
+ * a member that is leaving sends no JoinGroup. kafkajs 2.2.4 heartbeats after a fetch that found nothing,
+ * even once stop() has begun, and on REBALANCE_IN_PROGRESS joins the group again without looking at
+ * whether it is stopping: a drain that begins while a fetch long-polls, with another member joining, would
+ * rejoin, be given partitions and leave (an extra rebalance). The join asks the assigners for their
+ * metadata before it sends anything, so refusing here keeps the JoinGroup from being sent on every path
+ * that rejoins. The error is retriable: kafkajs' fetch loop tries again, finds it is stopping, and leaves.
+ */
+export function refusesToRejoin(leaving: () => boolean): PartitionAssigner {
+  return (config) => {
+    const inner = PartitionAssigners.roundRobin(config);
+    return {
+      name: inner.name,
+      version: inner.version,
+      assign: (group) => inner.assign(group),
+      protocol: (subscription) => {
+        if (leaving()) throw new KafkaJSError(LEAVING, { retriable: true });
+        return inner.protocol(subscription);
+      },
+    };
+  };
+}
 
 /** kafkajs' default, set explicitly because the stall limit below is derived from it. */
 const REBALANCE_TIMEOUT_MS = 60_000;
@@ -132,8 +157,10 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
     },
 
     async consume(opts: ConsumeOptions): Promise<ConsumerSession> {
+      let leaving = false;
       const consumer = kafka.consumer({
         groupId: opts.groupId,
+        partitionAssigners: [refusesToRejoin(() => leaving)],
         sessionTimeout: options.sessionTimeoutMs,
         heartbeatInterval: options.heartbeatIntervalMs,
         maxWaitTimeInMs: options.maxWaitTimeMs,
@@ -170,6 +197,11 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
             );
         }
       });
+      /** Every way this adapter ends the consumer: from here on it must not join again. */
+      const disconnect = (): Promise<void> => {
+        leaving = true;
+        return consumer.disconnect();
+      };
       const dead = Promise.withResolvers<Error>();
       let crashed: Error | null = null;
       consumer.on(CRASH, (e) => {
@@ -189,7 +221,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           }),
         );
         // Whatever it still holds uncommitted is fetched again by its successor.
-        void consumer.disconnect().catch(() => undefined);
+        void disconnect().catch(() => undefined);
       }, 5_000);
       watchdog.unref();
       void dead.promise.then(() => clearInterval(watchdog));
@@ -220,7 +252,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         if (crashed !== null) throw crashed;
       } catch (err) {
         clearInterval(watchdog);
-        await consumer.disconnect().catch(() => undefined);
+        await disconnect().catch(() => undefined);
         throw new KmaintError(
           'KAFKA_CONSUME_FAILED',
           `could not join group ${opts.groupId}: ${message(err)}`,
@@ -230,7 +262,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
           },
         );
       }
-      return session(log, consumer, opts.topics, dead.promise, watch, () => {
+      return session(log, consumer, opts.topics, dead.promise, watch, disconnect, () => {
         clearInterval(watchdog);
         return settling;
       });
@@ -310,6 +342,7 @@ function session(
   topics: string[],
   dead: Promise<Error>,
   watch: StallWatch,
+  disconnect: () => Promise<void>,
   /** Stops the stall watch; resolves once the start positions of the last assignment are committed. */
   stopWatchdog: () => Promise<void>,
 ): ConsumerSession {
@@ -334,11 +367,11 @@ function session(
         log.warn({ err }, 'resuming a consumer that is gone');
       }
     },
-    // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning),
-    // leaves the group, then closes the connections.
+    // disconnect() stops the fetch loop, waits for running batch handlers (they commit before returning)
+    // and for a fetch in flight, leaves the group, then closes the connections.
     leave: async () => {
       await stopWatchdog();
-      await consumer.disconnect();
+      await disconnect();
     },
   };
 }

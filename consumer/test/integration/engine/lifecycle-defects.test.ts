@@ -282,6 +282,100 @@ describe('a rebalance while a drain-mode stop waits for in-flight messages', () 
   );
 });
 
+describe('a rebalance while a drain-mode leave waits out a fetch with nothing to ask for', () => {
+  // kafkajs heartbeats after a fetch only when it had no partition to ask the broker for (none assigned,
+  // none led by that broker, or all paused): it sleeps the fetch wait instead, then heartbeats, even once
+  // stop() began. A's sleep is long enough that its drain and B's join both fall inside one (the set-up
+  // takes a second or two), short enough against A's session timeout and the engine's 10 s leave bound.
+  const FETCH_WAIT_MS = 7_000;
+  it(
+    "defect 7: a drain that begins while a fetch with nothing to fetch waits, and another member's join rebalances the group, leaves without joining again",
+    { timeout: 300_000 },
+    async () => {
+      const topic = uniqueName('d7-idle');
+      const groupId = uniqueName('g-d7i');
+      // Round robin over sorted member ids: C ("0...") holds the one partition, A ("1...") has none.
+      const memberC = uniqueName('d7i-0c');
+      const memberA = uniqueName('d7i-1a');
+      const memberB = uniqueName('d7i-2b');
+      const keyA = `/maintenance/${uniqueName('a')}`;
+      await createTopic(t, topic, 1);
+      const rec = new Recorder();
+      const engine = (memberId: string, key: string, kafka = {}) =>
+        makeEngine({ topic, groupId, key, memberId, handler: rec.handler(), overrides: { kafka } });
+      const c = engine(memberC, `/maintenance/${uniqueName('c')}`);
+      const a = engine(memberA, keyA, { maxWaitTimeMs: FETCH_WAIT_MS, sessionTimeoutMs: 30_000 });
+      const b = engine(memberB, `/maintenance/${uniqueName('b')}`);
+      // Every generation B is in shows as an assignment: a join of A after B's gives B two.
+      const generationsOfB: number[] = [];
+      b.events.on('rebalance', ({ assigned }) => generationsOfB.push(assigned[topic]?.length ?? 0));
+      let joinedA: number | null = null;
+      a.events.on('rebalance', () => (joinedA = Date.now()));
+      // Who the broker has in the group once A says it drained (its goodbye is over by then).
+      let membersAtDrained: Promise<string[]> | null = null;
+      a.events.on('drained', () => {
+        membersAtDrained = groupMembers(t, groupId).then((g) => g.clientIds);
+      });
+      try {
+        await c.start();
+        await waitFor(stateIs(c, 'running'), { timeoutMs: 60_000, message: 'C running' });
+        await a.start();
+        // A's fetch loop starts at its join: it sleeps FETCH_WAIT_MS from here, then heartbeats.
+        await waitFor(() => joinedA !== null, { timeoutMs: 60_000, intervalMs: 5, message: 'A joined' });
+        const since = joinedA ?? 0;
+        await setSwitch(t, keyA, '{"enabled":true,"mode":"drain"}');
+        await waitFor(stateIs(a, 'draining'), { timeoutMs: 30_000, intervalMs: 5, message: 'A draining' });
+        await b.start();
+        // The rebalance of B's join, with A still in the group and still in that sleep.
+        const states: string[] = [];
+        const seen = await waitFor(
+          async () => {
+            const g = await groupMembers(t, groupId);
+            if (states.at(-1)?.startsWith(g.state) !== true)
+              states.push(`${g.state}@${Date.now() - since}:${g.clientIds.join('+')}`);
+            return g.state === 'PreparingRebalance' ? g : null;
+          },
+          { timeoutMs: 30_000, intervalMs: 20, message: 'the group rebalancing for B' },
+        ).catch((err: unknown) => {
+          throw new Error(`${(err as Error).message}; states ${states.join(' ')}; A ${a.snapshot().state}`);
+        });
+        const rebalancingAt = Date.now() - since;
+        const stillDraining = a.snapshot().state === 'draining';
+        await waitFor(stateIs(a, 'maintenance'), { timeoutMs: 60_000, message: 'A in maintenance' });
+        const drainedAt = Date.now() - since;
+        await waitFor(stateIs(b, 'running'), { timeoutMs: 60_000, message: 'B running' });
+        await waitFor(
+          async () => {
+            const g = await groupMembers(t, groupId);
+            return g.state === 'Stable' && g.clientIds.length === 2;
+          },
+          { timeoutMs: 60_000, message: 'the group stable with B and C' },
+        );
+        await produce(t, topic, 10, { partitions: 1 });
+        await waitFor(() => rec.distinct === 10, {
+          timeoutMs: 60_000,
+          message: 'C processed what came after',
+        });
+        const atDrained = await (membersAtDrained ?? Promise.resolve(null));
+        console.log(
+          `[defect 7, nothing to fetch] group rebalancing ${rebalancingAt} ms after A joined ` +
+            `(members ${JSON.stringify(seen.clientIds)}, A still draining: ${stillDraining}); A drained at ` +
+            `${drainedAt} ms; generations of B: ${generationsOfB.length} (partitions ${generationsOfB.join(', ')}); ` +
+            `members when A drained: ${JSON.stringify(atDrained)}`,
+        );
+        expect(
+          stillDraining && seen.clientIds.includes(memberA),
+          'the rebalance came while A was still in its sleep',
+        ).toBe(true);
+        expect(atDrained, 'the members once A reported drained').not.toContain(memberA);
+        expect(generationsOfB, "the draining member joined the generation after B's join").toHaveLength(1);
+      } finally {
+        await Promise.all([a.shutdown(), b.shutdown(), c.shutdown()]);
+      }
+    },
+  );
+});
+
 describe('a pause window across a broker crash', () => {
   it(
     'defect 4: a consumer that crashes during a pause window stays paused: it fetches nothing until the window ends, then everything',
