@@ -9,6 +9,7 @@ import {
   type SASLOptions,
 } from '@platformatic/kafka';
 import type { Logger } from 'pino';
+import { settlesWithin } from '../core/timeout.ts';
 import type { ConsumedMessage } from '../handler.ts';
 import {
   tpKey,
@@ -216,6 +217,10 @@ interface Lane {
   running: boolean;
   /** Set by a rewind: messages are dropped until this offset arrives (the refetch's first message). */
   awaiting: bigint | null;
+  /** The offset after the last batch handed out (or where the stream started, at a join). */
+  sent: bigint | null;
+  /** The offset committed last by this session (or the stream's start, at a join). */
+  committed: bigint | null;
 }
 
 async function consume(
@@ -232,6 +237,8 @@ async function consume(
           sessionTimeout: options.sessionTimeoutMs,
           heartbeatInterval: options.heartbeatIntervalMs,
           rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+          // Asked for before every JoinGroup, the rejoins after a rebalance too: see holdRejoin below.
+          protocolsMetadata: () => holdRejoin(),
         };
   const consumer = new Consumer({
     ...base,
@@ -244,10 +251,15 @@ async function consume(
   const dead = Promise.withResolvers<Error>();
   let ended = false;
   const die = (err: Error, detail: string): void => {
-    if (ended) return;
+    // A session that is leaving ends by leave(), whatever the library reports meanwhile (a rejoin it was
+    // refused, see holdRejoin).
+    if (ended || leaving) return;
     ended = true;
     opts.onHealth(false, detail);
     dead.resolve(err);
+    // The engine joins again with a fresh consumer: this one must not come back on its own once the
+    // broker answers again (its heartbeats would keep it in the group, holding partitions nobody reads).
+    void consumer.close(true).catch((e: unknown) => log.debug({ err: e }, 'closing a dead consumer'));
   };
 
   const lanes = new Map<string, Lane>();
@@ -258,6 +270,14 @@ async function consume(
   let epoch = 0;
   /** Dropping what the stream pushes until it has read the committed offsets after a join. */
   let refreshing = true;
+  /**
+   * The group is rebalancing (classic protocol): from the heartbeat that said so until the join that
+   * follows, no batch starts, and from the moment the rejoin is let go (`rejoining`) no commit is sent.
+   */
+  let revoking = false;
+  let rejoining = false;
+  /** The last heartbeat's failure, if it failed (the coordinator does not answer): what a batch's heartbeat says. */
+  let heartbeatError: Error | null = null;
   const running = new Set<Promise<void>>();
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
 
@@ -274,7 +294,7 @@ async function consume(
     const key = tpKey(topic, partition);
     let l = lanes.get(key);
     if (l === undefined) {
-      l = { topic, partition, queue: [], running: false, awaiting: null };
+      l = { topic, partition, queue: [], running: false, awaiting: null, sent: null, committed: null };
       lanes.set(key, l);
     }
     return l;
@@ -299,7 +319,7 @@ async function consume(
   };
 
   const dispatch = (): void => {
-    if (paused || leaving || refreshing) return;
+    if (paused || leaving || refreshing || revoking || rejoining) return;
     for (const l of lanes.values()) {
       if (running.size >= options.partitionsConsumedConcurrently) return;
       if (l.running || l.queue.length === 0) continue;
@@ -311,11 +331,22 @@ async function consume(
       // the handler did not take (a drain began) is fetched again.
       let next = messages[0]?.offset ?? 0n;
       const end = (messages.at(-1)?.offset ?? -1n) + 1n;
+      l.sent = end;
+      const generation = consumer.generationId;
       const batch = toBatch(l, messages, {
         consumer,
         isCurrent: () => epoch === started && !leaving,
+        heartbeatError: () => heartbeatError,
+        // Classic protocol: a commit goes out only in the generation the batch was fetched in, and not
+        // once the rejoin was let go (the library would send a refused one again after its join, in the
+        // new generation, for a partition that may be another member's by then).
+        mayCommit: () =>
+          !rejoining && (options.groupProtocol !== 'classic' || consumer.generationId === generation),
         revoked,
-        onCommit: opts.onCommit,
+        onCommit: (topic, partition, offset) => {
+          if (epoch === started || revoking) l.committed = BigInt(offset);
+          opts.onCommit(topic, partition, offset);
+        },
         seek: (offset) => {
           next = offset;
         },
@@ -327,12 +358,45 @@ async function consume(
           running.delete(run);
           l.running = false;
           if (epoch === started && !leaving && next < end) rewind(l, next);
+          commitPastMarkers(l);
           flow();
           dispatch();
         });
       running.add(run);
     }
     flow();
+  };
+
+  /**
+   * The stream skips control records (transaction markers) and what aborted transactions wrote, but moves
+   * its position past them; a batch ends at its last message. Once a partition's delivered messages are
+   * all committed and nothing else came, whatever lies between the commit and the stream's position is
+   * such records: commit that position, or a transactional topic would never reach lag 0 (its last
+   * marker stays uncommitted).
+   */
+  const commitPastMarkers = (l: Lane): void => {
+    if (stream === null || paused || leaving || refreshing || revoking || rejoining) return;
+    if (l.running || l.queue.length > 0 || l.awaiting !== null || stream.readableLength > 0) return;
+    const key = tpKey(l.topic, l.partition);
+    const position = stream.offsetsToFetch.get(key);
+    if (position === undefined || l.committed === null || l.sent !== l.committed) return;
+    if (position <= l.committed) return;
+    const started = epoch;
+    const before = l.committed;
+    l.committed = position;
+    l.sent = position;
+    const { topic, partition } = l;
+    consumer.commit({ offsets: [{ topic, partition, offset: position, leaderEpoch: -1 }] }).then(
+      () => opts.onCommit(topic, partition, position.toString()),
+      (err: unknown) => {
+        // Tried again after the next fetch or batch of this partition.
+        if (epoch === started && l.committed === position && l.sent === position) {
+          l.committed = before;
+          l.sent = before;
+        }
+        log.debug({ err, topic, partition, offset: position.toString() }, 'committing past control records');
+      },
+    );
   };
 
   const onMessage = (m: Message<Buffer, Buffer, Buffer, Buffer>): void => {
@@ -352,11 +416,47 @@ async function consume(
     if (!l.running) queueMicrotask(dispatch);
   };
 
+  /**
+   * The library rejoins the moment a heartbeat says the group is rebalancing, while the batches of the
+   * old assignment still run: their commits would then fail, the newcomer would be given partitions whose
+   * finished messages were never committed, and it would handle them again. kafkajs, like the Java
+   * client, first lets the running batches stop (their heartbeat rejects), finish what they hold and
+   * commit, then rejoins. The library asks for the subscription's user data (protocolsMetadata) before
+   * every JoinGroup; that is where the rejoin waits for the batches, bounded well within the session
+   * timeout, as no heartbeat goes out meanwhile. A member that is leaving does not rejoin at all (it
+   * would be given partitions only to give them up again, and the group would rebalance twice).
+   */
+  const holdRejoin = async (): Promise<Buffer> => {
+    if (running.size > 0) {
+      revoking = true;
+      epoch += 1;
+      const holdMs = Math.max(0, options.sessionTimeoutMs - 2 * options.heartbeatIntervalMs);
+      if (!(await settlesWithin(Promise.all(running), holdMs)))
+        log.warn(
+          { groupId: opts.groupId, holdMs },
+          'batches still running at the rejoin; they will not commit',
+        );
+    }
+    if (leaving) throw new KmaintError('KAFKA_LEAVING', 'the consumer is leaving the group; not rejoining');
+    rejoining = true;
+    return Buffer.alloc(0);
+  };
+
   consumer.on('consumer:group:rebalance', () => {
     epoch += 1;
+    if (options.groupProtocol === 'classic') revoking = true;
+  });
+  consumer.on('consumer:heartbeat:error', (e: { error?: Error }) => {
+    heartbeatError = e.error ?? new Error('heartbeat failed');
+  });
+  consumer.on('consumer:heartbeat:end', () => {
+    heartbeatError = null;
   });
   consumer.on('consumer:group:join', (e) => {
     epoch += 1;
+    revoking = false;
+    rejoining = false;
+    heartbeatError = null;
     // The stream reads the committed offsets again for the new assignment: what it pushed before belongs
     // to the old one.
     refreshing = true;
@@ -421,10 +521,25 @@ async function consume(
         }
       }
     }
+    // Where the stream starts each assigned partition (the committed offset, or the fallback's): what
+    // commitPastMarkers measures from.
+    for (const { topic, partitions } of assignments) {
+      for (const partition of partitions) {
+        const offset = s.offsetsToFetch.get(tpKey(topic, partition));
+        const l = lane(topic, partition);
+        if (offset === undefined || l.running || l.queue.length > 0 || l.awaiting !== null) continue;
+        l.sent = offset;
+        l.committed = offset;
+      }
+    }
     if (!opts.fromBeginning) void commitStartPositions(consumer, s, opts.groupId, log);
     queueMicrotask(dispatch);
   });
   s.on('fetch', () => {
+    // The records of this fetch are pushed right after the event: look at the positions once they are.
+    process.nextTick(() => {
+      for (const l of lanes.values()) commitPastMarkers(l);
+    });
     // A fetch sent before a rewind moves the stream's position past it while its records are pushed:
     // put it back once they are (before the stream's next fetch, which is also a nextTick away).
     for (const l of lanes.values()) {
@@ -483,6 +598,10 @@ interface BatchDeps {
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   /** False once a join or rebalance came after the batch started, or the session is leaving. */
   isCurrent: () => boolean;
+  /** The library's last heartbeat failure, while its heartbeats fail. */
+  heartbeatError: () => Error | null;
+  /** False once a commit of this batch would land in another group generation than its own. */
+  mayCommit: () => boolean;
   revoked: KmaintError;
   onCommit: ConsumeOptions['onCommit'];
   seek: (offset: bigint) => void;
@@ -498,25 +617,35 @@ function toBatch(l: Lane, messages: Message[], deps: BatchDeps): Batch {
     message: (index) => toMessage(messages[index] as Message),
     key: (index) => messages[index]?.key ?? null,
     nextOffset: ((last?.offset ?? -1n) + 1n).toString(),
-    // The library heartbeats on its own timer; what the processor needs to hear is a rebalance.
-    heartbeat: () => (deps.isCurrent() ? Promise.resolve() : Promise.reject(deps.revoked)),
+    // The library heartbeats on its own timer; what the processor needs to hear is a rebalance, and,
+    // as from kafkajs, that the coordinator does not answer.
+    heartbeat: () => {
+      if (!deps.isCurrent()) return Promise.reject(deps.revoked);
+      const failed = deps.heartbeatError();
+      return failed === null ? Promise.resolve() : Promise.reject(failed);
+    },
     isRevocation: (err) => err === deps.revoked,
     async commit(offset: string) {
+      const what = `commit of ${topic}/${partition} at ${offset}`;
+      if (!deps.mayCommit())
+        throw new KmaintError('COMMIT_FAILED', `${what}: the group generation ended`, { retriable: false });
       try {
         await deps.consumer.commit({
           offsets: [{ topic, partition, offset: BigInt(offset), leaderEpoch: last?.leaderEpoch ?? -1 }],
         });
       } catch (err) {
-        // As with kafkajs: a coordinator that moved or is loading is worth another try, an unreachable
-        // broker or a group that moved on is not.
-        throw new KmaintError(
-          'COMMIT_FAILED',
-          `commit of ${topic}/${partition} at ${offset}: ${message(err)}`,
-          {
-            retriable: !isUnreachable(err) && retriableCause(err),
+        // As with kafkajs: a coordinator that moved or is loading is worth another try, and so is a broker
+        // that does not answer (KAFKA_UNAVAILABLE, which the processor waits for outside a drain); a group
+        // that moved on is not.
+        if (isUnreachable(err))
+          throw new KmaintError('KAFKA_UNAVAILABLE', `${what}: ${message(err)}`, {
+            retriable: true,
             cause: err,
-          },
-        );
+          });
+        throw new KmaintError('COMMIT_FAILED', `${what}: ${message(err)}`, {
+          retriable: retriableCause(err),
+          cause: err,
+        });
       }
       deps.onCommit(topic, partition, offset);
     },

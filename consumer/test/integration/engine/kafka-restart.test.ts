@@ -6,6 +6,7 @@ import {
   fullyCommitted,
   makeEngine,
   produce,
+  kafkaAdapter,
   scenario,
   setSwitch,
   stateIs,
@@ -97,7 +98,11 @@ describe('Kafka restarting under the engine', () => {
       }
     },
   );
-  it(
+  // Not on @platformatic/kafka (docs/library.md, "Choosing a Kafka client"): its message stream ends once a
+  // fetch has failed the client's four tries, a few seconds into a broker outage, and the session ends with
+  // it (the engine then joins with a fresh consumer). What this test needs, a session that outlives the
+  // outage, is kafkajs' alone; on platformatic the messages that finished during it are delivered again.
+  it.skipIf(kafkaAdapter() === 'platformatic')(
     'messages that finish while the broker is down are committed once it is back, not processed again',
     { timeout: 300_000 },
     async () => {

@@ -7,6 +7,7 @@ import {
   createTopic,
   fullyCommitted,
   groupMembers,
+  kafkaAdapter,
   makeEngine,
   produce,
   Recorder,
@@ -424,7 +425,11 @@ describe('a pause window across a broker crash', () => {
     },
   );
 
-  it(
+  // Not on @platformatic/kafka (docs/library.md, "Choosing a Kafka client"): its message stream ends once a
+  // fetch has failed the client's four tries, a few seconds into a broker outage, and the session ends
+  // with it, before a heartbeat of the library has failed all its tries; the state this test holds the
+  // drain in, a live session whose heartbeats fail, is kafkajs' alone.
+  it.skipIf(kafkaAdapter() === 'platformatic')(
     'defect 4: a pause that arrives while the broker is gone and the session failing still drains: the in-flight messages finish first',
     { timeout: 300_000 },
     async () => {
