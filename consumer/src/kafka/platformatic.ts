@@ -455,15 +455,16 @@ async function consume(
       flow();
       dispatch();
     },
-    leave: async () => {
+    leave: async ({ remainInGroup = false } = {}) => {
       leaving = true;
       await Promise.all(running);
       await s.close().catch((err: unknown) => log.debug({ err }, 'closing the message stream'));
-      if (options.groupInstanceId !== undefined) {
+      if (options.groupInstanceId !== undefined && remainInGroup) {
         // A static member that leaves the group is removed from it, and its partitions move (a
-        // rebalance): it goes quietly instead, and either comes back under the same id within the session
-        // timeout (no rebalance) or is dropped when the session expires. The library leaves only a member
-        // it has an id for, and stops heartbeating once leaveGroup() is called.
+        // rebalance): on a shutdown it goes quietly instead, and either comes back under the same id
+        // within the session timeout (no rebalance) or is dropped when the session expires. The library
+        // leaves only a member it has an id for, and stops heartbeating once leaveGroup() is called. A
+        // drain sends LeaveGroup like any member (close below), so its partitions move at once.
         consumer.memberId = null;
         // (Its promise overload is shadowed in the typings by the callback one.)
         await new Promise<void>((resolve) => {
