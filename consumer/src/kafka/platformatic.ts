@@ -403,27 +403,38 @@ async function consume(
     });
   }
   const s = stream;
-  s.on('offsets', () => {
-    refreshing = false;
-    // With KIP-848 the assignment changes by heartbeat, partition by partition; the stream reads the
-    // offsets of each new one, which is when it is known here.
+  /**
+   * With KIP-848 the assignment changes by heartbeat, partition by partition, with no join: tells the
+   * engine each new one, and forgets what is buffered of partitions no longer assigned.
+   */
+  const syncAssignment = (): void => {
     const assignments = consumer.assignments ?? [];
-    if (options.groupProtocol === 'consumer') {
-      const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
-      if (JSON.stringify(now) !== reported) {
-        epoch += 1;
-        report(assignments);
-      }
-      for (const [key, l] of lanes) {
-        if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
-          dropQueue(l);
-          lanes.delete(key);
-        }
+    const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
+    if (JSON.stringify(now) !== reported) {
+      epoch += 1;
+      report(assignments);
+    }
+    for (const [key, l] of lanes) {
+      if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
+        dropQueue(l);
+        lanes.delete(key);
       }
     }
+  };
+  s.on('offsets', () => {
+    refreshing = false;
+    // The stream reads the offsets of each newly assigned partition, which is when it is known here.
+    if (options.groupProtocol === 'consumer') syncAssignment();
     if (!opts.fromBeginning) void commitStartPositions(consumer, s, opts.groupId, log);
     queueMicrotask(dispatch);
   });
+  if (options.groupProtocol === 'consumer') {
+    // A revocation alone refreshes no offsets: the library updates its assignments and acknowledges them
+    // with a heartbeat at once, so the one after it is the first that sees them.
+    consumer.on('consumer:heartbeat:end', () => {
+      if (!refreshing && !leaving) syncAssignment();
+    });
+  }
   s.on('fetch', () => {
     // A fetch sent before a rewind moves the stream's position past it while its records are pushed:
     // put it back once they are (before the stream's next fetch, which is also a nextTick away).
