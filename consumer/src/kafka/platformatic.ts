@@ -2,6 +2,7 @@ import { KmaintError } from '@kmaint/common';
 import {
   Admin,
   Consumer,
+  type Connection,
   Producer,
   type BaseOptions,
   type Message,
@@ -621,10 +622,14 @@ function message(err: unknown): string {
 
 /**
  * One connection attempt at start, without retries: wrong TLS or SASL settings throw the KmaintError of
- * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out).
+ * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out). With the
+ * 'consumer' protocol, brokers that do not offer it (Kafka 3.x) throw KAFKA_CLIENT_UNSUPPORTED: their
+ * refusal of every join would otherwise be retried forever.
  */
 export async function checkPlatformaticAccess(
-  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>,
+  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'> & {
+    groupProtocol?: PlatformaticClientOptions['groupProtocol'] | undefined;
+  },
 ): Promise<void> {
   const admin = new Admin({
     clientId: access.clientId,
@@ -632,12 +637,29 @@ export async function checkPlatformaticAccess(
     ...security(access),
     retries: 0,
   });
+  // A broker that wants a client certificate refuses a missing one only after the TLS 1.3 handshake: the
+  // library then fails the request with a bare "Connection closed", and the alert that says why goes to
+  // the connection's own 'error' event, heard here.
+  const dropped: Error[] = [];
+  admin.on('client:broker:connect', ({ connection }: { connection: Connection }) => {
+    connection.on('error', (err: Error) => dropped.push(err));
+  });
+  let apis: { name: string }[] | null = null;
   try {
     await admin.metadata({ topics: [] });
+    if (access.groupProtocol === 'consumer') apis = await admin.listApis();
   } catch (err) {
-    const problem = kafkaSettingsProblem(err, access);
+    const problem = kafkaSettingsProblem(
+      dropped.length === 0 ? err : new AggregateError([err, ...dropped]),
+      access,
+    );
     if (problem) throw problem;
   } finally {
     await admin.close().catch(() => undefined);
   }
+  if (apis !== null && !apis.some((a) => a.name === 'ConsumerGroupHeartbeat'))
+    throw new KmaintError(
+      'KAFKA_CLIENT_UNSUPPORTED',
+      `the brokers (${access.brokers.join(',')}) do not offer the consumer group protocol 'consumer' (KIP-848, Kafka 4.0 and later): use the classic protocol (KAFKA_GROUP_PROTOCOL=classic, kafka.groupProtocol 'classic')`,
+    );
 }
