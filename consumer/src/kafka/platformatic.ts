@@ -622,14 +622,10 @@ function message(err: unknown): string {
 
 /**
  * One connection attempt at start, without retries: wrong TLS or SASL settings throw the KmaintError of
- * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out). With the
- * 'consumer' protocol, brokers that do not offer it (Kafka 3.x) throw KAFKA_CLIENT_UNSUPPORTED: their
- * refusal of every join would otherwise be retried forever.
+ * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out).
  */
 export async function checkPlatformaticAccess(
-  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'> & {
-    groupProtocol?: PlatformaticClientOptions['groupProtocol'] | undefined;
-  },
+  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>,
 ): Promise<void> {
   const admin = new Admin({
     clientId: access.clientId,
@@ -644,10 +640,8 @@ export async function checkPlatformaticAccess(
   admin.on('client:broker:connect', ({ connection }: { connection: Connection }) => {
     connection.on('error', (err: Error) => dropped.push(err));
   });
-  let apis: { name: string }[] | null = null;
   try {
     await admin.metadata({ topics: [] });
-    if (access.groupProtocol === 'consumer') apis = await admin.listApis();
   } catch (err) {
     const problem = kafkaSettingsProblem(
       dropped.length === 0 ? err : new AggregateError([err, ...dropped]),
@@ -657,9 +651,4 @@ export async function checkPlatformaticAccess(
   } finally {
     await admin.close().catch(() => undefined);
   }
-  if (apis !== null && !apis.some((a) => a.name === 'ConsumerGroupHeartbeat'))
-    throw new KmaintError(
-      'KAFKA_CLIENT_UNSUPPORTED',
-      `the brokers (${access.brokers.join(',')}) do not offer the consumer group protocol 'consumer' (KIP-848, Kafka 4.0 and later): use the classic protocol (KAFKA_GROUP_PROTOCOL=classic, kafka.groupProtocol 'classic')`,
-    );
 }

@@ -1,4 +1,4 @@
-import { KmaintError, createConsumer } from '@kmaint/consumer';
+import { createConsumer } from '@kmaint/consumer';
 import { pino } from 'pino';
 import { describe, expect, inject, it } from 'vitest';
 import {
@@ -13,9 +13,8 @@ import {
 } from './harness.ts';
 
 /**
- * The consumer group protocol 'consumer' (KIP-848) on @platformatic/kafka: Kafka 4 has it, and the
- * library joins a group of that type; Kafka 3.9 does not offer it, and start() says so instead of
- * retrying a join the broker will never accept. (The engine suite itself runs on it with
+ * The consumer group protocol 'consumer' (KIP-848) on @platformatic/kafka: on Kafka 4 the library joins a
+ * group of that type through createConsumer. (The engine suite itself runs on it with
  * KMAINT_KAFKA_GROUP_PROTOCOL=consumer: `npm run test:kip-848`.)
  */
 
@@ -48,20 +47,4 @@ describe("the group protocol 'consumer' (KIP-848)", () => {
       await c.stop();
     }
   });
-
-  it.runIf(major < 4)(
-    'Kafka 3.9: start() is refused with KAFKA_CLIENT_UNSUPPORTED naming the fix',
-    async () => {
-      const c = kip848Consumer(uniqueName('kip848-39'), new Recorder());
-      const err = await c.start().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      await c.stop();
-      expect(err).toBeInstanceOf(KmaintError);
-      expect((err as KmaintError).code).toBe('KAFKA_CLIENT_UNSUPPORTED');
-      expect((err as Error).message).toContain("do not offer the consumer group protocol 'consumer'");
-      expect((err as Error).message).toContain('KAFKA_GROUP_PROTOCOL=classic');
-    },
-  );
 });
