@@ -21,6 +21,11 @@ export const envConfig = {
    * `npm run test:platformatic`); one suite for every client.
    */
   kafkaClient: process.env['KMAINT_KAFKA_CLIENT'] ?? 'kafkajs',
+  /**
+   * The consumer group protocol the engine suite joins with (KMAINT_KAFKA_GROUP_PROTOCOL=consumer: KIP-848,
+   * platformatic on Kafka 4.x, `npm run test:kip-848`); classic by default, the only one of Kafka 3.9.
+   */
+  kafkaGroupProtocol: process.env['KMAINT_KAFKA_GROUP_PROTOCOL'] ?? 'classic',
   /** Skip the apt/maven/go install steps (they are cached anyway; this is for offline runs). */
   skipInstall: process.env['KMAINT_SKIP_INSTALL'] === '1',
 };

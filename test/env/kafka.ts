@@ -217,6 +217,10 @@ export function singleNodeProperties(dataDir: string): string[] {
     `log.dirs=${dataDir}`,
     'num.partitions=1',
     'group.initial.rebalance.delay.ms=0',
+    // KIP-848 groups reconcile by heartbeat at the broker's interval (5 s by default): as short as the
+    // classic tests' own heartbeats, so a member's partitions move while its work still runs.
+    'group.consumer.min.heartbeat.interval.ms=500',
+    'group.consumer.heartbeat.interval.ms=500',
     'offsets.topic.replication.factor=1',
     // Fewer than the default 50 partitions: the first group in a run then starts much faster.
     'offsets.topic.num.partitions=5',

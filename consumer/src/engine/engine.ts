@@ -14,7 +14,7 @@ import {
 } from '../core/state-machine.ts';
 import type { DrainResult, EngineState } from '../core/types.ts';
 import type { MessageHandler } from '../handler.ts';
-import type { KafkaClient, SentMessage, TopicInfo } from '../kafka/client.ts';
+import type { KafkaClient, LeaveOptions, SentMessage, TopicInfo } from '../kafka/client.ts';
 import { Processor } from '../kafka/processor.ts';
 import { Health } from './health.ts';
 import { GroupMembership } from './membership.ts';
@@ -254,7 +254,7 @@ export class DrainEngine implements Engine {
         this.#group.resume();
         return true;
       case 'leave':
-        await this.#group.leave();
+        await this.#group.leave(this.#leaveOptions());
         return true;
       case 'stop':
         await this.#close();
@@ -267,7 +267,7 @@ export class DrainEngine implements Engine {
     this.#processor.beginStop();
     // Leaving starts at once, so kafkajs' wait for the running batch handlers overlaps the drain.
     let leaving: Promise<void> | null = null;
-    if (mode === 'drain') leaving = this.#group.beginLeave();
+    if (mode === 'drain') leaving = this.#group.beginLeave(this.#leaveOptions());
     else this.#group.pause();
     // The operator shows which pods are still draining and with how much: keep the report current.
     const reporting = setInterval(() => this.#report(), DRAIN_REPORT_INTERVAL_MS);
@@ -277,6 +277,14 @@ export class DrainEngine implements Engine {
     this.#health.drained(result);
     this.#log.info(result, outcome.timedOut ? 'drain timed out; the rest is redelivered later' : 'drained');
     this.events.emit('drained', result);
+  }
+
+  /**
+   * A shutdown lets a static member keep its place (it comes back under the same group.instance.id, so a
+   * restart moves no partition); a maintenance drain leaves for real, since drained means out of the group.
+   */
+  #leaveOptions(): LeaveOptions {
+    return { remainInGroup: this.#machine.shuttingDown };
   }
 
   async #close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { abortableDelay, backoffDelay } from '@kmaint/common';
 import type { Logger } from 'pino';
 import { settlesWithin } from '../core/timeout.ts';
-import type { ConsumerSession, KafkaClient } from '../kafka/client.ts';
+import type { ConsumerSession, KafkaClient, LeaveOptions } from '../kafka/client.ts';
 import type { Processor } from '../kafka/processor.ts';
 import type { Health } from './health.ts';
 import type { Statistics } from './statistics.ts';
@@ -132,16 +132,16 @@ export class GroupMembership {
    * Starts leaving at once (kafkajs waits for the running batch handlers, which commit before they return,
    * and for the fetch long-poll, so that wait can overlap a drain). Await the result with `goodbye`.
    */
-  beginLeave(): Promise<void> | null {
+  beginLeave(options: LeaveOptions = {}): Promise<void> | null {
     const session = this.#session;
     this.#session = null;
     this.#current = null;
-    return session?.leave() ?? null;
+    return session?.leave(options) ?? null;
   }
 
   /** Leaves the group and waits for it within a bound. */
-  async leave(): Promise<void> {
-    const leaving = this.beginLeave();
+  async leave(options: LeaveOptions = {}): Promise<void> {
+    const leaving = this.beginLeave(options);
     if (leaving !== null) await this.goodbye(leaving);
   }
 

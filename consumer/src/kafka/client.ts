@@ -71,6 +71,17 @@ export interface ConsumeOptions {
   onCommit: (topic: string, partition: number, offset: string) => void;
 }
 
+/** How a session ends its membership. */
+export interface LeaveOptions {
+  /**
+   * A static member (group.instance.id) ends its session without LeaveGroup, as Kafka's own client does
+   * on close (KIP-1092's REMAIN_IN_GROUP): a shutdown, after which the pod comes back under the same id
+   * within the session timeout and keeps its partitions without a rebalance. A maintenance drain never
+   * sets it: drained means out of the group. Ignored for a dynamic member, which always leaves.
+   */
+  remainInGroup?: boolean;
+}
+
 /** A joined consumer: pause/resume keep the membership; leave() ends it after the handlers return. */
 export interface ConsumerSession {
   /** Resolves with the cause if the consumer died for good (a crash the client will not recover from). */
@@ -78,7 +89,7 @@ export interface ConsumerSession {
   pause(): void;
   resume(): void;
   /** Stops fetching, waits for running batch handlers, leaves the group and disconnects. */
-  leave(): Promise<void>;
+  leave(options?: LeaveOptions): Promise<void>;
 }
 
 /** How either adapter connects and joins; each adds what only it has. */

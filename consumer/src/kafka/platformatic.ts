@@ -2,6 +2,7 @@ import { KmaintError } from '@kmaint/common';
 import {
   Admin,
   Consumer,
+  type Connection,
   Producer,
   type BaseOptions,
   type Message,
@@ -503,27 +504,31 @@ async function consume(
     });
   }
   const s = stream;
-  s.on('offsets', () => {
-    refreshing = false;
-    // With KIP-848 the assignment changes by heartbeat, partition by partition; the stream reads the
-    // offsets of each new one, which is when it is known here.
+  /**
+   * With KIP-848 the assignment changes by heartbeat, partition by partition, with no join: tells the
+   * engine each new one, and forgets what is buffered of partitions no longer assigned.
+   */
+  const syncAssignment = (): void => {
     const assignments = consumer.assignments ?? [];
-    if (options.groupProtocol === 'consumer') {
-      const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
-      if (JSON.stringify(now) !== reported) {
-        epoch += 1;
-        report(assignments);
-      }
-      for (const [key, l] of lanes) {
-        if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
-          dropQueue(l);
-          lanes.delete(key);
-        }
+    const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
+    if (JSON.stringify(now) !== reported) {
+      epoch += 1;
+      report(assignments);
+    }
+    for (const [key, l] of lanes) {
+      if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
+        dropQueue(l);
+        lanes.delete(key);
       }
     }
+  };
+  s.on('offsets', () => {
+    refreshing = false;
+    // The stream reads the offsets of each newly assigned partition, which is when it is known here.
+    if (options.groupProtocol === 'consumer') syncAssignment();
     // Where the stream starts each assigned partition (the committed offset, or the fallback's): what
     // commitPastMarkers measures from.
-    for (const { topic, partitions } of assignments) {
+    for (const { topic, partitions } of consumer.assignments ?? []) {
       for (const partition of partitions) {
         const offset = s.offsetsToFetch.get(tpKey(topic, partition));
         const l = lane(topic, partition);
@@ -535,6 +540,13 @@ async function consume(
     if (!opts.fromBeginning) void commitStartPositions(consumer, s, opts.groupId, log);
     queueMicrotask(dispatch);
   });
+  if (options.groupProtocol === 'consumer') {
+    // A revocation alone refreshes no offsets: the library updates its assignments and acknowledges them
+    // with a heartbeat at once, so the one after it is the first that sees them.
+    consumer.on('consumer:heartbeat:end', () => {
+      if (!refreshing && !leaving) syncAssignment();
+    });
+  }
   s.on('fetch', () => {
     // The records of this fetch are pushed right after the event: look at the positions once they are.
     process.nextTick(() => {
@@ -570,15 +582,16 @@ async function consume(
       flow();
       dispatch();
     },
-    leave: async () => {
+    leave: async ({ remainInGroup = false } = {}) => {
       leaving = true;
       await Promise.all(running);
       await s.close().catch((err: unknown) => log.debug({ err }, 'closing the message stream'));
-      if (options.groupInstanceId !== undefined) {
+      if (options.groupInstanceId !== undefined && remainInGroup) {
         // A static member that leaves the group is removed from it, and its partitions move (a
-        // rebalance): it goes quietly instead, and either comes back under the same id within the session
-        // timeout (no rebalance) or is dropped when the session expires. The library leaves only a member
-        // it has an id for, and stops heartbeating once leaveGroup() is called.
+        // rebalance): on a shutdown it goes quietly instead, and either comes back under the same id
+        // within the session timeout (no rebalance) or is dropped when the session expires. The library
+        // leaves only a member it has an id for, and stops heartbeating once leaveGroup() is called. A
+        // drain sends LeaveGroup like any member (close below), so its partitions move at once.
         consumer.memberId = null;
         // (Its promise overload is shadowed in the typings by the callback one.)
         await new Promise<void>((resolve) => {
@@ -749,10 +762,20 @@ export async function checkPlatformaticAccess(
     ...security(access),
     retries: 0,
   });
+  // A broker that wants a client certificate refuses a missing one only after the TLS 1.3 handshake: the
+  // library then fails the request with a bare "Connection closed", and the alert that says why goes to
+  // the connection's own 'error' event, heard here.
+  const dropped: Error[] = [];
+  admin.on('client:broker:connect', ({ connection }: { connection: Connection }) => {
+    connection.on('error', (err: Error) => dropped.push(err));
+  });
   try {
     await admin.metadata({ topics: [] });
   } catch (err) {
-    const problem = kafkaSettingsProblem(err, access);
+    const problem = kafkaSettingsProblem(
+      dropped.length === 0 ? err : new AggregateError([err, ...dropped]),
+      access,
+    );
     if (problem) throw problem;
   } finally {
     await admin.close().catch(() => undefined);

@@ -1,7 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConsumer, KmaintError, type KafkaSasl, type KafkaTls } from '@kmaint/consumer';
+import {
+  createConsumer,
+  KAFKA_ADAPTERS,
+  KmaintError,
+  type KafkaAdapter,
+  type KafkaSasl,
+  type KafkaTls,
+} from '@kmaint/consumer';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,8 +20,9 @@ import { startSecureKafka, type SecureKafka } from '../../env/secure-kafka.ts';
 /**
  * Kafka with TLS and SASL, on a broker of its own (SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512,
  * and an SSL listener that wants a client certificate): the library and the service consume and produce
- * through each; a wrong password and a certificate from an untrusted CA end the start with a message
- * naming the problem, and the password is never written out.
+ * through each, on each Kafka client (kafkajs and @platformatic/kafka); a wrong password and a
+ * certificate from an untrusted CA end the start with the same error code and message on both, and the
+ * password is never written out.
  */
 
 let kafka: SecureKafka;
@@ -43,9 +51,15 @@ const sasl = (mechanism: KafkaSasl['mechanism'], password = kafka.password): Kaf
   password,
 });
 
-function consumer(brokers: string, tls: KafkaTls, auth?: KafkaSasl, received: string[] = []) {
+function consumer(
+  adapter: KafkaAdapter,
+  brokers: string,
+  tls: KafkaTls,
+  auth?: KafkaSasl,
+  received: string[] = [],
+) {
   return createConsumer({
-    kafka: { brokers: [brokers], tls, ...(auth ? { sasl: auth } : {}), maxWaitTimeMs: 500 },
+    kafka: { brokers: [brokers], adapter, tls, ...(auth ? { sasl: auth } : {}), maxWaitTimeMs: 500 },
     groupId: uniqueName('secure-kafka'),
     topics: [topic],
     handler: async (message) => {
@@ -57,9 +71,14 @@ function consumer(brokers: string, tls: KafkaTls, auth?: KafkaSasl, received: st
 }
 
 /** Consumes a message produced from outside and produces one itself, over the given connection. */
-async function roundTrip(brokers: string, tls: KafkaTls, auth?: KafkaSasl): Promise<void> {
+async function roundTrip(
+  adapter: KafkaAdapter,
+  brokers: string,
+  tls: KafkaTls,
+  auth?: KafkaSasl,
+): Promise<void> {
   const received: string[] = [];
-  const c = consumer(brokers, tls, auth, received);
+  const c = consumer(adapter, brokers, tls, auth, received);
   await c.start();
   try {
     const outside = uniqueName('outside');
@@ -75,38 +94,38 @@ async function roundTrip(brokers: string, tls: KafkaTls, auth?: KafkaSasl): Prom
   }
 }
 
-describe('the library (createConsumer) over TLS and SASL', () => {
+describe.each(KAFKA_ADAPTERS)('the library (createConsumer) on %s over TLS and SASL', (adapter) => {
   it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)('SASL_SSL with %s', async (mechanism) => {
-    await roundTrip(kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl(mechanism));
+    await roundTrip(adapter, kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl(mechanism));
   });
 
   it('SSL with a client certificate', async () => {
     const { caFile, clientCertFile: certFile, clientKeyFile: keyFile } = kafka.certs;
-    await roundTrip(kafka.mtls, { caFile, certFile, keyFile });
+    await roundTrip(adapter, kafka.mtls, { caFile, certFile, keyFile });
   });
 
   it.each([
     [
       'a wrong password',
-      () => consumer(kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl('scram-sha-512', 'wrong')),
+      () => consumer(adapter, kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl('scram-sha-512', 'wrong')),
       'KAFKA_AUTH',
       'Kafka refused the SASL user "kmaint" (scram-sha-512',
     ],
     [
       'a wrong PLAIN password',
-      () => consumer(kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl('plain', 'wrong')),
+      () => consumer(adapter, kafka.saslSsl, { caFile: kafka.certs.caFile }, sasl('plain', 'wrong')),
       'KAFKA_AUTH',
       'Kafka refused the SASL user "kmaint" (plain',
     ],
     [
       'an untrusted broker certificate',
-      () => consumer(kafka.saslSsl, { caFile: kafka.certs.otherCaFile }, sasl('scram-sha-512')),
+      () => consumer(adapter, kafka.saslSsl, { caFile: kafka.certs.otherCaFile }, sasl('scram-sha-512')),
       'KAFKA_TLS',
       "the Kafka broker's certificate is not trusted: it is not signed by the CA in",
     ],
     [
       'no client certificate where one is wanted',
-      () => consumer(kafka.mtls, { caFile: kafka.certs.caFile }),
+      () => consumer(adapter, kafka.mtls, { caFile: kafka.certs.caFile }),
       'KAFKA_TLS',
       'the Kafka broker wants a client certificate',
     ],
@@ -123,8 +142,9 @@ describe('the library (createConsumer) over TLS and SASL', () => {
   });
 });
 
-describe('the service over SASL_SSL', () => {
+describe.each(KAFKA_ADAPTERS)('the service on %s over SASL_SSL', (adapter) => {
   const env = (password: string, caFile: string) => ({
+    KAFKA_CLIENT: adapter,
     KAFKA_BROKERS: kafka.saslSsl,
     KAFKA_TOPICS: topic,
     KAFKA_CONSUMER_GROUP: uniqueName('secure-kafka-svc'),

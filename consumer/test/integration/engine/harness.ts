@@ -1,10 +1,16 @@
 import { encodeSwitchValue, type SwitchValue } from '@kmaint/common';
+import { Connection, consumerGroupDescribeV0 } from '@platformatic/kafka';
 import { Etcd3 } from 'etcd3';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.ts';
-import { KAFKA_ADAPTERS, type KafkaAdapter } from '../../../src/kafka/client.ts';
+import {
+  GROUP_PROTOCOLS,
+  KAFKA_ADAPTERS,
+  type GroupProtocol,
+  type KafkaAdapter,
+} from '../../../src/kafka/client.ts';
 import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
 import { envConfig } from '../../../../test/env/config.ts';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
@@ -23,6 +29,18 @@ export function kafkaAdapter(): KafkaAdapter {
   if (adapter === undefined)
     throw new Error(`KMAINT_KAFKA_CLIENT must be one of ${KAFKA_ADAPTERS.join(', ')}, got ${name}`);
   return adapter;
+}
+
+/**
+ * The group protocol the engine joins with in this suite (test/env's KMAINT_KAFKA_GROUP_PROTOCOL): the
+ * same tests hold for a KIP-848 group. kafkajs with 'consumer' is refused when the engine is built.
+ */
+export function groupProtocol(): GroupProtocol {
+  const name = envConfig.kafkaGroupProtocol;
+  const protocol = GROUP_PROTOCOLS.find((p) => p === name);
+  if (protocol === undefined)
+    throw new Error(`KMAINT_KAFKA_GROUP_PROTOCOL must be one of ${GROUP_PROTOCOLS.join(', ')}, got ${name}`);
+  return protocol;
 }
 
 export function testLogger(): Logger {
@@ -149,9 +167,38 @@ export async function groupMembers(
   t: Tools,
   groupId: string,
 ): Promise<{ state: string; clientIds: string[] }> {
+  if (groupProtocol() === 'consumer') return consumerGroupMembers(groupId);
   const { groups } = await t.admin.describeGroups([groupId]);
   const g = groups[0];
   return { state: g?.state ?? 'Unknown', clientIds: (g?.members ?? []).map((m) => m.clientId) };
+}
+
+/**
+ * A KIP-848 group is not a classic one, and DescribeGroups does not describe it: ConsumerGroupDescribe
+ * does, asked of the one broker (the coordinator of every group here). Its states are those of the new
+ * protocol (Empty, Assigning, Reconciling, Stable).
+ */
+const GROUP_ID_NOT_FOUND = 69;
+
+async function consumerGroupMembers(groupId: string): Promise<{ state: string; clientIds: string[] }> {
+  const [host, port] = (brokers()[0] as string).split(':');
+  const connection = new Connection(uniqueName('describe'));
+  try {
+    await connection.connect(host as string, Number(port));
+    const { groups } = await consumerGroupDescribeV0.api
+      .async(connection, [groupId], false)
+      .catch((err: unknown) => {
+        // A group that does not exist (yet) is an error of the response, where DescribeGroups says Dead.
+        const response = (err as { response?: { groups?: { errorCode: number }[] } }).response;
+        if (response?.groups?.[0]?.errorCode === GROUP_ID_NOT_FOUND) return { groups: [] };
+        throw err;
+      });
+    const g = groups[0];
+    if (g === undefined) return { state: 'Dead', clientIds: [] };
+    return { state: g.groupState, clientIds: g.members.map((m) => m.clientId) };
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Records every processed message: how often each (partition, offset) was seen. */
@@ -239,6 +286,7 @@ export function makeEngine(s: EngineSetup): Engine {
       enableAutoCommit: false,
       autoCommitIntervalMs: 5_000,
       adapter: kafkaAdapter(),
+      groupProtocol: groupProtocol(),
       ...o.kafka,
     },
     processing: {
