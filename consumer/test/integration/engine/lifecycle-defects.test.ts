@@ -289,7 +289,10 @@ describe('a rebalance while a drain-mode leave waits out a fetch with nothing to
   // stop() began. A's sleep is long enough that its drain and B's join both fall inside one (the set-up
   // takes a second or two), short enough against A's session timeout and the engine's 10 s leave bound.
   const FETCH_WAIT_MS = 7_000;
-  it(
+  // Not on @platformatic/kafka: the path is kafkajs' runner's (a fetch loop that sleeps the fetch wait
+  // and then heartbeats), and the test holds A in "draining" through that sleep, which the other
+  // client has no counterpart of; its leaving member's refused rejoin is shown by the defect 7 test above.
+  it.skipIf(kafkaAdapter() === 'platformatic')(
     "defect 7: a drain that begins while a fetch with nothing to fetch waits, and another member's join rebalances the group, leaves without joining again",
     { timeout: 300_000 },
     async () => {
