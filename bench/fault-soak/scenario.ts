@@ -88,6 +88,15 @@ export interface FaultSoakResult {
     /** Longest run of consecutive such samples of one instance, in ms. */
     longestOutsideStableGroupMs: number;
   };
+  /**
+   * Messages processed more often than the faults above explain (each explains one repeat of what it
+   * left uncommitted): who processed them and when, in ms from the start, beside the faults' times.
+   */
+  unexplained: { key: string; by: string[] }[];
+  /** Messages processed three times: left uncommitted by the kill, and again by the broker outage. */
+  repeatedByBoth: number;
+  /** When each fault and drain toggle happened, in ms from the start: what `unexplained` is read against. */
+  timeline: string[];
   errorLines: number;
   durationMs: number;
 }
@@ -103,13 +112,13 @@ class Instance {
   lastHealth: { state: string; inFlight: number } | null = null;
   #child: ChildProcess | null = null;
   #exited: Promise<unknown> = Promise.resolve();
-  readonly #onProcessed: (key: string) => void;
+  readonly #onProcessed: (key: string, by: string) => void;
   readonly #onError: (line: string) => void;
 
   constructor(
     name: string,
     key: string,
-    onProcessed: (key: string) => void,
+    onProcessed: (key: string, by: string) => void,
     onError: (line: string) => void,
   ) {
     this.name = name;
@@ -153,7 +162,7 @@ class Instance {
         const { partition, offset } = JSON.parse(line) as { partition: number; offset: string };
         const key = `${partition}/${offset}`;
         this.processed.push(key);
-        this.#onProcessed(key);
+        this.#onProcessed(key, this.name);
       } else if (line.includes('"level":"error"') || line.includes('"level":"fatal"')) {
         this.#onError(`${this.name}: ${line}`);
       }
@@ -257,6 +266,15 @@ export async function runFaultSoak(
   await admin.createTopics({ topics: [{ topic, numPartitions: p.partitions }], waitForLeaders: true });
 
   const counts = new Map<string, number>();
+  const at = (): number => Math.round(performance.now() - started);
+  // Every processing of a message seen more than once: enough to tell, after the run, which fault a
+  // repeat came from.
+  const firstBy = new Map<string, string>();
+  const repeatsBy = new Map<string, string[]>();
+  const timeline: string[] = [];
+  const mark = (what: string): void => {
+    timeline.push(`${at()} ${what}`);
+  };
   const errors: string[] = [];
   const instances = Array.from(
     { length: p.instances },
@@ -264,7 +282,13 @@ export async function runFaultSoak(
       new Instance(
         uniqueName(`fs-${i}`),
         `/maintenance/${uniqueName(`fs-${i}`)}`,
-        (key) => counts.set(key, (counts.get(key) ?? 0) + 1),
+        (key, by) => {
+          const n = (counts.get(key) ?? 0) + 1;
+          counts.set(key, n);
+          const who = `${by}@${at()}`;
+          if (n === 1) firstBy.set(key, who);
+          else repeatsBy.set(key, [...(repeatsBy.get(key) ?? [firstBy.get(key) ?? '?']), who]);
+        },
         (line) => errors.push(line),
       ),
   );
@@ -406,11 +430,13 @@ export async function runFaultSoak(
         if (x.switchOn) {
           x.switchOn = false;
           toggles.off += 1;
+          mark(`off ${x.name}`);
           await put(x.key, 'false');
         } else {
           const mode = Math.random() < 0.5 ? 'drain' : 'pause';
           x.switchOn = true;
           toggles[mode] += 1;
+          mark(`${mode} ${x.name}`);
           await put(x.key, JSON.stringify({ enabled: true, mode }));
           if (mode === 'drain') memberChecks.push(checkLeft(x));
         }
@@ -432,6 +458,7 @@ export async function runFaultSoak(
       const victim = busy() ?? instances[0];
       if (victim !== undefined) {
         const inFlightAtKill = victim.lastHealth?.inFlight ?? 0;
+        mark(`kill -9 ${victim.name}`);
         await victim.kill9();
         restarts.kill9 += 1;
         const committedBy = await committed();
@@ -449,11 +476,14 @@ export async function runFaultSoak(
           `  kill -9 ${victim.name}: ${inFlightAtKill} in flight, ${killedUncommitted.size} processed but uncommitted`,
         );
         await victim.start(serviceEnv);
+        mark(`${victim.name} started again`);
       }
       await waitFor(() => fraction() >= 0.5 || !producing, { timeoutMs: 600_000, intervalMs: 50 });
       log('  restarting the Kafka broker');
       const committedBy = await committed();
+      mark('broker restart');
       await env.control('kafka', 'restart');
+      mark('broker back');
       restarts.kafka += 1;
       for (const key of counts.keys()) {
         const [part, off] = key.split('/');
@@ -465,7 +495,9 @@ export async function runFaultSoak(
       );
       await waitFor(() => fraction() >= 0.7 || !producing, { timeoutMs: 600_000, intervalMs: 50 });
       log('  restarting etcd');
+      mark('etcd restart');
       await env.control('etcd', 'restart');
+      mark('etcd back');
       restarts.etcd += 1;
     })();
 
@@ -496,13 +528,26 @@ export async function runFaultSoak(
       instances.some((x) => x.name === m),
     ).length;
 
+    // Each fault explains one repeat of a message it left uncommitted: the kill's by the partition's
+    // next owner, the broker outage's by the fetch after the rejoin. A message that both left uncommitted
+    // (processed again after the kill and not yet committed when the broker went down) may come three
+    // times; any repeat beyond what its faults explain is a commit the engine lost.
     let duplicates = 0;
     let ofUncommitted = 0;
     let ofOutage = 0;
+    const unexplained: FaultSoakResult['unexplained'] = [];
+    let repeatedByBoth = 0;
     for (const [key, n] of counts) {
+      if (n < 2) continue;
       duplicates += n - 1;
-      if (n > 1 && killedUncommitted.has(key)) ofUncommitted += n - 1;
-      else if (n > 1 && brokerUncommitted.has(key)) ofOutage += n - 1;
+      const byKill = killedUncommitted.has(key) ? 1 : 0;
+      const byOutage = brokerUncommitted.has(key) ? Math.min(1, n - 1 - byKill) : 0;
+      ofUncommitted += byKill;
+      ofOutage += byOutage;
+      if (byKill + byOutage === 2) repeatedByBoth += 1;
+      if (n - 1 > byKill + byOutage && unexplained.length < 20) {
+        unexplained.push({ key, by: repeatsBy.get(key) ?? [] });
+      }
     }
     if (kill !== null) kill.duplicatesOfUncommitted = ofUncommitted;
     if (brokerRestart !== null) brokerRestart.duplicatesOfThem = ofOutage;
@@ -517,6 +562,9 @@ export async function runFaultSoak(
       kill,
       brokerRestart,
       otherDuplicates: duplicates - ofUncommitted - ofOutage,
+      unexplained,
+      repeatedByBoth,
+      timeline,
       toggles,
       restarts,
       members,

@@ -38,6 +38,8 @@ describe('combined fault soak (short)', () => {
       expect(r.brokerRestart?.duplicatesOfThem).toBeLessThanOrEqual(
         r.brokerRestart?.uncommittedAtRestart ?? 0,
       );
+      // Named first, so that a failure shows who processed each unexplained repeat and when.
+      expect(r.unexplained).toEqual([]);
       expect(r.otherDuplicates).toBe(0);
       expect(r.members.leftBehind).toBe(0);
       expect(r.members.atEnd).toBe(0);
