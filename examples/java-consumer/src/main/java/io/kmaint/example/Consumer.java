@@ -64,7 +64,8 @@ public final class Consumer {
                 generation = d.generation();
                 desired = d;
             } catch (Exception e) {
-                System.err.println("agent poll failed, retrying: " + e.getMessage());
+                // toString, not getMessage: a refused connection or a timeout has no message, only a type.
+                System.err.println("agent poll failed, retrying: " + e);
                 sleep(1000);
             }
         }
@@ -116,7 +117,7 @@ public final class Consumer {
             agent.report(state, 0, generation);
             return true;
         } catch (Exception e) {
-            System.err.println("reporting " + state + " failed: " + e.getMessage());
+            System.err.println("reporting " + state + " failed: " + e);
             return false;
         }
     }
