@@ -187,7 +187,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         const assigned: Record<string, number[]> = {};
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
           assigned[topic] = partitions;
-        opts.onAssigned(assigned);
+        opts.onAssigned(assigned, false);
         opts.onHealth(true, `member of ${opts.groupId}`);
         if (!opts.fromBeginning) {
           settling = settling

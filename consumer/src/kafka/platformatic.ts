@@ -277,7 +277,10 @@ async function consume(
   let buffered = 0;
   let paused = false;
   let leaving = false;
-  /** Counts joins and rebalances: a batch started before the latest one is being revoked. */
+  /**
+   * Counts joins, and rebalances of the classic protocol: a batch started before the latest one is being
+   * revoked. (A KIP-848 revocation takes single partitions: the processor cuts their batches.)
+   */
   let epoch = 0;
   /** Dropping what the stream pushes until it has read the committed offsets after a join. */
   let refreshing = true;
@@ -300,7 +303,7 @@ async function consume(
     const assigned: Record<string, number[]> = {};
     for (const a of assignments) assigned[a.topic] = [...a.partitions];
     reported = JSON.stringify(assigned);
-    opts.onAssigned(assigned);
+    opts.onAssigned(assigned, options.groupProtocol === 'consumer');
   };
   const revoked = new KmaintError('KAFKA_REBALANCE', 'the group is rebalancing', { retriable: true });
   /**
@@ -403,7 +406,9 @@ async function consume(
         .finally(() => {
           running.delete(run);
           l.running = false;
-          if (epoch === started && !leaving && next < end) rewind(l, next);
+          // (Not for a partition revoked meanwhile: its lane is gone, its next owner fetches it.)
+          if (epoch === started && !leaving && next < end && lanes.get(tpKey(l.topic, l.partition)) === l)
+            rewind(l, next);
           commitPastMarkers(l);
           flow();
           dispatch();
@@ -490,8 +495,15 @@ async function consume(
   };
 
   consumer.on('consumer:group:rebalance', () => {
-    epoch += 1;
-    if (options.groupProtocol === 'classic') revoking = true;
+    if (options.groupProtocol === 'classic') {
+      epoch += 1;
+      revoking = true;
+      return;
+    }
+    // KIP-848: the library takes partitions away and acknowledges that with its next heartbeat, a
+    // metadata request later, without waiting for the batches; commits sent now go first. Which
+    // partitions it takes is known once it has updated its assignments (syncAssignment).
+    opts.onRevoking();
   });
   consumer.on('consumer:heartbeat:error', (e: { error?: Error }) => {
     heartbeatError = e.error ?? new Error('heartbeat failed');
@@ -559,10 +571,7 @@ async function consume(
   const syncAssignment = (): void => {
     const assignments = consumer.assignments ?? [];
     const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
-    if (JSON.stringify(now) !== reported) {
-      epoch += 1;
-      report(assignments);
-    }
+    if (JSON.stringify(now) !== reported) report(assignments);
     syncLanes(assignments);
   };
   s.on('offsets', () => {
@@ -589,10 +598,13 @@ async function consume(
   });
   if (options.groupProtocol === 'consumer') {
     // A revocation alone refreshes no offsets: the library updates its assignments and acknowledges them
-    // with a heartbeat at once, so the one after it is the first that sees them.
-    consumer.on('consumer:heartbeat:end', () => {
+    // with a heartbeat at once. That heartbeat's start is the first moment they can be seen: the
+    // revoked partitions' batches are cut then, while the acknowledgement is on its way.
+    const sync = (): void => {
       if (!refreshing && !leaving) syncAssignment();
-    });
+    };
+    consumer.on('consumer:heartbeat:start', sync);
+    consumer.on('consumer:heartbeat:end', sync);
   }
   s.on('fetch', () => {
     // The records of this fetch are pushed right after the event: look at the positions once they are.
