@@ -230,6 +230,11 @@ interface Lane {
   sent: bigint | null;
   /** The offset committed last by this session (or the stream's start, at a join). */
   committed: bigint | null;
+  /**
+   * The offset after the last message taken into the lane (or where a rewind or the stream's start put
+   * it): an earlier one pushed again is one the lane already had.
+   */
+  fetched: bigint | null;
 }
 
 async function consume(
@@ -331,6 +336,7 @@ async function consume(
             awaiting: null,
             sent: null,
             committed: null,
+            fetched: null,
           });
       }
     }
@@ -351,6 +357,7 @@ async function consume(
   const rewind = (l: Lane, offset: bigint): void => {
     dropQueue(l);
     l.awaiting = offset;
+    l.fetched = offset;
     stream?.offsetsToFetch.set(tpKey(l.topic, l.partition), offset);
   };
 
@@ -461,7 +468,8 @@ async function consume(
         return;
       }
       l.awaiting = null;
-    }
+    } else if (l.fetched !== null && m.offset < l.fetched) return;
+    l.fetched = m.offset + 1n;
     l.queue.push(m);
     buffered += 1;
     if (buffered >= BUFFER_LIMIT) flow();
@@ -522,6 +530,7 @@ async function consume(
     for (const l of lanes.values()) {
       dropQueue(l);
       l.awaiting = null;
+      l.fetched = null;
     }
     if (e.assignments !== undefined) report(e.assignments);
     opts.onHealth(true, `member of ${opts.groupId}`);
@@ -583,8 +592,18 @@ async function consume(
     // commitPastMarkers measures from.
     const starts: StartPosition[] = [];
     for (const l of lanes.values()) {
-      const offset = s.offsetsToFetch.get(tpKey(l.topic, l.partition));
-      if (offset === undefined || l.running || l.queue.length > 0 || l.awaiting !== null) continue;
+      const key = tpKey(l.topic, l.partition);
+      if (l.fetched !== null) {
+        // A partition kept through a KIP-848 assignment change: the stream has put every assigned
+        // partition back at its committed offset, behind what this lane already took (and may be
+        // handling): it goes on from where it was.
+        s.offsetsToFetch.set(key, l.fetched);
+        continue;
+      }
+      const offset = s.offsetsToFetch.get(key);
+      if (offset === undefined) continue;
+      l.fetched = offset;
+      if (l.running || l.queue.length > 0 || l.awaiting !== null) continue;
       l.sent = offset;
       l.committed = offset;
       starts.push({ topic: l.topic, partition: l.partition, offset });
