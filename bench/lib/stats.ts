@@ -3,6 +3,8 @@ export interface Summary {
   n: number;
   median: number;
   p95: number;
+  /** With fewer than 100 samples, the largest. */
+  p99: number;
   min: number;
   max: number;
   mean: number;
@@ -23,6 +25,7 @@ export function summarize(samples: readonly number[]): Summary {
     n: sorted.length,
     median: round(percentile(sorted, 0.5)),
     p95: round(percentile(sorted, 0.95)),
+    p99: round(percentile(sorted, 0.99)),
     min: round(sorted[0] as number),
     max: round(sorted[sorted.length - 1] as number),
     mean: round(sorted.reduce((s, x) => s + x, 0) / sorted.length),

@@ -35,18 +35,26 @@ export interface SubjectSetup {
   workMs: number;
 }
 
+/** An engine other than the service defaults: its name in the tables and the service variables it sets. */
+export interface EngineVariant {
+  label: string;
+  variables: Record<string, string>;
+}
+
 export class EngineSubject implements Subject {
-  readonly label = 'kmaint';
+  readonly label: string;
   readonly fetchWaitMs: number;
   readonly #engine: KmaintConsumer;
 
-  constructor(env: BenchEnv, s: SubjectSetup) {
+  constructor(env: BenchEnv, s: SubjectSetup, variant: EngineVariant = { label: 'kmaint', variables: {} }) {
+    this.label = variant.label;
     this.#engine = benchEngine(env, {
       topic: s.topic,
       groupId: s.groupId,
       key: s.key,
       memberId: s.memberId,
       handler: (m, { signal }) => s.probe.handle(`${m.partition}/${m.offset}`, s.workMs, signal),
+      variables: variant.variables,
     });
     this.fetchWaitMs = DEFAULT_MAX_WAIT_MS;
   }

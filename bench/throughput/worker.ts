@@ -1,14 +1,20 @@
 // One throughput run in a process of its own, so its RSS and CPU time are the consumer's alone:
 // `node bench/throughput/worker.ts '<WorkerInput JSON>'`; prints one WorkerOutput JSON line.
+import { Consumer, type Message } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { benchEngine } from '../lib/engine.ts';
+import { PLATFORMATIC_FETCH, type WORKER_CLIENTS } from './clients.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
 export interface WorkerInput {
-  /** kmaint-autocommit: the engine with ENABLE_AUTO_COMMIT=true (commits every 5 s, not every 100). */
-  /** kafkajs: eachMessage; kafkajs-batch: eachBatch that counts a batch and commits once per batch. */
-  client: 'kmaint' | 'kmaint-autocommit' | 'kafkajs' | 'kafkajs-batch';
+  /**
+   * kmaint: the engine with the service defaults (on kafkajs); kmaint-autocommit: the same with
+   * KAFKA_ENABLE_AUTO_COMMIT=true (commits every 5 s, not every 100); kmaint-platformatic: the defaults
+   * with KAFKA_CLIENT=platformatic. kafkajs: eachMessage; kafkajs-batch: eachBatch that counts a batch and
+   * commits once per batch; platformatic: a raw @platformatic/kafka stream read by its 'data' events.
+   */
+  client: (typeof WORKER_CLIENTS)[number];
   brokers: string[];
   etcdEndpoints: string[];
   topic: string;
@@ -46,20 +52,37 @@ const onMessage = (): void => {
   }
 };
 
-const startedAt = performance.now();
-let stop: () => Promise<void>;
-if (input.client === 'kmaint' || input.client === 'kmaint-autocommit') {
+/** Starts the client under test; resolves to how it stops. */
+async function start(): Promise<() => Promise<void>> {
+  switch (input.client) {
+    case 'kmaint':
+      return startKmaint({});
+    case 'kmaint-autocommit':
+      return startKmaint({ KAFKA_ENABLE_AUTO_COMMIT: 'true' });
+    case 'kmaint-platformatic':
+      return startKmaint({ KAFKA_CLIENT: 'platformatic' });
+    case 'kafkajs':
+    case 'kafkajs-batch':
+      return startKafkajs(input.client === 'kafkajs-batch');
+    case 'platformatic':
+      return startPlatformatic();
+  }
+}
+
+async function startKmaint(variables: Record<string, string>): Promise<() => Promise<void>> {
   const engine = benchEngine(input, {
     topic: input.topic,
     groupId: input.groupId,
     key: input.key,
     memberId: input.memberId,
     handler: async () => onMessage(),
-    variables: { KAFKA_ENABLE_AUTO_COMMIT: String(input.client === 'kmaint-autocommit') },
+    variables,
   });
   await engine.start();
-  stop = () => engine.stop();
-} else {
+  return () => engine.stop();
+}
+
+async function startKafkajs(batch: boolean): Promise<() => Promise<void>> {
   const kafka = new Kafka({ clientId: input.memberId, brokers: input.brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({
     groupId: input.groupId,
@@ -68,34 +91,75 @@ if (input.client === 'kmaint' || input.client === 'kmaint-autocommit') {
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [input.topic], fromBeginning: true });
-  if (input.client === 'kafkajs') {
+  if (!batch) {
     await consumer.run({
       autoCommit: true,
       partitionsConsumedConcurrently: 3,
       eachMessage: async () => onMessage(),
     });
-  } else {
-    // The ceiling for a Node consumer: no per-message work at all, one offset resolve and commit a batch.
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 3,
-      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
-        for (let i = 0; i < batch.messages.length; i++) onMessage();
-        resolveOffset(batch.lastOffset());
-        await commitOffsetsIfNecessary({
-          topics: [
-            {
-              topic: batch.topic,
-              partitions: [{ partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }],
-            },
-          ],
-        });
-      },
-    });
+    return () => consumer.disconnect();
   }
-  stop = () => consumer.disconnect();
+  // The ceiling for a Node consumer: no per-message work at all, one offset resolve and commit a batch.
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+      for (let i = 0; i < batch.messages.length; i++) onMessage();
+      resolveOffset(batch.lastOffset());
+      await commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }],
+          },
+        ],
+      });
+    },
+  });
+  return () => consumer.disconnect();
 }
+
+/**
+ * @platformatic/kafka's ceiling: its stream in flowing mode, counted by a 'data' listener (no async
+ * iterator, which costs a promise per message), and one commit per partition per fetch, of the last
+ * message the fetch before brought, as eachBatch commits once per batch.
+ */
+async function startPlatformatic(): Promise<() => Promise<void>> {
+  const consumer = new Consumer({
+    clientId: input.memberId,
+    bootstrapBrokers: input.brokers,
+    groupId: input.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
+  const stream = await consumer.consume({
+    topics: [input.topic],
+    mode: 'committed',
+    fallbackMode: 'earliest',
+    autocommit: false,
+    ...PLATFORMATIC_FETCH,
+  });
+  const last = new Map<number, Message>();
+  stream.on('data', (m: Message) => {
+    last.set(m.partition, m);
+    onMessage();
+  });
+  // 'fetch' comes when a fetch answers, before its records are pushed: the last fetch's are all counted.
+  // A failed commit is dropped: each run reads the topic once with a group of its own.
+  stream.on('fetch', () => {
+    for (const m of last.values()) void (m.commit() as Promise<void>).catch(() => undefined);
+    last.clear();
+  });
+  stream.on('error', (err: Error) => done.reject(err));
+  return async () => {
+    await stream.close();
+    await consumer.close(true);
+  };
+}
+
+const startedAt = performance.now();
+const stop = await start();
 await done.promise;
 const usage = process.resourceUsage();
 const output: WorkerOutput = {

@@ -66,12 +66,12 @@ class KmaintConsumer implements Consumer {
   readonly registry: Registry;
   #stopping = false;
 
-  readonly #kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter'>;
+  readonly #kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter' | 'groupProtocol'>;
 
   constructor(
     engine: Engine,
     registry: Registry,
-    kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter'>,
+    kafka: KafkaAccess & Pick<EngineOptions['kafka'], 'adapter' | 'groupProtocol'>,
   ) {
     this.#engine = engine;
     this.registry = registry;

@@ -88,11 +88,14 @@ export class GroupMembership {
           topics,
           fromBeginning,
           onBatch: (batch) => (mine() ? this.#processor.handleBatch(batch) : Promise.resolve()),
-          onAssigned: (assigned) => {
+          onAssigned: (assigned, incremental) => {
             if (!mine()) return;
-            this.#processor.assigned();
+            this.#processor.assigned(assigned, incremental);
             this.#log.info({ assigned }, 'partitions assigned');
             this.#stats.rebalance(assigned);
+          },
+          onRevoking: () => {
+            if (mine()) this.#processor.commitFinished();
           },
           onHealth: (healthy, detail) => {
             if (mine()) this.#health.setKafka(healthy, detail);

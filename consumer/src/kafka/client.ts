@@ -66,7 +66,16 @@ export interface ConsumeOptions {
   topics: string[];
   fromBeginning: boolean;
   onBatch: (batch: Batch) => Promise<void>;
-  onAssigned: (assigned: Record<string, number[]>) => void;
+  /**
+   * The partitions held now; `incremental` (KIP-848): only those missing were revoked, the others' batches
+   * go on. Otherwise every partition was revoked before (the classic protocol's eager rebalance).
+   */
+  onAssigned: (assigned: Record<string, number[]>, incremental: boolean) => void;
+  /**
+   * The client is about to give partitions up without first waiting for the running batches (KIP-848 on
+   * @platformatic/kafka, which acknowledges a revocation at once): what finished is to be committed now.
+   */
+  onRevoking: () => void;
   onHealth: (healthy: boolean, detail: string) => void;
   onCommit: (topic: string, partition: number, offset: string) => void;
 }

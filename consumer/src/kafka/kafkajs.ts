@@ -28,7 +28,7 @@ import { kafkajsSecurity, kafkaSettingsProblem, type KafkaSasl, type KafkaTls } 
 
 const { Kafka, KafkaJSError, PartitionAssigners, Partitioners, logLevel } = kafkajs;
 
-/** Ends a batch handler, or refuses a join, once the consumer is stopping (see eachBatch, refusesToRejoin). */
+/** Refuses a join once the consumer is stopping (see refusesToRejoin). */
 const LEAVING = 'the consumer is leaving the group';
 
 /**
@@ -187,7 +187,7 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
         const assigned: Record<string, number[]> = {};
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment))
           assigned[topic] = partitions;
-        opts.onAssigned(assigned);
+        opts.onAssigned(assigned, false);
         opts.onHealth(true, `member of ${opts.groupId}`);
         if (!opts.fromBeginning) {
           settling = settling
@@ -241,11 +241,10 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
             } finally {
               watch.batchEnded(Date.now());
             }
-            // After a batch kafkajs heartbeats, and on REBALANCE_IN_PROGRESS (or our own revocation) it
-            // joins the group again, whether or not it is stopping: a member that is leaving would rejoin,
-            // be given partitions, then leave (an extra rebalance, its partitions idle meanwhile). A
-            // retriable error skips that heartbeat; kafkajs then finds it is stopping and leaves.
-            if (!payload.isRunning()) throw new KafkaJSError(LEAVING, { retriable: true });
+            // After a batch kafkajs heartbeats, and on REBALANCE_IN_PROGRESS joins the group again even
+            // while it stops: the assigner (refusesToRejoin) keeps that join from being sent. Nothing is
+            // thrown here to skip the heartbeat: kafkajs' fetch loop answers any error with its retry
+            // wait (300 ms) before it sees it is stopping, and every drain would wait it out.
           },
         });
         // run() resolves after the first join, or after a crash of it (kafkajs reports that as an event).

@@ -1,7 +1,9 @@
 import { KmaintError } from '@kmaint/common';
 import {
   Admin,
+  apiVersionsV3,
   Consumer,
+  kGetBootstrapConnection,
   type Connection,
   Producer,
   type BaseOptions,
@@ -39,6 +41,12 @@ const REBALANCE_TIMEOUT_MS = 60_000;
 const BUFFER_LIMIT = 20_000;
 /** The most messages one batch hands the processor (a partition's buffer can hold more). */
 const BATCH_LIMIT = 5_000;
+/**
+ * A fetch's size limits, kafkajs' defaults: the library's own (50 MB a fetch, no limit per partition)
+ * would let one fetch of a busy topic hold far more than the buffer above is meant to.
+ */
+const FETCH_MAX_BYTES = 10 * 1024 * 1024;
+const FETCH_MAX_BYTES_PER_PARTITION = 1024 * 1024;
 /** Calls of the producer and admin give up after about 4 s, as with kafkajs. */
 const CALL_RETRIES = 4;
 const CALL_RETRY_DELAY_MS = 500;
@@ -222,6 +230,11 @@ interface Lane {
   sent: bigint | null;
   /** The offset committed last by this session (or the stream's start, at a join). */
   committed: bigint | null;
+  /**
+   * The offset after the last message taken into the lane (or where a rewind or the stream's start put
+   * it): an earlier one pushed again is one the lane already had.
+   */
+  fetched: bigint | null;
 }
 
 async function consume(
@@ -248,6 +261,8 @@ async function consume(
     ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
     autocommit: false,
     maxWaitTime: options.maxWaitTimeMs,
+    maxBytes: FETCH_MAX_BYTES,
+    maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
   });
   const dead = Promise.withResolvers<Error>();
   let ended = false;
@@ -267,7 +282,10 @@ async function consume(
   let buffered = 0;
   let paused = false;
   let leaving = false;
-  /** Counts joins and rebalances: a batch started before the latest one is being revoked. */
+  /**
+   * Counts joins, and rebalances of the classic protocol: a batch started before the latest one is being
+   * revoked. (A KIP-848 revocation takes single partitions: the processor cuts their batches.)
+   */
   let epoch = 0;
   /** Dropping what the stream pushes until it has read the committed offsets after a join. */
   let refreshing = true;
@@ -280,6 +298,8 @@ async function consume(
   /** The last heartbeat's failure, if it failed (the coordinator does not answer): what a batch's heartbeat says. */
   let heartbeatError: Error | null = null;
   const running = new Set<Promise<void>>();
+  /** The commits of start positions (commitStartPositions), one after the other. */
+  let starting = Promise.resolve();
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
 
   /** The last assignment told to the engine, so the KIP-848 path (no join event per change) tells each once. */
@@ -288,17 +308,38 @@ async function consume(
     const assigned: Record<string, number[]> = {};
     for (const a of assignments) assigned[a.topic] = [...a.partitions];
     reported = JSON.stringify(assigned);
-    opts.onAssigned(assigned);
+    opts.onAssigned(assigned, options.groupProtocol === 'consumer');
   };
   const revoked = new KmaintError('KAFKA_REBALANCE', 'the group is rebalancing', { retriable: true });
-  const lane = (topic: string, partition: number): Lane => {
-    const key = tpKey(topic, partition);
-    let l = lanes.get(key);
-    if (l === undefined) {
-      l = { topic, partition, queue: [], running: false, awaiting: null, sent: null, committed: null };
-      lanes.set(key, l);
+  /**
+   * The lanes follow the assignment: a lane is made for each assigned partition when the stream has read
+   * its start offset, and dropped with what it buffered once the partition is no longer assigned. Records
+   * of a fetch sent before a rebalance can still be pushed after it; with no lane they are dropped, rather
+   * than handled by a member the partition no longer belongs to (its new owner handles them too).
+   */
+  const syncLanes = (assignments: readonly { topic: string; partitions: number[] }[]): void => {
+    const now = new Set(assignments.flatMap((a) => a.partitions.map((p) => tpKey(a.topic, p))));
+    for (const [key, l] of lanes) {
+      if (now.has(key)) continue;
+      dropQueue(l);
+      lanes.delete(key);
     }
-    return l;
+    for (const { topic, partitions } of assignments) {
+      for (const partition of partitions) {
+        const key = tpKey(topic, partition);
+        if (!lanes.has(key))
+          lanes.set(key, {
+            topic,
+            partition,
+            queue: [],
+            running: false,
+            awaiting: null,
+            sent: null,
+            committed: null,
+            fetched: null,
+          });
+      }
+    }
   };
   const dropQueue = (l: Lane): void => {
     buffered -= l.queue.length;
@@ -316,9 +357,23 @@ async function consume(
   const rewind = (l: Lane, offset: bigint): void => {
     dropQueue(l);
     l.awaiting = offset;
+    l.fetched = offset;
     stream?.offsetsToFetch.set(tpKey(l.topic, l.partition), offset);
   };
 
+  /**
+   * One dispatch after the stream has pushed a fetch's records (they come in one synchronous run), not one
+   * per record: a batch then holds what the fetch brought.
+   */
+  let dispatchQueued = false;
+  const dispatchSoon = (): void => {
+    if (dispatchQueued) return;
+    dispatchQueued = true;
+    queueMicrotask(() => {
+      dispatchQueued = false;
+      dispatch();
+    });
+  };
   const dispatch = (): void => {
     if (paused || leaving || refreshing || revoking || rejoining) return;
     for (const l of lanes.values()) {
@@ -358,7 +413,9 @@ async function consume(
         .finally(() => {
           running.delete(run);
           l.running = false;
-          if (epoch === started && !leaving && next < end) rewind(l, next);
+          // (Not for a partition revoked meanwhile: its lane is gone, its next owner fetches it.)
+          if (epoch === started && !leaving && next < end && lanes.get(tpKey(l.topic, l.partition)) === l)
+            rewind(l, next);
           commitPastMarkers(l);
           flow();
           dispatch();
@@ -402,7 +459,8 @@ async function consume(
 
   const onMessage = (m: Message<Buffer, Buffer, Buffer, Buffer>): void => {
     if (refreshing || leaving) return;
-    const l = lane(m.topic, m.partition);
+    const l = lanes.get(tpKey(m.topic, m.partition));
+    if (l === undefined) return;
     if (l.awaiting !== null) {
       // Pushed by a fetch sent before the rewind: the stream moved its position past the rewind again.
       if (m.offset !== l.awaiting) {
@@ -410,11 +468,12 @@ async function consume(
         return;
       }
       l.awaiting = null;
-    }
+    } else if (l.fetched !== null && m.offset < l.fetched) return;
+    l.fetched = m.offset + 1n;
     l.queue.push(m);
     buffered += 1;
     if (buffered >= BUFFER_LIMIT) flow();
-    if (!l.running) queueMicrotask(dispatch);
+    if (!l.running) dispatchSoon();
   };
 
   /**
@@ -444,8 +503,15 @@ async function consume(
   };
 
   consumer.on('consumer:group:rebalance', () => {
-    epoch += 1;
-    if (options.groupProtocol === 'classic') revoking = true;
+    if (options.groupProtocol === 'classic') {
+      epoch += 1;
+      revoking = true;
+      return;
+    }
+    // KIP-848: the library takes partitions away and acknowledges that with its next heartbeat, a
+    // metadata request later, without waiting for the batches; commits sent now go first. Which
+    // partitions it takes is known once it has updated its assignments (syncAssignment).
+    opts.onRevoking();
   });
   consumer.on('consumer:heartbeat:error', (e: { error?: Error }) => {
     heartbeatError = e.error ?? new Error('heartbeat failed');
@@ -464,6 +530,7 @@ async function consume(
     for (const l of lanes.values()) {
       dropQueue(l);
       l.awaiting = null;
+      l.fetched = null;
     }
     if (e.assignments !== undefined) report(e.assignments);
     opts.onHealth(true, `member of ${opts.groupId}`);
@@ -488,6 +555,8 @@ async function consume(
       fallbackMode: opts.fromBeginning ? 'earliest' : 'latest',
       autocommit: false,
       maxWaitTime: options.maxWaitTimeMs,
+      maxBytes: FETCH_MAX_BYTES,
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
       ...(options.groupProtocol === 'classic'
         ? {
             sessionTimeout: options.sessionTimeoutMs,
@@ -511,41 +580,50 @@ async function consume(
   const syncAssignment = (): void => {
     const assignments = consumer.assignments ?? [];
     const now = Object.fromEntries(assignments.map((a) => [a.topic, [...a.partitions]]));
-    if (JSON.stringify(now) !== reported) {
-      epoch += 1;
-      report(assignments);
-    }
-    for (const [key, l] of lanes) {
-      if (!assignments.some((a) => a.topic === l.topic && a.partitions.includes(l.partition))) {
-        dropQueue(l);
-        lanes.delete(key);
-      }
-    }
+    if (JSON.stringify(now) !== reported) report(assignments);
+    syncLanes(assignments);
   };
   s.on('offsets', () => {
     refreshing = false;
     // The stream reads the offsets of each newly assigned partition, which is when it is known here.
     if (options.groupProtocol === 'consumer') syncAssignment();
+    else syncLanes(consumer.assignments ?? []);
     // Where the stream starts each assigned partition (the committed offset, or the fallback's): what
     // commitPastMarkers measures from.
-    for (const { topic, partitions } of consumer.assignments ?? []) {
-      for (const partition of partitions) {
-        const offset = s.offsetsToFetch.get(tpKey(topic, partition));
-        const l = lane(topic, partition);
-        if (offset === undefined || l.running || l.queue.length > 0 || l.awaiting !== null) continue;
-        l.sent = offset;
-        l.committed = offset;
+    const starts: StartPosition[] = [];
+    for (const l of lanes.values()) {
+      const key = tpKey(l.topic, l.partition);
+      if (l.fetched !== null) {
+        // A partition kept through a KIP-848 assignment change: the stream has put every assigned
+        // partition back at its committed offset, behind what this lane already took (and may be
+        // handling): it goes on from where it was.
+        s.offsetsToFetch.set(key, l.fetched);
+        continue;
       }
+      const offset = s.offsetsToFetch.get(key);
+      if (offset === undefined) continue;
+      l.fetched = offset;
+      if (l.running || l.queue.length > 0 || l.awaiting !== null) continue;
+      l.sent = offset;
+      l.committed = offset;
+      starts.push({ topic: l.topic, partition: l.partition, offset });
     }
-    if (!opts.fromBeginning) void commitStartPositions(consumer, s, opts.groupId, log);
-    queueMicrotask(dispatch);
+    // Read now, before the first fetch moves them: a position read later could be past messages that
+    // are buffered and not yet handled. A leave waits for the commit (a drain right after the join must
+    // not go before the group has somewhere to come back to).
+    if (!opts.fromBeginning)
+      starting = starting.then(() => commitStartPositions(consumer, starts, opts.groupId, log));
+    dispatchSoon();
   });
   if (options.groupProtocol === 'consumer') {
     // A revocation alone refreshes no offsets: the library updates its assignments and acknowledges them
-    // with a heartbeat at once, so the one after it is the first that sees them.
-    consumer.on('consumer:heartbeat:end', () => {
+    // with a heartbeat at once. That heartbeat's start is the first moment they can be seen: the
+    // revoked partitions' batches are cut then, while the acknowledgement is on its way.
+    const sync = (): void => {
       if (!refreshing && !leaving) syncAssignment();
-    });
+    };
+    consumer.on('consumer:heartbeat:start', sync);
+    consumer.on('consumer:heartbeat:end', sync);
   }
   s.on('fetch', () => {
     // The records of this fetch are pushed right after the event: look at the positions once they are.
@@ -585,6 +663,7 @@ async function consume(
     leave: async ({ remainInGroup = false } = {}) => {
       leaving = true;
       await Promise.all(running);
+      await starting;
       await s.close().catch((err: unknown) => log.debug({ err }, 'closing the message stream'));
       if (options.groupInstanceId !== undefined && remainInGroup) {
         // A static member that leaves the group is removed from it, and its partitions move (a
@@ -682,29 +761,34 @@ function toMessage(m: Message): ConsumedMessage {
   };
 }
 
+/** Where the stream starts a partition after a join. */
+interface StartPosition {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
 /**
  * With fromBeginning false, a partition the group never committed starts at its end at every join: what
- * is produced while the member is away would be skipped. Committing where the stream starts (its end)
+ * is produced while the member is away would be skipped. Committing where the stream started (its end)
  * gives the group a position to come back to, as the kafkajs adapter does.
  */
 async function commitStartPositions(
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
-  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>,
+  starts: readonly StartPosition[],
   groupId: string,
   log: Logger,
 ): Promise<void> {
-  const assigned = consumer.assignments ?? [];
-  if (assigned.length === 0) return;
+  if (starts.length === 0) return;
+  const topics = [...new Set(starts.map((p) => p.topic))].map((topic) => ({
+    topic,
+    partitions: starts.filter((p) => p.topic === topic).map((p) => p.partition),
+  }));
   try {
-    const committed = await consumer.listCommittedOffsets({ topics: assigned });
-    const offsets = assigned.flatMap(({ topic, partitions }) =>
-      partitions
-        .filter((p) => (committed.get(topic)?.[p] ?? -1n) < 0n)
-        .flatMap((partition) => {
-          const offset = stream.offsetsToFetch.get(tpKey(topic, partition));
-          return offset === undefined ? [] : [{ topic, partition, offset, leaderEpoch: -1 }];
-        }),
-    );
+    const committed = await consumer.listCommittedOffsets({ topics });
+    const offsets = starts
+      .filter((p) => (committed.get(p.topic)?.[p.partition] ?? -1n) < 0n)
+      .map((p) => ({ ...p, leaderEpoch: -1 }));
     if (offsets.length > 0) await consumer.commit({ offsets });
   } catch (err) {
     log.warn({ err, groupId }, 'committing start positions failed');
@@ -751,10 +835,15 @@ function message(err: unknown): string {
 
 /**
  * One connection attempt at start, without retries: wrong TLS or SASL settings throw the KmaintError of
- * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out).
+ * kafkaSettingsProblem; a broker that is down passes (an outage, which the engine rides out). With the
+ * 'consumer' group protocol, a cluster that has not enabled it is refused here too: Kafka 3.9 advertises
+ * ConsumerGroupHeartbeat but answers it with UNSUPPORTED_VERSION until `group.version` is finalized at 1
+ * or more (the default from Kafka 4.0), and the library would retry that join forever.
  */
 export async function checkPlatformaticAccess(
-  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>,
+  access: Pick<PlatformaticClientOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'> & {
+    groupProtocol?: PlatformaticClientOptions['groupProtocol'] | undefined;
+  },
 ): Promise<void> {
   const admin = new Admin({
     clientId: access.clientId,
@@ -769,8 +858,10 @@ export async function checkPlatformaticAccess(
   admin.on('client:broker:connect', ({ connection }: { connection: Connection }) => {
     connection.on('error', (err: Error) => dropped.push(err));
   });
+  let groupVersion: number | undefined;
   try {
     await admin.metadata({ topics: [] });
+    if (access.groupProtocol === 'consumer') groupVersion = await finalizedGroupVersion(admin);
   } catch (err) {
     const problem = kafkaSettingsProblem(
       dropped.length === 0 ? err : new AggregateError([err, ...dropped]),
@@ -780,4 +871,20 @@ export async function checkPlatformaticAccess(
   } finally {
     await admin.close().catch(() => undefined);
   }
+  if (groupVersion !== undefined && groupVersion < 1)
+    throw new KmaintError(
+      'KAFKA_CLIENT_UNSUPPORTED',
+      `the consumer group protocol 'consumer' (KIP-848) is not enabled on this Kafka cluster (its feature group.version is ${groupVersion}; Kafka 4.0 and later enable it): use KAFKA_GROUP_PROTOCOL=classic, or enable it with kafka-features.sh upgrade --feature group.version=1`,
+    );
+}
+
+/** The cluster's finalized `group.version` feature (0 when it is not finalized), from ApiVersions v3. */
+async function finalizedGroupVersion(admin: Admin): Promise<number> {
+  const connection = await new Promise<Connection>((resolve, reject) => {
+    admin[kGetBootstrapConnection]((err, c) =>
+      err || c === undefined ? reject(err ?? new Error('no connection')) : resolve(c),
+    );
+  });
+  const versions = await apiVersionsV3.api.async(connection, 'kmaint', '1');
+  return versions.finalizedFeatures?.find((f) => f.name === 'group.version')?.maxVersionLevel ?? 0;
 }

@@ -222,11 +222,30 @@ export class Processor {
     return { timedOut: true, leftInFlight };
   }
 
-  /** The group assigned partitions: a new generation begins. */
-  assigned(): void {
+  /**
+   * The partitions this member holds now. With the classic protocol every assignment follows the
+   * revocation of everything: a new generation begins. With KIP-848 (`incremental`) only the partitions
+   * missing from `assignment` were taken away: their batches are cut (what finished is committed, the
+   * rest is the next owner's to fetch) and the others carry on in their generation.
+   */
+  assigned(assignment: Record<string, number[]> = {}, incremental = false): void {
+    if (incremental) {
+      const kept = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
+      for (const run of this.#runs)
+        if (!kept.has(`${run.batch.topic}/${run.batch.partition}`)) run.cut = true;
+      return;
+    }
     this.#generation += 1;
     this.#revoke = new AbortController();
     this.#stopSignal = AbortSignal.any([this.#abort.signal, this.#revoke.signal]);
+  }
+
+  /**
+   * Commits now what each running batch has finished: the client is about to hand partitions back, and a
+   * commit sent before its acknowledgement reaches the coordinator before the next owner starts.
+   */
+  commitFinished(): void {
+    for (const run of this.#runs) void this.#commit(run);
   }
 
   /** Takes messages again after a drain (resume or rejoin). */

@@ -16,7 +16,7 @@ function fakeKafka(): { kafka: KafkaClient; sessions: ConsumeOptions[] } {
   const kafka = {
     async consume(opts: ConsumeOptions): Promise<ConsumerSession> {
       sessions.push(opts);
-      opts.onAssigned({ t: [0] });
+      opts.onAssigned({ t: [0] }, false);
       return {
         dead: new Promise<Error>(() => undefined),
         pause: () => undefined,
@@ -111,7 +111,7 @@ describe('GroupMembership', () => {
     const running = current.onBatch(mine);
     // The consumer of the ended session is still winding down (a leave that outlived its bound): it
     // reports an assignment and hands over a batch.
-    old.onAssigned({ t: [0] });
+    old.onAssigned({ t: [0] }, false);
     const stale = batch(9);
     const staleRun = old.onBatch(stale);
     gate.resolve(undefined);

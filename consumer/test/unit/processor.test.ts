@@ -213,6 +213,50 @@ describe('Processor', () => {
     expect(b.commits.at(-1)).toBe('1');
   });
 
+  it('an incremental assignment (KIP-848) cuts only the batches of the partitions taken away; the others finish and commit', async () => {
+    const g = gate();
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '0') await g.wait;
+      },
+      undefined,
+      { orderBy: 'partition' },
+    );
+    p.assigned({ t: [0, 1] }, true);
+    const kept = batch([message(0), message(1), message(2)]);
+    const taken = { ...batch([message(0), message(1), message(2)]), partition: 1 };
+    const runs = [p.handleBatch(kept), p.handleBatch(taken)];
+    await until(() => p.inFlight === 2);
+    p.assigned({ t: [0] }, true);
+    g.open();
+    await Promise.all(runs);
+    expect(kept.commits.at(-1)).toBe('3');
+    // Its message in flight finished and is committed; the two after it are the next owner's.
+    expect(taken.commits).toEqual(['1']);
+    expect(outcomes.filter((o) => o === 'processed@2')).toHaveLength(1);
+  });
+
+  it('commitFinished() commits what a running batch has finished, before the batch ends', async () => {
+    const g = gate();
+    const { p, outcomes } = processor(
+      async (m) => {
+        if (m.offset === '1') await g.wait;
+      },
+      undefined,
+      { orderBy: 'partition', commitEveryMessages: 1_000 },
+    );
+    const b = batch([message(0), message(1), message(2)]);
+    const run = p.handleBatch(b);
+    await until(() => outcomes.includes('processed@0'));
+    expect(b.commits).toEqual([]);
+    p.commitFinished();
+    await until(() => b.commits.length === 1);
+    expect(b.commits).toEqual(['1']);
+    g.open();
+    await run;
+    expect(b.commits.at(-1)).toBe('3');
+  });
+
   it('a rejected heartbeat (rebalance) stops the batch, commits what finished and rethrows', async () => {
     const g = gate();
     const { p } = processor(

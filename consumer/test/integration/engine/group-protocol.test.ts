@@ -14,7 +14,7 @@ import {
 
 /**
  * The consumer group protocol 'consumer' (KIP-848) on @platformatic/kafka: on Kafka 4 the library joins a
- * group of that type through createConsumer. (The engine suite itself runs on it with
+ * group of that type through createConsumer; on Kafka 3.9, which has not enabled it, start() says so. (The engine suite itself runs on it with
  * KMAINT_KAFKA_GROUP_PROTOCOL=consumer: `npm run test:kip-848`.)
  */
 
@@ -47,4 +47,19 @@ describe("the group protocol 'consumer' (KIP-848)", () => {
       await c.stop();
     }
   });
+
+  it.runIf(major < 4)(
+    'Kafka 3.9: start() refuses it, naming group.version, instead of retrying a join the broker will not take',
+    async () => {
+      const topic = uniqueName('kip848-39');
+      await createTopic(t, topic, 1);
+      const c = kip848Consumer(topic, new Recorder());
+      const started = c.start();
+      await expect(started).rejects.toMatchObject({
+        code: 'KAFKA_CLIENT_UNSUPPORTED',
+        message: expect.stringMatching(/group\.version is 0.*KAFKA_GROUP_PROTOCOL=classic/),
+      });
+      await c.stop();
+    },
+  );
 });

@@ -7,6 +7,7 @@ import {
   brokers,
   createTopic,
   fullyCommitted,
+  groupProtocol,
   groupMembers,
   makeEngine,
   produce,
@@ -276,7 +277,10 @@ describe('failures and groups', () => {
           `[mid-batch] 600 messages: A ${a.counters().processed} (had done ${aAtFirstB} when B started), ` +
             `B ${b.counters().processed}, duplicates ${rec.duplicates}`,
         );
-        expect(rec.duplicates).toBe(0);
+        // KIP-848 on @platformatic/kafka: the library acknowledges the revocation without waiting for the
+        // batch, so the message in flight on the partition that moved to B (one: partition order) may be
+        // handled by both (docs/library.md). The classic protocol waits for it.
+        expect(rec.duplicates).toBeLessThanOrEqual(groupProtocol() === 'consumer' ? 1 : 0);
       } finally {
         await Promise.all([a.shutdown(), b.shutdown()]);
       }

@@ -34,54 +34,48 @@ afterEach(async () => {
 });
 
 describe('KAFKA_OFFSET_INITIAL=newest', () => {
-  // Known gap on @platformatic/kafka (docs/library.md): it passed there in one run and lost the window's
-  // 30 messages in the next, so the start-position commit races the leave on that client. Until that
-  // is fixed, use KAFKA_OFFSET_INITIAL=oldest (the default) with it.
-  it.skipIf(kafkaAdapter() === 'platformatic')(
-    'defect 5: messages produced during a drain window on partitions with no committed offset are processed after it',
-    async () => {
-      const topic = uniqueName('d5-newest');
-      const groupId = uniqueName('g-d5');
-      const key = `/maintenance/${uniqueName('svc')}`;
-      await createTopic(t, topic, 3);
-      const rec = new Recorder();
-      const engine = makeEngine({
-        topic,
-        groupId,
-        key,
-        handler: rec.handler(),
-        overrides: { kafka: { offsetInitial: 'newest' } },
+  it('defect 5: messages produced during a drain window on partitions with no committed offset are processed after it', async () => {
+    const topic = uniqueName('d5-newest');
+    const groupId = uniqueName('g-d5');
+    const key = `/maintenance/${uniqueName('svc')}`;
+    await createTopic(t, topic, 3);
+    const rec = new Recorder();
+    const engine = makeEngine({
+      topic,
+      groupId,
+      key,
+      handler: rec.handler(),
+      overrides: { kafka: { offsetInitial: 'newest' } },
+    });
+    await engine.start();
+    try {
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
+      await waitFor(async () => (await groupMembers(t, groupId)).state === 'Stable', {
+        timeoutMs: 60_000,
+        message: 'the group stable',
       });
-      await engine.start();
-      try {
-        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running' });
-        await waitFor(async () => (await groupMembers(t, groupId)).state === 'Stable', {
-          timeoutMs: 60_000,
-          message: 'the group stable',
-        });
-        // Nothing was produced yet: no partition has a committed offset when the window begins.
-        await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
-        await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
-        await produce(t, topic, 30, { partitions: 3, prefix: 'window' });
+      // Nothing was produced yet: no partition has a committed offset when the window begins.
+      await setSwitch(t, key, '{"enabled":true,"mode":"drain"}');
+      await waitFor(stateIs(engine, 'maintenance'), { timeoutMs: 60_000, message: 'maintenance' });
+      await produce(t, topic, 30, { partitions: 3, prefix: 'window' });
 
-        await setSwitch(t, key, 'false');
-        await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running again' });
-        // Markers after the window: once every partition's marker is processed, whatever the engine was
-        // going to process of the window has been.
-        await waitFor(
-          async () => {
-            await produce(t, topic, 3, { partitions: 3, prefix: `marker-${Date.now()}` });
-            return [0, 1, 2].every((p) => [...rec.seen.keys()].some((k) => k.startsWith(`${topic}/${p}/`)));
-          },
-          { timeoutMs: 60_000, intervalMs: 2_000, message: 'a marker processed on every partition' },
-        );
-        const window = [...rec.values.keys()].filter((v) => v.startsWith('window-'));
-        expect(window).toHaveLength(30);
-      } finally {
-        await engine.shutdown();
-      }
-    },
-  );
+      await setSwitch(t, key, 'false');
+      await waitFor(stateIs(engine, 'running'), { timeoutMs: 60_000, message: 'running again' });
+      // Markers after the window: once every partition's marker is processed, whatever the engine was
+      // going to process of the window has been.
+      await waitFor(
+        async () => {
+          await produce(t, topic, 3, { partitions: 3, prefix: `marker-${Date.now()}` });
+          return [0, 1, 2].every((p) => [...rec.seen.keys()].some((k) => k.startsWith(`${topic}/${p}/`)));
+        },
+        { timeoutMs: 60_000, intervalMs: 2_000, message: 'a marker processed on every partition' },
+      );
+      const window = [...rec.values.keys()].filter((v) => v.startsWith('window-'));
+      expect(window).toHaveLength(30);
+    } finally {
+      await engine.shutdown();
+    }
+  });
 });
 
 describe('a leave while Kafka goes away and comes back', () => {
