@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -72,8 +75,15 @@ export interface FaultSoakResult {
     drainsChecked: number;
     /** Of those, still listed in the group when it reported maintenance. */
     listedAtMaintenance: number;
-    /** Still listed a session timeout later: left behind. */
+    /** Which instance was listed, and when it reported maintenance (ms from the start). */
+    listedBy: string[];
+    /**
+     * Still listed a session timeout later (after a broker outage during the drain: once the restarted
+     * coordinator had a rebalance timeout to expire it too), with its switch still on: left behind.
+     */
     leftBehind: number;
+    /** Which instance was left behind, and when it reported maintenance (ms from the start). */
+    leftBehindBy: string[];
     /** Members of the run's instances in the group after every instance was drained or stopped. */
     atEnd: number;
   };
@@ -97,9 +107,14 @@ export interface FaultSoakResult {
   repeatedByBoth: number;
   /** When each fault and drain toggle happened, in ms from the start: what `unexplained` is read against. */
   timeline: string[];
+  /** Every instance's whole log, `<name>.log`, kept for a run that wants reading. */
+  logDir: string;
   errorLines: number;
   durationMs: number;
 }
+
+/** The engine's rebalance timeout: how long a restarted coordinator may hold a member that is gone. */
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 /** One service process (`node --conditions=@kmaint/source service/src/main.ts`) and what it logged. */
 class Instance {
@@ -107,6 +122,8 @@ class Instance {
   readonly key: string;
   url = '';
   switchOn = false;
+  /** Counts its switch flips: a check that began before the latest flip is superseded by it. */
+  flips = 0;
   /** `<partition>/<offset>` of every message it logged as processed, across its restarts. */
   readonly processed: string[] = [];
   lastHealth: { state: string; inFlight: number } | null = null;
@@ -114,14 +131,17 @@ class Instance {
   #exited: Promise<unknown> = Promise.resolve();
   readonly #onProcessed: (key: string, by: string) => void;
   readonly #onError: (line: string) => void;
+  readonly #log: WriteStream;
 
   constructor(
     name: string,
     key: string,
+    logDir: string,
     onProcessed: (key: string, by: string) => void,
     onError: (line: string) => void,
   ) {
     this.name = name;
+    this.#log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
     this.key = key;
     this.#onProcessed = onProcessed;
     this.#onError = onError;
@@ -158,6 +178,7 @@ class Instance {
       if (this.#child === child) this.#child = null;
     });
     createInterface({ input: child.stdout as Readable }).on('line', (line) => {
+      this.#log.write(`${line}\n`);
       if (line.includes('"message processed"')) {
         const { partition, offset } = JSON.parse(line) as { partition: number; offset: string };
         const key = `${partition}/${offset}`;
@@ -167,9 +188,10 @@ class Instance {
         this.#onError(`${this.name}: ${line}`);
       }
     });
-    createInterface({ input: child.stderr as Readable }).on('line', (l) =>
-      this.#onError(`${this.name}: ${l}`),
-    );
+    createInterface({ input: child.stderr as Readable }).on('line', (l) => {
+      this.#log.write(`${l}\n`);
+      this.#onError(`${this.name}: ${l}`);
+    });
     await waitFor(async () => (await fetch(`${this.url}/livez`)).ok, {
       timeoutMs: 60_000,
       intervalMs: 100,
@@ -276,12 +298,15 @@ export async function runFaultSoak(
     timeline.push(`${at()} ${what}`);
   };
   const errors: string[] = [];
+  const logDir = await mkdtemp(join(tmpdir(), 'kmaint-fault-soak-'));
+  log(`  instance logs in ${logDir}`);
   const instances = Array.from(
     { length: p.instances },
     (_, i) =>
       new Instance(
         uniqueName(`fs-${i}`),
         `/maintenance/${uniqueName(`fs-${i}`)}`,
+        logDir,
         (key, by) => {
           const n = (counts.get(key) ?? 0) + 1;
           counts.set(key, n);
@@ -363,10 +388,21 @@ export async function runFaultSoak(
     }
   })();
 
-  const members = { drainsChecked: 0, listedAtMaintenance: 0, leftBehind: 0, atEnd: 0 };
+  /** The broker restart's span, ms from the start (`to` null while it is down). */
+  let brokerOutage: { from: number; to: number | null } | null = null;
+  const members = {
+    drainsChecked: 0,
+    listedAtMaintenance: 0,
+    listedBy: [] as string[],
+    leftBehind: 0,
+    leftBehindBy: [] as string[],
+    atEnd: 0,
+  };
   const memberChecks: Promise<void>[] = [];
   /** After a drain-mode switch: once the instance says maintenance, it must not be in the group. */
   const checkLeft = async (x: Instance): Promise<void> => {
+    const toggledAt = at();
+    const flips = x.flips;
     const reached = await waitFor(
       async () => {
         if (!x.alive || !x.switchOn) return 'gone';
@@ -376,16 +412,32 @@ export async function runFaultSoak(
       { timeoutMs: p.drainTimeoutMs + 30_000, intervalMs: 50, message: `${x.name} drained` },
     ).catch(() => 'gone');
     if (reached !== 'maintenance') return;
+    const reportedAt = at();
     const g = await group(admin, groupId).catch(() => null);
     if (g === null) return;
     members.drainsChecked += 1;
     if (!g.members.includes(x.name)) return;
     members.listedAtMaintenance += 1;
-    const gone = await waitFor(async () => !(await group(admin, groupId)).members.includes(x.name), {
-      timeoutMs: p.sessionTimeoutMs + 5_000,
-      intervalMs: 250,
-    }).catch(() => false);
-    if (!gone && x.switchOn) members.leftBehind += 1;
+    members.listedBy.push(`${x.name}@${reportedAt}`);
+    const goneWithin = (timeoutMs: number): Promise<boolean> =>
+      waitFor(async () => x.flips !== flips || !(await group(admin, groupId)).members.includes(x.name), {
+        timeoutMs,
+        intervalMs: 250,
+      }).catch(() => false);
+    let gone = await goneWithin(p.sessionTimeoutMs + 5_000);
+    // A member that could not send LeaveGroup to a broker that was down is in the restarted coordinator's
+    // reloaded group, which expires it only after its session, or a rebalance's timeout, runs out there
+    // (as the defect 3 test waits for).
+    const outage = brokerOutage;
+    if (!gone && outage !== null && (outage.to === null || outage.to >= toggledAt))
+      gone = await goneWithin(REBALANCE_TIMEOUT_MS + p.sessionTimeoutMs + 5_000);
+    // Switched off (and maybe on again) meanwhile: being listed is what that flip asked for.
+    if (x.flips !== flips) return;
+    if (!gone && x.switchOn) {
+      members.leftBehind += 1;
+      members.leftBehindBy.push(`${x.name}@${reportedAt}`);
+      mark(`${x.name} left behind in the group after reporting maintenance at ${reportedAt}`);
+    }
   };
 
   const toggles = { total: 0, drain: 0, pause: 0, off: 0 };
@@ -427,6 +479,7 @@ export async function runFaultSoak(
         const alive = instances.filter((x) => x.alive);
         const x = alive[Math.floor(Math.random() * alive.length)];
         if (x === undefined) continue;
+        x.flips += 1;
         if (x.switchOn) {
           x.switchOn = false;
           toggles.off += 1;
@@ -482,7 +535,9 @@ export async function runFaultSoak(
       log('  restarting the Kafka broker');
       const committedBy = await committed();
       mark('broker restart');
+      brokerOutage = { from: at(), to: null };
       await env.control('kafka', 'restart');
+      brokerOutage.to = at();
       mark('broker back');
       restarts.kafka += 1;
       for (const key of counts.keys()) {
@@ -565,6 +620,7 @@ export async function runFaultSoak(
       unexplained,
       repeatedByBoth,
       timeline,
+      logDir,
       toggles,
       restarts,
       members,
