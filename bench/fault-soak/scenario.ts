@@ -388,8 +388,8 @@ export async function runFaultSoak(
     }
   })();
 
-  /** The broker restart's span, ms from the start (`to` null while it is down). */
-  let brokerOutage: { from: number; to: number | null } | null = null;
+  /** When the broker came back from its restart, ms from the start (null while it is down). */
+  let brokerOutage: { to: number | null } | null = null;
   const members = {
     drainsChecked: 0,
     listedAtMaintenance: 0,
@@ -535,7 +535,7 @@ export async function runFaultSoak(
       log('  restarting the Kafka broker');
       const committedBy = await committed();
       mark('broker restart');
-      brokerOutage = { from: at(), to: null };
+      brokerOutage = { to: null };
       await env.control('kafka', 'restart');
       brokerOutage.to = at();
       mark('broker back');
