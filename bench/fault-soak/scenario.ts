@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { uniqueName, waitFor } from '../../test/env/helpers.ts';
+import { createTopicsWithLeaders } from '../../test/env/kafka.ts';
 import { freePort } from '../../test/env/ports.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -285,7 +286,7 @@ export async function runFaultSoak(
   const etcd = new Etcd3({ hosts: env.etcdEndpoints });
   const topic = uniqueName('fault-soak');
   const groupId = uniqueName('g-fault-soak');
-  await admin.createTopics({ topics: [{ topic, numPartitions: p.partitions }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: p.partitions }]);
 
   const counts = new Map<string, number>();
   const at = (): number => Math.round(performance.now() - started);

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
 import { uniqueName, waitFor } from '../../test/env/helpers.ts';
+import { createTopicsWithLeaders } from '../../test/env/kafka.ts';
 import type { BenchEnv } from './env.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -39,7 +40,7 @@ export async function benchClients(env: BenchEnv): Promise<BenchClients> {
 }
 
 export async function createTopic(c: BenchClients, topic: string, partitions: number): Promise<void> {
-  await c.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  await createTopicsWithLeaders(c.admin, [{ topic, numPartitions: partitions }]);
 }
 
 /** Produces `count` messages "<prefix>-<i>" round-robin over the partitions. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startEnvironment } from './environment.ts';
+import { createTopicsWithLeaders } from './kafka.ts';
 import { preferredPort } from './ports.ts';
 import { Supervised } from './supervisor.ts';
 
@@ -155,10 +156,10 @@ async function createTopics(brokers: string, topics: string[]): Promise<void> {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        topics: missing.map((topic) => ({ topic, numPartitions: 3 })),
-        waitForLeaders: true,
-      });
+      await createTopicsWithLeaders(
+        admin,
+        missing.map((topic) => ({ topic, numPartitions: 3 })),
+      );
     }
   } finally {
     await admin.disconnect();

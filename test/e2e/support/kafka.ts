@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { waitFor } from '../../env/helpers.ts';
+import { createTopicsWithLeaders } from '../../env/kafka.ts';
 
 /** The test's own Kafka clients: it produces the load and reads the group's state as an operator would. */
 export class KafkaProbe {
@@ -20,7 +21,7 @@ export class KafkaProbe {
   }
 
   async createTopic(topic: string, numPartitions: number): Promise<void> {
-    await this.admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+    await createTopicsWithLeaders(this.admin, [{ topic, numPartitions }]);
   }
 
   /** Produces `count` messages numbered from `first`, keyed round-robin so every partition gets some. */

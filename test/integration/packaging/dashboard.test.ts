@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { createTopicsWithLeaders } from '../../env/kafka.ts';
 import { freePort } from '../../env/ports.ts';
 import { removeScrapeTargets, setScrapeTargets } from '../../env/prometheus-targets.ts';
 import { repoRoot } from './tools.ts';
@@ -70,7 +71,7 @@ beforeAll(async () => {
   const topic = uniqueName('dash-topic');
   const admin = new Kafka({ brokers: [inject('kafkaBrokers')], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
   etcd = new Etcd3({ hosts: inject('etcdEndpoints') });
   const port = await freePort();

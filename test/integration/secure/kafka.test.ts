@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot, run, type Running } from '../../../agent/test/integration/support.ts';
 import { ServiceProcess } from '../../../service/test/integration/api/service-process.ts';
 import { uniqueName, waitFor } from '../../env/helpers.ts';
+import { createTopicsWithLeaders } from '../../env/kafka.ts';
 import { startSecureKafka, type SecureKafka } from '../../env/secure-kafka.ts';
 
 /**
@@ -36,7 +37,7 @@ beforeAll(async () => {
   admin = plain.admin();
   producer = plain.producer();
   await Promise.all([admin.connect(), producer.connect()]);
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: 1 }]);
 }, 240_000);
 
 afterAll(async () => {

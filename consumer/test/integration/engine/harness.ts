@@ -14,6 +14,7 @@ import {
 import type { ConsumedMessage, MessageHandler } from '../../../src/handler.ts';
 import { envConfig } from '../../../../test/env/config.ts';
 import { uniqueName, waitFor } from '../../../../test/env/helpers.ts';
+import { createTopicsWithLeaders } from '../../../../test/env/kafka.ts';
 
 export { uniqueName, waitFor };
 
@@ -109,7 +110,7 @@ export async function scenario(
 }
 
 export async function createTopic(t: Tools, topic: string, partitions: number): Promise<void> {
-  await t.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  await createTopicsWithLeaders(t.admin, [{ topic, numPartitions: partitions }]);
 }
 
 /** Produces `count` messages with values "<prefix>-<i>", round-robin over partitions, in chunks. */

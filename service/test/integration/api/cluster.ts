@@ -1,6 +1,7 @@
 import { Etcd3 } from 'etcd3';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { inject } from 'vitest';
+import { createTopicsWithLeaders } from '../../../../test/env/kafka.ts';
 
 /** Clients of the test environment's real Kafka and etcd, for arranging and checking from the outside. */
 export class Cluster {
@@ -29,10 +30,10 @@ export class Cluster {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      await this.admin.createTopics({
-        topics: missing.map((topic) => ({ topic, numPartitions })),
-        waitForLeaders: true,
-      });
+      await createTopicsWithLeaders(
+        this.admin,
+        missing.map((topic) => ({ topic, numPartitions })),
+      );
     }
   }
 
