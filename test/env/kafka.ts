@@ -254,20 +254,25 @@ export async function brokerAnswers(brokers: string): Promise<boolean> {
 }
 
 /**
- * Creates the topics (false when they all existed) and returns once every partition has a leader that
- * answers for its offsets. kafkajs's own `waitForLeaders` gives up at the first UNKNOWN_TOPIC_OR_PARTITION,
- * which the broker answers when its controller has created a topic that its metadata does not show yet:
- * 54 of 200 creations by 8 concurrent callers on a busy 2-core machine. Here that answer means "not yet".
- * The probe is `fetchTopicOffsets`, which adds to the admin's cached metadata; `fetchTopicMetadata` would
- * replace that cache with these topics alone, under the feet of a concurrent call on the same admin.
+ * Creates those of the topics that do not exist yet (false when none was missing) and returns once every
+ * partition of each has a leader that answers for its offsets. kafkajs's own `waitForLeaders` gives up at
+ * the first UNKNOWN_TOPIC_OR_PARTITION, which the broker answers when its controller has created a topic
+ * that its metadata does not show yet: 54 of 200 creations by 8 concurrent callers on a busy 2-core
+ * machine. Here that answer means "not yet". The probe is `fetchTopicOffsets`, which adds to the admin's
+ * cached metadata; `fetchTopicMetadata` would replace that cache with these topics alone, under the feet
+ * of a concurrent call on the same admin. The existing ones are left out first because kafkajs fails a
+ * creation that mixes existing and new topics.
  */
 export async function createTopicsWithLeaders(
   admin: Admin,
   topics: ITopicConfig[],
   timeoutMs = 30_000,
 ): Promise<boolean> {
-  const created = await admin.createTopics({ topics, waitForLeaders: false });
-  for (const { topic, numPartitions } of topics) {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return false;
+  const created = await admin.createTopics({ topics: missing, waitForLeaders: false });
+  for (const { topic, numPartitions } of missing) {
     await waitFor(
       async () => (await admin.fetchTopicOffsets(topic)).length >= Math.max(numPartitions ?? 1, 1),
       { timeoutMs, intervalMs: 50, message: `a leader for every partition of ${topic}` },

@@ -153,14 +153,10 @@ async function createTopics(brokers: string, topics: string[]): Promise<void> {
   }).admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((topic) => !existing.has(topic));
-    if (missing.length > 0) {
-      await createTopicsWithLeaders(
-        admin,
-        missing.map((topic) => ({ topic, numPartitions: 3 })),
-      );
-    }
+    await createTopicsWithLeaders(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: 3 })),
+    );
   } finally {
     await admin.disconnect();
   }

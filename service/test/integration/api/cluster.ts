@@ -27,14 +27,10 @@ export class Cluster {
 
   /** Creates the topics unless they exist (GoMaint's topic names are shared by every test of a run). */
   async ensureTopics(topics: string[], numPartitions = 3): Promise<void> {
-    const existing = new Set(await this.admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await createTopicsWithLeaders(
-        this.admin,
-        missing.map((topic) => ({ topic, numPartitions })),
-      );
-    }
+    await createTopicsWithLeaders(
+      this.admin,
+      topics.map((topic) => ({ topic, numPartitions })),
+    );
   }
 
   async produce(topic: string, count: number, prefix = 'm'): Promise<void> {
