@@ -1,11 +1,12 @@
 import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
 import type { Logger } from 'pino';
 import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
-import { desiredSwitches, needsWrite, type WindowActivity } from './core/desired.ts';
+import { decideKeys, keyWriteNeeded, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
 import { matchesSelector } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
 import { parseWindowOnce as parsedWindow, type Window } from './core/window.ts';
+import { WindowIndex } from './core/window-index.ts';
 import type { SwitchStore } from './etcd/switches.ts';
 import { WorkQueue } from './kube/queue.ts';
 import { FINALIZER, type WindowObject } from './kube/resources.ts';
@@ -79,11 +80,14 @@ export class Controller {
    * brings the newer version, the cached one lacks the finalizer that is already on.
    */
   private readonly finalizedAt = new Map<string, string | undefined>();
+  private readonly index = new WindowIndex();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
     this.log = deps.log.child({ component: 'controller' });
     this.now = deps.now ?? Date.now;
+    // The keys that hung on the lost lease are gone (off): every key is brought back in line.
+    deps.switches.onProvisionalLost(() => this.enqueueAll());
   }
 
   get running(): boolean {
@@ -96,12 +100,12 @@ export class Controller {
 
   async start(): Promise<void> {
     if (this.queue !== null) return;
-    // Keys go first: a burst of new windows must not keep an already decided key waiting behind them.
-    // Then the windows still without the finalizer, whose keys wait for it; then everything else (status
-    // patches, events), so a burst turns every key on before it writes the first status. Those take at
-    // most a quarter of the workers: once a burst's first windows have their keys, their status
-    // reconciles would otherwise fill every worker, and each window created after them would wait for
-    // one to finish before its finalizer and key.
+    // Keys go first: a burst of new windows turns every key on (provisionally, see decideKeys) before
+    // anything waits on the apiserver. Then the windows still without the finalizer, whose keys are
+    // written for good once it is on; then everything else (status patches, events). Those take at most
+    // a quarter of the workers: once a burst's first windows have their keys, their status reconciles
+    // would otherwise fill every worker, and each window created after them would wait for one to finish
+    // before its finalizer.
     const workers = this.deps.workers ?? 4;
     const queue = new WorkQueue<Item>({
       lanes: 3,
@@ -112,12 +116,20 @@ export class Controller {
     this.written.clear();
     this.sources = await this.deps.startSources({
       windowChanged: (obj) => {
+        this.indexWindow(obj);
         const item = windowItem(obj);
-        if (needsFinalizer(obj)) this.unfinalized.add(item);
-        else this.unfinalized.delete(item);
+        if (needsFinalizer(obj)) {
+          this.unfinalized.add(item);
+          // A new window's key does not wait for its finalizer: it goes on provisionally at once.
+          const parsed = parsedWindow(obj);
+          if (parsed.ok) queue.add(`k:${parsed.value.key}`);
+        } else {
+          this.unfinalized.delete(item);
+        }
         queue.add(item);
       },
       windowDeleted: (obj) => {
+        this.index.remove(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
         this.unfinalized.delete(windowItem(obj));
         queue.add(windowItem(obj));
         const parsed = parsedWindow(obj);
@@ -125,8 +137,7 @@ export class Controller {
       },
       podChanged: (namespace, labels) => {
         // Only the windows that select the pod (now or before) care about it.
-        for (const obj of this.sources?.windows() ?? []) {
-          if (obj.metadata.namespace !== namespace) continue;
+        for (const obj of this.resolve(this.index.inNamespace(namespace))) {
           const parsed = parsedWindow(obj);
           const selector = parsed.ok ? parsed.value.selector : null;
           if (selector !== null && labels.some((l) => matchesSelector(l, selector)))
@@ -157,13 +168,15 @@ export class Controller {
   }
 
   /**
-   * Every window and every key. The keys of windows that hold the finalizer go straight to the first
-   * lane, so a restarted operator brings every key in line before it re-derives the first status.
+   * Every window and every key. Keys go to the first lane, so a restarted operator brings every key in
+   * line before it re-derives the first status.
    */
   private enqueueAll(): void {
     for (const obj of this.sources?.windows() ?? []) {
+      // Also what indexes windows the cache holds without an event for them (a unit test's, by hand).
+      this.indexWindow(obj);
       const parsed = parsedWindow(obj);
-      if (parsed.ok && !needsFinalizer(obj)) this.queue?.add(`k:${parsed.value.key}`);
+      if (parsed.ok) this.queue?.add(`k:${parsed.value.key}`);
       this.queue?.add(windowItem(obj));
     }
     for (const key of this.keys.keys()) this.queue?.add(`k:${key}`);
@@ -223,9 +236,10 @@ export class Controller {
     const version = obj.metadata.resourceVersion;
     if (!needsFinalizer(obj)) this.finalizedAt.delete(item);
     else if (this.finalizedAt.get(item) !== version || version === undefined) {
-      // Without the finalizer the key is not turned on: a window deleted meanwhile would leave it on for
-      // good. Once it is on, the key goes ahead, and the rest of this reconcile (status, events) comes
-      // back in the last lane, behind the keys and finalizers of the other new windows.
+      // Until the finalizer is on, the key is on only provisionally: a window deleted meanwhile, while no
+      // operator runs, would leave nothing to turn it off. Once it is on, the key is written for good,
+      // and the rest of this reconcile (status, events) comes back in the last lane, behind the keys and
+      // finalizers of the other new windows.
       await this.deps.writer
         .setFinalizers(obj, [...(obj.metadata.finalizers ?? []), FINALIZER])
         .catch((err: unknown) => this.failed(obj, REASON.FinalizerWriteFailed, err));
@@ -337,9 +351,7 @@ export class Controller {
   }
 
   private enqueueWindowsOf(key: string, rateLimited: boolean): void {
-    for (const obj of this.sources?.windows() ?? []) {
-      const parsed = parsedWindow(obj);
-      if (!parsed.ok || parsed.value.key !== key) continue;
+    for (const { obj } of this.windowsOfKey(key)) {
       if (rateLimited) this.queue?.addRateLimited(windowItem(obj));
       else this.queue?.add(windowItem(obj));
     }
@@ -361,13 +373,12 @@ export class Controller {
 
   private async syncKey(key: string, queue: WorkQueue<Item>): Promise<void> {
     const nowMs = this.now();
-    const mine: { obj: WindowObject; w: Window }[] = [];
-    for (const obj of this.sources?.windows() ?? []) {
-      const parsed = parsedWindow(obj);
-      if (parsed.ok && parsed.value.key === key) mine.push({ obj, w: parsed.value });
-    }
-    if (mine.length === 0 && !this.keys.has(key)) return;
-    const activities: WindowActivity[] = mine.map(({ w }) => {
+    const mine = this.windowsOfKey(key);
+    // Tracked from the first window on, also before that window's own reconcile, so a provisional key
+    // whose window goes again at once is still turned off.
+    if (mine.length > 0) this.trackKey(key);
+    else if (!this.keys.has(key)) return;
+    const activities: WindowActivity[] = mine.map(({ obj, w }) => {
       const schedule = this.schedule(w, nowMs);
       return {
         ref: w.ref,
@@ -378,17 +389,19 @@ export class Controller {
         drainTimeoutMs: w.drainTimeoutMs,
         windowStartMs: schedule.ok ? schedule.value.windowStartMs : null,
         untilMs: schedule.ok ? schedule.value.windowEndMs : null,
+        finalized: this.finalized(obj),
       };
     });
-    const desired = desiredSwitches(activities).get(key) ?? SWITCH_OFF;
-    const currentRaw = await this.deps.switches.read(key);
-    if (needsWrite(currentRaw, desired)) {
+    const decision = decideKeys(activities).get(key) ?? { value: SWITCH_OFF, provisional: false };
+    const desired = decision.value;
+    const current = await this.deps.switches.read(key);
+    if (keyWriteNeeded(current, decision)) {
       if (!this.deps.isLeader()) throw new KmaintError('NOT_LEADER', `not the leader: ${key} left as it is`);
       const value = encodeSwitchValue(desired);
-      await this.deps.switches.write(key, value);
+      await this.deps.switches.write(key, value, decision.provisional);
       this.deps.metrics.keyWrites.inc({ value: desired.enabled ? 'on' : 'off' });
       this.log.info(
-        { key, value, previous: currentRaw },
+        { key, value, previous: current.value, provisional: decision.provisional },
         desired.enabled ? 'switch key on' : 'switch key off',
       );
     }
@@ -412,6 +425,43 @@ export class Controller {
     }
     if (mine.length === 0) await this.untrackKey(key);
     else if (mine.some(({ w }) => w.deleting)) queue.addAfter(`k:${key}`, 1_000);
+  }
+
+  /** The finalizer is on the window, in the cache or (not seen there yet) by this instance's patch. */
+  private finalized(obj: WindowObject): boolean {
+    if (!needsFinalizer(obj)) return true;
+    const item = windowItem(obj);
+    return this.finalizedAt.has(item) && this.finalizedAt.get(item) === obj.metadata.resourceVersion;
+  }
+
+  private indexWindow(obj: WindowObject): void {
+    const parsed = parsedWindow(obj);
+    this.index.put(
+      obj.metadata.namespace ?? '',
+      obj.metadata.name ?? '',
+      parsed.ok ? parsed.value.key : null,
+    );
+  }
+
+  /** The cached windows of the refs, those still there. */
+  private resolve(refs: readonly string[]): WindowObject[] {
+    const out: WindowObject[] = [];
+    for (const ref of refs) {
+      const [namespace, name] = ref.split('/') as [string, string];
+      const obj = this.sources?.window(namespace, name);
+      if (obj !== undefined) out.push(obj);
+    }
+    return out;
+  }
+
+  /** The cached windows that name the key, parsed. */
+  private windowsOfKey(key: string): { obj: WindowObject; w: Window }[] {
+    const out: { obj: WindowObject; w: Window }[] = [];
+    for (const obj of this.resolve(this.index.ofKey(key))) {
+      const parsed = parsedWindow(obj);
+      if (parsed.ok && parsed.value.key === key) out.push({ obj, w: parsed.value });
+    }
+    return out;
   }
 
   private schedule(w: Window, nowMs: number) {

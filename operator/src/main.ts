@@ -45,9 +45,10 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   }
   let elector: LeaderElector | null = null;
   const isLeader = (): boolean => elector?.isLeader ?? true;
+  const switches = new EtcdSwitches(etcd, log.child({ component: 'etcd' }), config.etcd.username);
   const controller = new Controller({
     startSources: (handlers) => startKubeSources(kc, config.watchNamespace, handlers, log),
-    switches: new EtcdSwitches(etcd, log.child({ component: 'etcd' }), config.etcd.username),
+    switches,
     writer: new KubeWindowWriter(kc, config.identity, log.child({ component: 'events' })),
     autoscalers: new KedaAutoscalers(kc),
     isLeader,
@@ -127,7 +128,8 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
       await transitions;
       await elector?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      etcd.close();
+      // Also stops keeping the provisional lease alive, so its keys expire unless a successor takes them.
+      switches.close();
       log.info('operator stopped');
     },
   };

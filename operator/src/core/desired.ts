@@ -13,6 +13,27 @@ export interface WindowActivity {
   windowStartMs: number | null;
   /** When this window closes at the latest (its end or its maxDuration cap); null: open until deleted. */
   untilMs: number | null;
+  /**
+   * The operator's finalizer is on it, so its deletion waits for the operator even across a restart.
+   * One that is not (just created) may turn its key on only provisionally: see decideKeys.
+   */
+  finalized: boolean;
+}
+
+/** A switch key as etcd holds it, and whose lease (if any) it is attached to. */
+export interface StoredKey {
+  value: string | null;
+  /**
+   * `none`: it stays until written again; `mine`: it hangs on this operator instance's provisional lease
+   * and goes with it; `other`: on another's (an earlier instance's, which may be gone).
+   */
+  lease: 'none' | 'mine' | 'other';
+}
+
+/** What to write into a key: the value, and whether it hangs on the operator's provisional lease. */
+export interface KeyDecision {
+  value: SwitchValue;
+  provisional: boolean;
 }
 
 const MODE_STRENGTH: Record<MaintenanceMode, number> = { drain: 1, pause: 0 };
@@ -42,6 +63,33 @@ export function desiredSwitches(windows: readonly WindowActivity[]): Map<string,
   const out = new Map<string, SwitchValue>();
   for (const [key, w] of speaker) out.set(key, w === null ? SWITCH_OFF : switchOn(w, until.get(key) ?? null));
   return out;
+}
+
+/**
+ * What each key should hold, and how. A key held on by finalized windows is written for good, from those
+ * windows alone. A key that only windows without the finalizer yet want on (a new window's first
+ * moments, while its finalizer patch waits in the apiserver) goes on at once but provisionally, on the
+ * operator's etcd lease: should such a window be deleted while no operator runs, nothing would come back
+ * to turn its key off, and the lease's expiry deletes it instead (a missing key is off). Once the
+ * finalizer is on, the key is written again, for good.
+ */
+export function decideKeys(windows: readonly WindowActivity[]): Map<string, KeyDecision> {
+  const all = desiredSwitches(windows);
+  const vouched = desiredSwitches(windows.filter((w) => w.finalized));
+  const out = new Map<string, KeyDecision>();
+  for (const [key, value] of all) {
+    const held = vouched.get(key);
+    if (held?.enabled === true) out.set(key, { value: held, provisional: false });
+    else out.set(key, { value, provisional: value.enabled });
+  }
+  return out;
+}
+
+/** Whether the key must be written: its value differs, or it hangs on the wrong lease (or on none). */
+export function keyWriteNeeded(current: StoredKey, decision: KeyDecision): boolean {
+  if (needsWrite(current.value, decision.value)) return true;
+  if (!decision.value.enabled) return false;
+  return current.lease !== (decision.provisional ? 'mine' : 'none');
 }
 
 function outranks(a: WindowActivity, b: WindowActivity): boolean {

@@ -1,5 +1,5 @@
 import { checkEtcdAccess, createEtcdClient, etcdSettingsProblem } from '@kmaint/common/etcd-client';
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
 import {
   backoffDelay,
   KmaintError,
@@ -9,11 +9,18 @@ import {
 } from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
+import type { StoredKey } from '../core/desired.ts';
 
 /** What the reconciler needs from etcd: read and write switch keys, read and follow member reports. */
 export interface SwitchStore {
-  read(key: string): Promise<string | null>;
-  write(key: string, value: string): Promise<void>;
+  read(key: string): Promise<StoredKey>;
+  /**
+   * `provisional`: attached to this instance's lease, so etcd deletes the key (off) once the instance is
+   * gone for the lease's TTL without having written it again for good; otherwise attached to no lease.
+   */
+  write(key: string, value: string, provisional: boolean): Promise<void>;
+  /** Called when the provisional lease is lost (etcd out of reach past its TTL): its keys are gone. */
+  onProvisionalLost(listener: () => void): void;
   readMembers(key: string): Promise<MemberReport[]>;
   /** Calls onChange on every change under the key's members prefix and after each reconnect. */
   watchMembers(key: string, onChange: () => void): Promise<() => Promise<void>>;
@@ -22,6 +29,13 @@ export interface SwitchStore {
 
 /** Unary calls fail after this long instead of hanging while etcd is down; the queue retries them. */
 const CALL_DEADLINE_MS = 5_000;
+
+/**
+ * How long a provisional key outlives its operator. A new window's finalizer normally lands within a
+ * second or two and the key is then written for good; this is how long consumers stay drained for a
+ * window that was deleted before that, while no operator ran.
+ */
+export const PROVISIONAL_TTL_SECONDS = 30;
 
 /** The operator's etcd client: the shared one, with nulls from the config as "not set". */
 export function connectEtcd(config: OperatorConfig['etcd']): Etcd3 {
@@ -60,6 +74,10 @@ export class EtcdSwitches implements SwitchStore {
   private readonly log: Logger;
   /** The etcd user (ETCD_USERNAME), named in the error of a call its roles do not allow. */
   private readonly username: string | undefined;
+  private provisional: Lease | null = null;
+  /** The provisional lease's id once granted, to tell the keys on it from those on another's. */
+  private provisionalId: string | null = null;
+  private readonly lostListeners: (() => void)[] = [];
 
   constructor(client: Etcd3, log: Logger, username?: string | null) {
     this.client = client;
@@ -67,18 +85,55 @@ export class EtcdSwitches implements SwitchStore {
     this.username = username ?? undefined;
   }
 
-  async read(key: string): Promise<string | null> {
-    return this.call('ETCD_READ', `read ${key}`, key, () => this.client.get(key).string());
+  async read(key: string): Promise<StoredKey> {
+    const res = await this.call('ETCD_READ', `read ${key}`, key, () => this.client.get(key).exec());
+    const kv = res.kvs[0];
+    if (kv === undefined) return { value: null, lease: 'none' };
+    const lease = kv.lease === '0' ? 'none' : kv.lease === this.provisionalId ? 'mine' : 'other';
+    return { value: kv.value.toString(), lease };
   }
 
-  async write(key: string, value: string): Promise<void> {
+  async write(key: string, value: string, provisional: boolean): Promise<void> {
     await this.call(
       'ETCD_WRITE',
       `write ${key}`,
       key,
-      () => this.client.put(key).value(value).exec(),
+      async () => {
+        if (!provisional) {
+          // A put without a lease also takes the key off the one it hung on.
+          await this.client.put(key).value(value).exec();
+          return;
+        }
+        // A lease that could not be granted is lost (and revoked): the retry grants another.
+        const lease = this.provisionalLease();
+        this.provisionalId = await lease.grant();
+        await lease.put(key).value(value).exec();
+      },
       'write',
     );
+  }
+
+  onProvisionalLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  private provisionalLease(): Lease {
+    if (this.provisional !== null && !this.provisional.revoked()) return this.provisional;
+    const lease = this.client.lease(PROVISIONAL_TTL_SECONDS, { autoKeepAlive: true });
+    lease.on('lost', (err) => {
+      if (this.provisional !== lease) return;
+      this.log.warn({ err }, 'provisional lease lost: the keys on it are gone and are written again');
+      this.dropProvisional();
+      for (const listener of this.lostListeners) listener();
+    });
+    this.provisional = lease;
+    return lease;
+  }
+
+  private dropProvisional(): void {
+    this.provisional?.release();
+    this.provisional = null;
+    this.provisionalId = null;
   }
 
   async readMembers(key: string): Promise<MemberReport[]> {
@@ -148,6 +203,9 @@ export class EtcdSwitches implements SwitchStore {
   }
 
   close(): void {
+    // The provisional lease is left to expire, not revoked: its keys stay on until the next leader has
+    // written them again (for good, or on its own lease), instead of going off in between.
+    this.dropProvisional();
     this.client.close();
   }
 

@@ -76,11 +76,16 @@ describe('the operator as a process (node operator/src/main.ts) against the real
     const recording = await recordKey(etcd, key);
     await createWindow(k, namespace, 'w', { target: { name: target } });
     await waitFor(async () => (await readSwitch(etcd, key))?.enabled === true, { message: 'key on' });
+    await waitFor(async () => (await etcd.get(key).exec()).kvs[0]?.lease === '0', {
+      message: 'key written for good',
+    });
     // Let op-b run through a few lease rounds as a standby.
     await waitFor(() => logged(b.output, 'lease held by another instance', { holder: 'op-a' }) >= 3, {
       message: 'op-b to try for the lease three times',
     });
-    expect(logged(a.output, 'switch key on')).toBe(1);
+    // Once on the provisional lease, before the finalizer; once for good, after it.
+    expect(logged(a.output, 'switch key on', { provisional: true })).toBe(1);
+    expect(logged(a.output, 'switch key on', { provisional: false })).toBe(1);
     expect(logged(b.output, 'switch key on')).toBe(0);
     expect(logged(b.output, 'became leader')).toBe(0);
     expect(await holder(namespace, lease)).toBe('op-a');
@@ -106,7 +111,9 @@ describe('the operator as a process (node operator/src/main.ts) against the real
     });
     expect(logged(b.output, 'switch key off')).toBe(1);
     await recording.stop();
-    expect(recording.values.map((v) => JSON.parse(v).enabled)).toEqual([true, false]);
+    // The first two are the same value, provisional and then for good.
+    expect(recording.values.map((v) => JSON.parse(v).enabled)).toEqual([true, true, false]);
+    expect(recording.values[0]).toBe(recording.values[1]);
 
     // A graceful stop releases the lease and exits 0.
     b.child.kill('SIGTERM');
@@ -136,6 +143,9 @@ describe('the operator as a process (node operator/src/main.ts) against the real
       { message: 'window active' },
     );
     await waitFor(async () => (await readSwitch(etcd, key))?.enabled === true, { message: 'key on' });
+    await waitFor(async () => (await etcd.get(key).exec()).kvs[0]?.lease === '0', {
+      message: 'key written for good',
+    });
 
     first.child.kill('SIGKILL');
     await first.exited;
@@ -156,7 +166,9 @@ describe('the operator as a process (node operator/src/main.ts) against the real
     console.log(
       `restart: ${recording.values.length} write(s) to the key over both runs; ${reconciles} reconciles after restart`,
     );
-    expect(recording.values).toHaveLength(1);
+    // The first run wrote the value twice (on its provisional lease, then for good); the second none.
+    expect(recording.values).toHaveLength(2);
+    expect(recording.values[1]).toBe(recording.values[0]);
     expect(JSON.parse(recording.values[0] as string)).toMatchObject({
       enabled: true,
       reason: 'restart test',

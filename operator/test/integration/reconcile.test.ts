@@ -72,6 +72,10 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
       return condition(w.status, CONDITION.Active)?.status === 'True' ? w : undefined;
     });
     expect(obj.metadata.finalizers).toContain(FINALIZER);
+    // With the finalizer on, the key hangs on no lease: it stays whatever becomes of this operator.
+    await waitFor(async () => (await etcd.get(key).exec()).kvs[0]?.lease === '0', {
+      message: `${key} written for good, off the provisional lease`,
+    });
     expect(obj.status).toMatchObject({
       key,
       observedGeneration: obj.metadata.generation,

@@ -16,6 +16,8 @@ function harness(
     etcdWriteFails?: () => boolean;
     /** The finalizer update never comes back through the cache (an informer that lags behind). */
     cacheLags?: boolean;
+    /** Finalizer patches wait for this (an apiserver slow under a burst). */
+    finalizersWait?: Promise<unknown>;
   } = {},
 ) {
   const objects = new Map<string, WindowObject>();
@@ -26,9 +28,21 @@ function harness(
   /** Key writes and status patches in the order they happened. */
   const order: string[] = [];
   let handlers: SourceHandlers | null = null;
+  const lostListeners: (() => void)[] = [];
+  /** etcd drops the lease and the keys on it, and tells the store. */
+  const loseLease = () => {
+    for (const key of provisional) values.delete(key);
+    provisional.clear();
+    for (const listener of lostListeners) listener();
+  };
+  /** The keys written provisionally (on the operator's lease). */
+  const provisional = new Set<string>();
   const switches: SwitchStore = {
-    read: async (key) => values.get(key) ?? null,
-    write: async (key, value) => {
+    read: async (key) => ({
+      value: values.get(key) ?? null,
+      lease: provisional.has(key) ? 'mine' : 'none',
+    }),
+    write: async (key, value, onLease) => {
       if (opts.etcdWriteFails?.()) {
         throw new KmaintError('ETCD_WRITE', `etcd: could not write ${key}: connection refused`, {
           retriable: true,
@@ -37,7 +51,10 @@ function harness(
       writes.push([key, value]);
       order.push(`key ${key}`);
       values.set(key, value);
+      if (onLease) provisional.add(key);
+      else provisional.delete(key);
     },
+    onProvisionalLost: (listener) => lostListeners.push(listener),
     readMembers: async (): Promise<MemberReport[]> => [],
     watchMembers: async () => async () => undefined,
     close: () => undefined,
@@ -55,7 +72,9 @@ function harness(
     },
     setFinalizers: async (obj, finalizers) => {
       const ref = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      await opts.finalizersWait;
       finalizerUpdates.push([ref, finalizers]);
+      order.push(`finalizer ${obj.metadata.name}`);
       const cur = objects.get(ref);
       if (!cur || opts.cacheLags) return;
       if (cur.metadata.deletionTimestamp !== undefined && finalizers.length === 0) {
@@ -110,6 +129,18 @@ function harness(
     handlers?.windowChanged(obj);
     return obj;
   };
+  /** Gone from the cache at once, as a window without the finalizer goes when deleted. */
+  const drop = (name: string) => {
+    const obj = objects.get(`ns/${name}`);
+    if (!obj) return;
+    objects.delete(`ns/${name}`);
+    handlers?.windowDeleted(obj);
+  };
+  /** The cached object delivered again unchanged, as a resync does. */
+  const touch = (name: string) => {
+    const obj = objects.get(`ns/${name}`);
+    if (obj) handlers?.windowChanged(obj);
+  };
   const remove = (name: string) => {
     const obj = objects.get(`ns/${name}`);
     if (!obj) return;
@@ -119,11 +150,15 @@ function harness(
   return {
     controller,
     values,
+    provisional,
+    loseLease,
     writes,
     finalizerUpdates,
     events,
     order,
     put,
+    touch,
+    drop,
     remove,
     objects,
     reconciled,
@@ -177,10 +212,10 @@ describe('Controller', () => {
     const names = Array.from({ length: 30 }, (_, i) => `w${i}`);
     for (const name of names) h.put(name, { target: { name } });
     await waitFor(() => names.every((n) => h.order.includes(`status ${n}`)), { message: 'every status' });
-    // Only the workers (4) still adding the last finalizers may see a status patch go before their key.
-    const firstStatus = h.order.findIndex((op) => op.startsWith('status '));
-    expect(h.order.slice(0, firstStatus).every((op) => op.startsWith('key '))).toBe(true);
-    expect(firstStatus).toBeGreaterThanOrEqual(names.length - 4);
+    // Every key goes on (provisionally) before the first finalizer patch returns, so before any status.
+    const writes = h.order.filter((op) => !op.startsWith('finalizer '));
+    const firstStatus = writes.findIndex((op) => op.startsWith('status '));
+    expect(new Set(writes.slice(0, firstStatus))).toEqual(new Set(names.map((n) => `key /maintenance/${n}`)));
     await h.controller.stop();
   });
 
@@ -195,20 +230,59 @@ describe('Controller', () => {
     await h.controller.stop();
   });
 
-  it('adds its finalizer, writes the key once, and writes nothing more on repeated reconciles', async () => {
-    const h = harness();
+  it('turns the key on provisionally, for good once its finalizer is on, and writes nothing more', async () => {
+    const finalizers = Promise.withResolvers<undefined>();
+    const h = harness({ finalizersWait: finalizers.promise });
     await h.controller.start();
     h.put('a', { target: { name: 'svc' } });
-    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"enabled":true'));
+    await waitFor(() => h.values.get('/maintenance/svc')?.includes('"enabled":true'), {
+      message: 'the key on while the finalizer patch waits',
+    });
+    expect(h.provisional.has('/maintenance/svc')).toBe(true);
+    expect(h.finalizerUpdates).toEqual([]);
+    finalizers.resolve(undefined);
+    await waitFor(() => h.writes.length === 2 && !h.provisional.has('/maintenance/svc'), {
+      message: 'the key written again, for good',
+    });
     expect(h.objects.get('ns/a')?.metadata.finalizers).toEqual([FINALIZER]);
+    expect(h.order.slice(0, 3)).toEqual(['key /maintenance/svc', 'finalizer a', 'key /maintenance/svc']);
+    expect(h.writes[1]?.[1]).toBe(h.writes[0]?.[1]);
     await waitFor(() => h.events.includes('WindowOpen'));
     const keyRuns = await h.reconciled('key');
-    h.put('a', { target: { name: 'svc' } }); // the same object again, as a resync would
+    h.touch('a');
     await waitFor(async () => (await h.reconciled('key')) > keyRuns, { message: 'the key reconciled again' });
-    h.put('a', { target: { name: 'svc' } });
+    h.touch('a');
     await waitFor(async () => (await h.reconciled('key')) > keyRuns + 1, { message: 'and once more' });
-    expect(h.writes).toHaveLength(1);
+    expect(h.writes).toHaveLength(2);
     expect(h.events.filter((e) => e === 'WindowOpen')).toHaveLength(1);
+    await h.controller.stop();
+  });
+
+  it('turns a provisional key off when its window goes before its finalizer is on', async () => {
+    const finalizers = Promise.withResolvers<undefined>();
+    const h = harness({ finalizersWait: finalizers.promise });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.provisional.has('/maintenance/svc'), { message: 'the key on the lease' });
+    h.drop('a');
+    await waitFor(() => h.values.get('/maintenance/svc') === encodeSwitchValue(SWITCH_OFF), {
+      message: 'the key off',
+    });
+    finalizers.resolve(undefined);
+    await h.controller.stop();
+  });
+
+  it('writes the provisional keys again when their lease is lost', async () => {
+    const finalizers = Promise.withResolvers<undefined>();
+    const h = harness({ finalizersWait: finalizers.promise });
+    await h.controller.start();
+    h.put('a', { target: { name: 'svc' } });
+    await waitFor(() => h.provisional.has('/maintenance/svc'), { message: 'the key on the lease' });
+    h.loseLease();
+    expect(h.values.has('/maintenance/svc')).toBe(false);
+    await waitFor(() => h.provisional.has('/maintenance/svc'), { message: 'the key on a lease again' });
+    expect(h.values.get('/maintenance/svc')).toContain('"enabled":true');
+    finalizers.resolve(undefined);
     await h.controller.stop();
   });
 
@@ -216,10 +290,11 @@ describe('Controller', () => {
     const h = harness();
     await h.controller.start();
     h.put('a', { target: { name: 'svc' } });
-    await waitFor(() => h.writes.length === 1);
+    await waitFor(() => h.writes.length === 2);
     h.remove('a');
     await waitFor(() => !h.objects.has('ns/a'), { message: 'window released' });
     expect(h.writes.map(([, v]) => v)).toEqual([
+      expect.stringContaining('"enabled":true'),
       expect.stringContaining('"enabled":true'),
       encodeSwitchValue(SWITCH_OFF),
     ]);

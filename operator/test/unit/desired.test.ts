@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { encodeSwitchValue, parseSwitchValue, SWITCH_OFF } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
-import { desiredSwitches, needsWrite, type WindowActivity } from '../../src/core/desired.ts';
+import {
+  decideKeys,
+  desiredSwitches,
+  keyWriteNeeded,
+  needsWrite,
+  type WindowActivity,
+} from '../../src/core/desired.ts';
 
 const win = (over: Partial<WindowActivity>): WindowActivity => ({
   ref: 'ns/a',
@@ -12,6 +18,7 @@ const win = (over: Partial<WindowActivity>): WindowActivity => ({
   drainTimeoutMs: 45_000,
   windowStartMs: 0,
   untilMs: null,
+  finalized: true,
   ...over,
 });
 
@@ -63,6 +70,7 @@ describe('desiredSwitches', () => {
     drainTimeoutMs: fc.integer({ min: 1, max: 3_600_000 }),
     windowStartMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
     untilMs: fc.option(fc.integer({ min: 1_000, max: 2_000_000_000_000 }), { nil: null }),
+    finalized: fc.boolean(),
   });
   const windowsArb = fc.uniqueArray(activityArb, { selector: (w) => w.ref, maxLength: 4 });
 
@@ -128,5 +136,92 @@ describe('needsWrite', () => {
     expect(needsWrite(encodeSwitchValue(on), on)).toBe(false);
     expect(needsWrite('true', on)).toBe(true);
     expect(needsWrite(encodeSwitchValue({ ...on, reason: 'x' }), on)).toBe(true);
+  });
+});
+
+describe('decideKeys', () => {
+  const key = '/maintenance/k';
+  it('turns a key that only new windows want on provisionally, and for good once one is finalized', () => {
+    const fresh = win({ ref: 'ns/new', finalized: false });
+    expect(decideKeys([fresh]).get(key)).toEqual({
+      value: expect.objectContaining({ enabled: true, window: 'ns/new' }),
+      provisional: true,
+    });
+    expect(decideKeys([{ ...fresh, finalized: true }]).get(key)?.provisional).toBe(false);
+  });
+
+  it('writes a key held by a finalized window from the finalized windows alone', () => {
+    // The new one would speak for the key (drain beats pause) and has no hard end; the finalized one ends.
+    const held = win({ ref: 'ns/held', mode: 'pause', untilMs: Date.parse('2026-12-01T03:00:00Z') });
+    const fresh = win({ ref: 'ns/new', mode: 'drain', finalized: false });
+    expect(decideKeys([held, fresh]).get(key)).toEqual({
+      value: expect.objectContaining({ window: 'ns/held', mode: 'pause', until: '2026-12-01T03:00:00.000Z' }),
+      provisional: false,
+    });
+  });
+
+  it('an off is never provisional', () => {
+    expect(decideKeys([win({ active: false, finalized: false })]).get(key)).toEqual({
+      value: SWITCH_OFF,
+      provisional: false,
+    });
+  });
+});
+
+describe('decideKeys, property', () => {
+  const windowsArb = fc.uniqueArray(
+    fc.record({
+      ref: fc.constantFrom('a/x', 'a/y', 'b/x', 'b/z'),
+      key: fc.constantFrom('/maintenance/one', '/maintenance/two'),
+      active: fc.boolean(),
+      mode: fc.constantFrom('drain' as const, 'pause' as const),
+      reason: fc.constant(null),
+      drainTimeoutMs: fc.constant(45_000),
+      windowStartMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
+      untilMs: fc.option(fc.integer({ min: 1_000, max: 2_000 }), { nil: null }),
+      finalized: fc.boolean(),
+    }),
+    { selector: (w) => w.ref, maxLength: 4 },
+  );
+  it('is on when any active window wants it, for good exactly when a finalized one does, and then speaks for one', () => {
+    fc.assert(
+      fc.property(windowsArb, (ws) => {
+        for (const [key, { value, provisional }] of decideKeys(ws)) {
+          const active = ws.filter((w) => w.key === key && w.active);
+          expect(value.enabled).toBe(active.length > 0);
+          expect(provisional).toBe(active.length > 0 && !active.some((w) => w.finalized));
+          if (value.enabled && !provisional) {
+            expect(active.filter((w) => w.finalized).map((w) => w.ref)).toContain(value.window);
+          }
+        }
+      }),
+    );
+  });
+});
+
+describe('keyWriteNeeded', () => {
+  const on = { enabled: true, mode: 'drain' as const, window: 'ns/a', drainTimeoutSeconds: 45 };
+  const raw = encodeSwitchValue(on);
+  it('moves an on to the lease it should hang on, or off every lease', () => {
+    expect(keyWriteNeeded({ value: raw, lease: 'none' }, { value: on, provisional: false })).toBe(false);
+    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: on, provisional: true })).toBe(false);
+    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: on, provisional: false })).toBe(true);
+    expect(keyWriteNeeded({ value: raw, lease: 'none' }, { value: on, provisional: true })).toBe(true);
+    // Another instance's lease may be gone with it: both kinds of on are written again.
+    expect(keyWriteNeeded({ value: raw, lease: 'other' }, { value: on, provisional: true })).toBe(true);
+    expect(keyWriteNeeded({ value: raw, lease: 'other' }, { value: on, provisional: false })).toBe(true);
+  });
+
+  it('leaves an off alone whatever it hangs on, and writes a changed value', () => {
+    expect(keyWriteNeeded({ value: null, lease: 'none' }, { value: SWITCH_OFF, provisional: false })).toBe(
+      false,
+    );
+    expect(
+      keyWriteNeeded({ value: 'false', lease: 'other' }, { value: SWITCH_OFF, provisional: false }),
+    ).toBe(false);
+    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: SWITCH_OFF, provisional: false })).toBe(
+      true,
+    );
+    expect(keyWriteNeeded({ value: 'true', lease: 'none' }, { value: on, provisional: false })).toBe(true);
   });
 });

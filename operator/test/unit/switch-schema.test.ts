@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { encodeSwitchValue, MAINTENANCE_MODES, SWITCH_OFF } from '@kmaint/common';
 import { checkSwitchValue } from '@kmaint/common/schemas';
 import { describe, expect, it } from 'vitest';
-import { desiredSwitches, type WindowActivity } from '../../src/core/desired.ts';
+import { decideKeys, type WindowActivity } from '../../src/core/desired.ts';
 
 // What the operator writes into etcd is what docs/protocol.md and the published schema say it writes.
 const windows = fc.array(
@@ -16,6 +16,7 @@ const windows = fc.array(
     windowStartMs: fc.nat(),
     // Up to year 9999, so the hard end is an ISO instant the schema's pattern reads.
     untilMs: fc.option(fc.integer({ min: 0, max: 253_402_300_799_000 })),
+    finalized: fc.boolean(),
   }) satisfies fc.Arbitrary<WindowActivity>,
   { maxLength: 6 },
 );
@@ -24,7 +25,7 @@ describe('the switch values the operator writes', () => {
   it('validate against the switch value schema', () => {
     fc.assert(
       fc.property(windows, (ws) => {
-        for (const value of desiredSwitches(ws).values()) {
+        for (const { value } of decideKeys(ws).values()) {
           expect(checkSwitchValue(encodeSwitchValue(value))).toEqual({ valid: true });
         }
       }),
