@@ -1,7 +1,7 @@
 import { encodeSwitchValue, isRetriable, KmaintError, SWITCH_OFF } from '@kmaint/common';
 import type { Logger } from 'pino';
 import { CONDITION, REASON, type Condition, type Reason } from './core/conditions.ts';
-import { decideKeys, keyWriteNeeded, type WindowActivity } from './core/desired.ts';
+import { decideKeys, needsWrite, type KeyDecision, type WindowActivity } from './core/desired.ts';
 import { evaluateSchedule } from './core/schedule.ts';
 import { matchesSelector } from './core/selector.ts';
 import { computeStatus, holdsKeyOn, type PodView, type WindowStatus } from './core/status.ts';
@@ -393,16 +393,13 @@ export class Controller {
       };
     });
     const decision = decideKeys(activities).get(key) ?? { value: SWITCH_OFF, provisional: false };
-    const desired = decision.value;
-    const current = await this.deps.switches.read(key);
-    if (keyWriteNeeded(current, decision)) {
-      if (!this.deps.isLeader()) throw new KmaintError('NOT_LEADER', `not the leader: ${key} left as it is`);
-      const value = encodeSwitchValue(desired);
-      await this.deps.switches.write(key, value, decision.provisional);
-      this.deps.metrics.keyWrites.inc({ value: desired.enabled ? 'on' : 'off' });
+    const changed = await this.putKey(key, decision);
+    if (changed !== null) {
+      const { enabled } = decision.value;
+      this.deps.metrics.keyWrites.inc({ value: enabled ? 'on' : 'off' });
       this.log.info(
-        { key, value, previous: current.value, provisional: decision.provisional },
-        desired.enabled ? 'switch key on' : 'switch key off',
+        { key, value: changed.value, previous: changed.previous, provisional: decision.provisional },
+        enabled ? 'switch key on' : 'switch key off',
       );
     }
     // Only once the key says what the remaining windows want may a deleted window go.
@@ -425,6 +422,30 @@ export class Controller {
     }
     if (mine.length === 0) await this.untrackKey(key);
     else if (mine.some(({ w }) => w.deleting)) queue.addAfter(`k:${key}`, 1_000);
+  }
+
+  /** Puts the decision into the key unless it holds it already: what was written and what it replaced. */
+  private async putKey(
+    key: string,
+    decision: KeyDecision,
+  ): Promise<{ value: string; previous: string | null } | null> {
+    const value = encodeSwitchValue(decision.value);
+    const mustLead = (): void => {
+      if (!this.deps.isLeader()) throw new KmaintError('NOT_LEADER', `not the leader: ${key} left as it is`);
+    };
+    if (decision.value.enabled) {
+      // One round trip (the burst's keys wait on it): etcd puts the value only if the key does not hold it
+      // on the right lease already, so an instance that no longer leads must not ask, even for a no-op.
+      mustLead();
+      const ensured = await this.deps.switches.ensure(key, value, decision.provisional);
+      return ensured.written ? { value, previous: ensured.previous } : null;
+    }
+    // An off has several spellings (missing, `false`, our JSON): none of them is rewritten.
+    const previous = await this.deps.switches.read(key);
+    if (!needsWrite(previous, decision.value)) return null;
+    mustLead();
+    await this.deps.switches.write(key, value);
+    return { value, previous };
   }
 
   /** The finalizer is on the window, in the cache or (not seen there yet) by this instance's patch. */

@@ -20,16 +20,6 @@ export interface WindowActivity {
   finalized: boolean;
 }
 
-/** A switch key as etcd holds it, and whose lease (if any) it is attached to. */
-export interface StoredKey {
-  value: string | null;
-  /**
-   * `none`: it stays until written again; `mine`: it hangs on this operator instance's provisional lease
-   * and goes with it; `other`: on another's (an earlier instance's, which may be gone).
-   */
-  lease: 'none' | 'mine' | 'other';
-}
-
 /** What to write into a key: the value, and whether it hangs on the operator's provisional lease. */
 export interface KeyDecision {
   value: SwitchValue;
@@ -83,13 +73,6 @@ export function decideKeys(windows: readonly WindowActivity[]): Map<string, KeyD
     else out.set(key, { value, provisional: value.enabled });
   }
   return out;
-}
-
-/** Whether the key must be written: its value differs, or it hangs on the wrong lease (or on none). */
-export function keyWriteNeeded(current: StoredKey, decision: KeyDecision): boolean {
-  if (needsWrite(current.value, decision.value)) return true;
-  if (!decision.value.enabled) return false;
-  return current.lease !== (decision.provisional ? 'mine' : 'none');
 }
 
 function outranks(a: WindowActivity, b: WindowActivity): boolean {

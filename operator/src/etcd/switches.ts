@@ -9,22 +9,32 @@ import {
 } from '@kmaint/common';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
-import type { StoredKey } from '../core/desired.ts';
 
 /** What the reconciler needs from etcd: read and write switch keys, read and follow member reports. */
 export interface SwitchStore {
-  read(key: string): Promise<StoredKey>;
+  /** The key's value; null when it is missing. */
+  read(key: string): Promise<string | null>;
+  /** Puts the value with no lease (an off, which also takes the key off the lease it hung on). */
+  write(key: string, value: string): Promise<void>;
   /**
-   * `provisional`: attached to this instance's lease, so etcd deletes the key (off) once the instance is
-   * gone for the lease's TTL without having written it again for good; otherwise attached to no lease.
+   * Puts the value unless the key holds exactly it already on the lease it should hang on, in one round
+   * trip. `provisional`: this instance's lease, so etcd deletes the key (off) once the instance is gone
+   * for the lease's TTL without having written it again for good; otherwise no lease. A key on another
+   * instance's lease (which may be gone) is written again either way.
    */
-  write(key: string, value: string, provisional: boolean): Promise<void>;
+  ensure(key: string, value: string, provisional: boolean): Promise<Ensured>;
   /** Called when the provisional lease is lost (etcd out of reach past its TTL): its keys are gone. */
   onProvisionalLost(listener: () => void): void;
   readMembers(key: string): Promise<MemberReport[]>;
   /** Calls onChange on every change under the key's members prefix and after each reconnect. */
   watchMembers(key: string, onChange: () => void): Promise<() => Promise<void>>;
   close(): void;
+}
+
+/** What `ensure` did: whether it wrote, and what the key held before (null: missing, or compacted away). */
+export interface Ensured {
+  written: boolean;
+  previous: string | null;
 }
 
 /** Unary calls fail after this long instead of hanging while etcd is down; the queue retries them. */
@@ -75,8 +85,6 @@ export class EtcdSwitches implements SwitchStore {
   /** The etcd user (ETCD_USERNAME), named in the error of a call its roles do not allow. */
   private readonly username: string | undefined;
   private provisional: Lease | null = null;
-  /** The provisional lease's id once granted, to tell the keys on it from those on another's. */
-  private provisionalId: string | null = null;
   private readonly lostListeners: (() => void)[] = [];
 
   constructor(client: Etcd3, log: Logger, username?: string | null) {
@@ -85,29 +93,40 @@ export class EtcdSwitches implements SwitchStore {
     this.username = username ?? undefined;
   }
 
-  async read(key: string): Promise<StoredKey> {
+  async read(key: string): Promise<string | null> {
     const res = await this.call('ETCD_READ', `read ${key}`, key, () => this.client.get(key).exec());
-    const kv = res.kvs[0];
-    if (kv === undefined) return { value: null, lease: 'none' };
-    const lease = kv.lease === '0' ? 'none' : kv.lease === this.provisionalId ? 'mine' : 'other';
-    return { value: kv.value.toString(), lease };
+    return res.kvs[0]?.value.toString() ?? null;
   }
 
-  async write(key: string, value: string, provisional: boolean): Promise<void> {
+  async write(key: string, value: string): Promise<void> {
     await this.call(
       'ETCD_WRITE',
       `write ${key}`,
       key,
+      () => this.client.put(key).value(value).exec(),
+      'write',
+    );
+  }
+
+  async ensure(key: string, value: string, provisional: boolean): Promise<Ensured> {
+    return this.call(
+      'ETCD_WRITE',
+      `write ${key}`,
+      key,
       async () => {
-        if (!provisional) {
-          // A put without a lease also takes the key off the one it hung on.
-          await this.client.put(key).value(value).exec();
-          return;
-        }
         // A lease that could not be granted is lost (and revoked): the retry grants another.
-        const lease = this.provisionalLease();
-        this.provisionalId = await lease.grant();
-        await lease.put(key).value(value).exec();
+        const lease = provisional ? await this.provisionalLease().grant() : '0';
+        // A missing key fails the value comparison, so it is written too.
+        const res = await this.client
+          .if(key, 'Value', '==', value)
+          .and(key, 'Lease', '==', lease)
+          .else({
+            request_put: { key: Buffer.from(key), value: Buffer.from(value), lease, prev_kv: true },
+          })
+          .commit();
+        if (res.succeeded) return { written: false, previous: value };
+        const previous = res.responses[0]?.response_put.prev_kv;
+        return { written: true, previous: previous?.value.toString() ?? null };
       },
       'write',
     );
@@ -133,7 +152,6 @@ export class EtcdSwitches implements SwitchStore {
   private dropProvisional(): void {
     this.provisional?.release();
     this.provisional = null;
-    this.provisionalId = null;
   }
 
   async readMembers(key: string): Promise<MemberReport[]> {

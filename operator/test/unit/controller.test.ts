@@ -37,22 +37,27 @@ function harness(
   };
   /** The keys written provisionally (on the operator's lease). */
   const provisional = new Set<string>();
+  const store = (key: string, value: string, onLease: boolean) => {
+    if (opts.etcdWriteFails?.()) {
+      throw new KmaintError('ETCD_WRITE', `etcd: could not write ${key}: connection refused`, {
+        retriable: true,
+      });
+    }
+    writes.push([key, value]);
+    order.push(`key ${key}`);
+    values.set(key, value);
+    if (onLease) provisional.add(key);
+    else provisional.delete(key);
+  };
   const switches: SwitchStore = {
-    read: async (key) => ({
-      value: values.get(key) ?? null,
-      lease: provisional.has(key) ? 'mine' : 'none',
-    }),
-    write: async (key, value, onLease) => {
-      if (opts.etcdWriteFails?.()) {
-        throw new KmaintError('ETCD_WRITE', `etcd: could not write ${key}: connection refused`, {
-          retriable: true,
-        });
-      }
-      writes.push([key, value]);
-      order.push(`key ${key}`);
-      values.set(key, value);
-      if (onLease) provisional.add(key);
-      else provisional.delete(key);
+    read: async (key) => values.get(key) ?? null,
+    write: async (key, value) => store(key, value, false),
+    // As etcd's compare-and-put: nothing happens when the key holds the value on the lease asked for.
+    ensure: async (key, value, onLease) => {
+      const previous = values.get(key) ?? null;
+      if (previous === value && provisional.has(key) === onLease) return { written: false, previous };
+      store(key, value, onLease);
+      return { written: true, previous };
     },
     onProvisionalLost: (listener) => lostListeners.push(listener),
     readMembers: async (): Promise<MemberReport[]> => [],

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { encodeSwitchValue, parseSwitchValue, SWITCH_OFF } from '@kmaint/common';
 import { describe, expect, it } from 'vitest';
-import {
-  decideKeys,
-  desiredSwitches,
-  keyWriteNeeded,
-  needsWrite,
-  type WindowActivity,
-} from '../../src/core/desired.ts';
+import { decideKeys, desiredSwitches, needsWrite, type WindowActivity } from '../../src/core/desired.ts';
 
 const win = (over: Partial<WindowActivity>): WindowActivity => ({
   ref: 'ns/a',
@@ -196,32 +190,5 @@ describe('decideKeys, property', () => {
         }
       }),
     );
-  });
-});
-
-describe('keyWriteNeeded', () => {
-  const on = { enabled: true, mode: 'drain' as const, window: 'ns/a', drainTimeoutSeconds: 45 };
-  const raw = encodeSwitchValue(on);
-  it('moves an on to the lease it should hang on, or off every lease', () => {
-    expect(keyWriteNeeded({ value: raw, lease: 'none' }, { value: on, provisional: false })).toBe(false);
-    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: on, provisional: true })).toBe(false);
-    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: on, provisional: false })).toBe(true);
-    expect(keyWriteNeeded({ value: raw, lease: 'none' }, { value: on, provisional: true })).toBe(true);
-    // Another instance's lease may be gone with it: both kinds of on are written again.
-    expect(keyWriteNeeded({ value: raw, lease: 'other' }, { value: on, provisional: true })).toBe(true);
-    expect(keyWriteNeeded({ value: raw, lease: 'other' }, { value: on, provisional: false })).toBe(true);
-  });
-
-  it('leaves an off alone whatever it hangs on, and writes a changed value', () => {
-    expect(keyWriteNeeded({ value: null, lease: 'none' }, { value: SWITCH_OFF, provisional: false })).toBe(
-      false,
-    );
-    expect(
-      keyWriteNeeded({ value: 'false', lease: 'other' }, { value: SWITCH_OFF, provisional: false }),
-    ).toBe(false);
-    expect(keyWriteNeeded({ value: raw, lease: 'mine' }, { value: SWITCH_OFF, provisional: false })).toBe(
-      true,
-    );
-    expect(keyWriteNeeded({ value: 'true', lease: 'none' }, { value: on, provisional: false })).toBe(true);
   });
 });
