@@ -109,6 +109,16 @@ export class EtcdSwitches implements SwitchStore {
   }
 
   async ensure(key: string, value: string, provisional: boolean): Promise<Ensured> {
+    try {
+      return await this.compareAndPut(key, value, provisional);
+    } catch (err) {
+      // The transaction needs read and write: a user who may not even read the key is told that.
+      if (err instanceof KmaintError && err.code === 'ETCD_PERMISSION') await this.read(key);
+      throw err;
+    }
+  }
+
+  private compareAndPut(key: string, value: string, provisional: boolean): Promise<Ensured> {
     return this.call(
       'ETCD_WRITE',
       `write ${key}`,
