@@ -51,6 +51,19 @@ const chartOperator = existsSync(chartValues)
     ).operator ?? {})
   : {};
 const NODE_OPTIONS = chartOperator.nodeOptions ?? '';
+/** And the Node flags its image's ENTRYPOINT puts before the script (those NODE_OPTIONS may not carry). */
+const IMAGE_FLAGS = ((): string[] => {
+  const dockerfile = join(OPERATOR_ROOT, 'Dockerfile');
+  const script = 'operator/dist/main.js';
+  const entry = existsSync(dockerfile)
+    ? readFileSync(dockerfile, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('ENTRYPOINT ') && l.includes(script))
+    : undefined;
+  if (entry === undefined) return [];
+  const args = JSON.parse(entry.slice('ENTRYPOINT '.length)) as string[];
+  return args.slice(1, args.indexOf(script));
+})();
 /** glibc's malloc arenas, as the chart sets them (`operator.mallocArenaMax`; unset: glibc's default). */
 const MALLOC_ARENA_MAX = chartOperator.mallocArenaMax;
 /** Parallel creates, as `kubectl apply` of many objects and a Deployment controller would issue them. */
@@ -124,7 +137,7 @@ const startOperator = async (): Promise<void> => {
   operatorPort = port;
   operator = spawn(
     join(repoRoot, 'node_modules', '.bin', 'node'),
-    [...OPERATOR_FLAGS, join(OPERATOR_ROOT, OPERATOR_ENTRY)],
+    [...IMAGE_FLAGS, ...OPERATOR_FLAGS, join(OPERATOR_ROOT, OPERATOR_ENTRY)],
     {
       cwd: OPERATOR_ROOT,
       env: {
@@ -360,6 +373,7 @@ const params = {
   operatorRun: OPERATOR_RUN,
   operatorNodeOptions: NODE_OPTIONS,
   operatorMallocArenaMax: MALLOC_ARENA_MAX ?? 'default',
+  operatorImageFlags: IMAGE_FLAGS,
   reconcileWorkers: process.env['RECONCILE_WORKERS'] ?? 'default',
   operatorNodeFlags: OPERATOR_FLAGS,
 };
