@@ -222,19 +222,20 @@ describe('the operator turns windows into etcd keys (real apiserver and etcd, op
       target: { name: target },
       schedule: { cron: '*/10 * * * * *', duration: '4s' },
     });
+    // Created during an occurrence, the window's key is written twice with the same value: on the
+    // operator's lease before the finalizer, for good after it (docs/operator.md). That is no flap.
+    const changes = () => recording.values.filter((v, i) => v !== recording.values[i - 1]);
     await waitFor(
-      () =>
-        recording.values.filter((v) => JSON.parse(v).enabled === true).length >= 2 &&
-        recording.values.length >= 3,
+      () => changes().filter((v) => JSON.parse(v).enabled === true).length >= 2 && changes().length >= 3,
       {
         message: 'two openings of the cron window',
         timeoutMs: 60_000,
       },
     );
     await recording.stop();
-    const seq = recording.values.map((v) => (JSON.parse(v).enabled ? 'on' : 'off'));
-    console.log(`cron window writes: ${seq.join(' ')}`);
-    // Strictly alternating: every opening and closing written once.
+    const seq = changes().map((v) => (JSON.parse(v).enabled ? 'on' : 'off'));
+    console.log(`cron window writes: ${recording.values.length}, changes: ${seq.join(' ')}`);
+    // Strictly alternating: every opening and closing a change of its own.
     for (let i = 1; i < seq.length; i++) expect(seq[i]).not.toBe(seq[i - 1]);
     const w = await getWindow(k, namespace, 'cron');
     expect(condition(w.status, CONDITION.Scheduled)).toMatchObject({
