@@ -22,6 +22,7 @@ import {
 import { Etcd3 } from 'etcd3';
 import { parse } from 'yaml';
 import { shareConnections } from '../../operator/src/kube/connections.ts';
+import { all, parseDockerfile } from '../../test/env/dockerfile.ts';
 import { startEnvironment } from '../../test/env/environment.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { loadAverage, machineFacts } from '../lib/machine.ts';
@@ -54,15 +55,10 @@ const NODE_OPTIONS = chartOperator.nodeOptions ?? '';
 /** And the Node flags its image's ENTRYPOINT puts before the script (those NODE_OPTIONS may not carry). */
 const IMAGE_FLAGS = ((): string[] => {
   const dockerfile = join(OPERATOR_ROOT, 'Dockerfile');
-  const script = 'operator/dist/main.js';
-  const entry = existsSync(dockerfile)
-    ? readFileSync(dockerfile, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('ENTRYPOINT ') && l.includes(script))
-    : undefined;
-  if (entry === undefined) return [];
-  const args = JSON.parse(entry.slice('ENTRYPOINT '.length)) as string[];
-  return args.slice(1, args.indexOf(script));
+  if (!existsSync(dockerfile)) return [];
+  const image = parseDockerfile(readFileSync(dockerfile, 'utf8')).stages.find((s) => s.name === 'operator');
+  const entry = image === undefined ? undefined : all(image, 'ENTRYPOINT').at(-1);
+  return entry === undefined ? [] : (JSON.parse(entry) as string[]).slice(1, -1);
 })();
 /** glibc's malloc arenas, as the chart sets them (`operator.mallocArenaMax`; unset: glibc's default). */
 const MALLOC_ARENA_MAX = chartOperator.mallocArenaMax;
